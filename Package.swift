@@ -1,0 +1,88 @@
+// swift-tools-version: 6.1
+// necd: reads Scottish National Entitlement Cards through pcscd, decides entitlements,
+// and tells tills and kiosks over a Unix socket. See README.md for the module map.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "necd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "necd", targets: ["necd"]),
+        .executable(name: "necctl", targets: ["necctl"]),
+        .library(name: "NECCard", targets: ["NECCard"]),
+        .library(name: "NECClient", targets: ["NECClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // libpcsclite, as a module. Not API: only PCSC imports it.
+        .systemLibrary(
+            name: "CPCSC",
+            pkgConfig: "libpcsclite",
+            providers: [.apt(["libpcsclite-dev"])]
+        ),
+        .target(name: "PCSC", dependencies: ["CPCSC"], swiftSettings: strict),
+        .target(name: "NECCard", swiftSettings: strict),
+        .target(name: "VirtualCard", dependencies: ["NECCard"], swiftSettings: strict),
+        .target(
+            name: "Entitlements",
+            dependencies: [
+                "NECCard",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "NECProtocol", swiftSettings: strict),
+        .target(
+            name: "NECClient",
+            dependencies: ["NECProtocol"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "NECDaemon",
+            dependencies: [
+                "PCSC", "NECCard", "Entitlements", "NECProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "necd",
+            dependencies: [
+                "NECDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "necctl",
+            dependencies: [
+                "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "NECClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(
+            name: "NECCardTests",
+            dependencies: ["NECCard", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict
+        ),
+    ]
+)

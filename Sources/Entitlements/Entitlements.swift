@@ -1,0 +1,1 @@
+// Entitlements: The SQLite entitlement store, CSV list import, signatures, decision rules and event journal.

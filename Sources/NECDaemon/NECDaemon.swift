@@ -1,0 +1,1 @@
+// NECDaemon: The necd service: configuration, tap pipeline, socket server, systemd integration.

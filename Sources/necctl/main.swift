@@ -1,0 +1,1 @@
+// necctl entry point.

@@ -1,0 +1,1 @@
+// necd daemon entry point.
