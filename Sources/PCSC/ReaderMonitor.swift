@@ -342,13 +342,19 @@ public final class ReaderMonitor<Reading: Sendable>: AsyncSequence, Sendable {
     }
 }
 
-extension ReaderMonitor where Reading == Void {
+/// The reading of a monitor that does not read cards.
+public struct NoReading: Sendable, Hashable {
+    /// The only value.
+    public init() {}
+}
+
+extension ReaderMonitor where Reading == NoReading {
     /// A monitor that reports cards without reading them.
     ///
     /// - Parameters:
     ///   - initialBackoff: the first wait before establishing a context again.
     ///   - maximumBackoff: the longest wait; the wait doubles up to it.
     public convenience init(initialBackoff: Duration = .milliseconds(100), maximumBackoff: Duration = .seconds(2)) {
-        self.init(initialBackoff: initialBackoff, maximumBackoff: maximumBackoff) { _ in () }
+        self.init(initialBackoff: initialBackoff, maximumBackoff: maximumBackoff) { _ in NoReading() }
     }
 }
