@@ -108,31 +108,31 @@ let randomBytes = Gen.uint8().array(of: 0...80)
         await propertyCheck(
             count: 500, input: cardAnswer, cardAnswer, cardAnswer, cardAnswer, cardAnswer, Gen.int(in: -1...6)
         ) { uid, select, read, more, cmd2, failAt in
-            var card = ScriptedTransport(
-                [
-                    Commands.getUID: [uid],
-                    Commands.selectITSO: [select],
-                    Commands.readShell: [read],
-                    Commands.more: [more],
-                    Commands.selectCMD2: [cmd2],
-                ],
-                failAt: failAt >= 0 ? failAt : nil)
+            let answers: [[UInt8]: [[UInt8]]] = [
+                Commands.getUID: [uid],
+                Commands.selectITSO: [select],
+                Commands.readShell: [read],
+                Commands.more: [more],
+                Commands.selectCMD2: [cmd2],
+            ]
             for atr in [ATRs.desfire, ATRs.classic1K, ATRs.contactT0, []] {
-                card.failAt = failAt >= 0 ? failAt : nil
-                let before = card.sent.count
+                var card = ScriptedTransport(answers, failAt: failAt >= 0 ? failAt : nil)
                 do {
                     let id = try CardReader.read(atr: atr, transport: &card)
-                    #expect(id.apduCount == card.sent.count - before)
+                    #expect(id.apduCount == card.sent.count)
                     #expect(id.apduCount <= 2 + 2 * DESFire.defaultFrameLimit)
                     // Random answers never make a sound shell, so never an ISRN.
                     #expect(id.isrn == nil)
                     if id.uid == nil { #expect(!id.isReadable) }
                 } catch let error as CardReadError {
-                    if case .transport(_, let after) = error { #expect(card.sent.count - before == after + 1) }
+                    if case .transport(let underlying, let after) = error {
+                        #expect(after == failAt)
+                        #expect(card.sent.count == after + 1)
+                        #expect(underlying is ScriptedTransport.Removed)
+                    }
                 } catch {
                     Issue.record("unexpected error \(error)")
                 }
-                card.failAt = nil
             }
         }
     }
