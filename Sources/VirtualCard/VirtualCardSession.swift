@@ -53,7 +53,8 @@ public enum VirtualCardError: Error, Sendable, Equatable, CustomStringConvertibl
 /// answering vpcd on its own thread, until `remove()`, a removal fault, or vpcd closing.
 ///
 /// Blocking socket I/O runs on a dedicated thread, never on the cooperative pool. All
-/// members are safe to use from any task.
+/// members are safe to use from any task. Dropping the session does not remove the card:
+/// call `remove()` or `hold(for:)`.
 public final class VirtualCardSession: Sendable {
     /// What happened while the card was in the field.
     public struct Statistics: Sendable, Equatable {
@@ -248,7 +249,12 @@ public final class VirtualCardSession: Sendable {
             close(fd)
             state.fd = -1
             let removing = state.removing
-            state.statistics.ending = (ending == .vpcdClosed && removing) ? .removed : ending
+            // A removal asked for shows up as EOF or EPIPE on our side: report it as asked.
+            if case .removalFault = ending {
+                state.statistics.ending = ending
+            } else {
+                state.statistics.ending = removing ? .removed : ending
+            }
             state.statistics.endedAt = .now()
             defer { state.waiters = [] }
             return (state.waiters, state.statistics)

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Synchronization
 import NECCard
@@ -7,8 +8,10 @@ import VirtualCard
 /// The vpcd side of the wire, played by the test over a real loopback TCP socket. It
 /// frames messages the way vpcd does: the length and the payload in two writes, without
 /// TCP_NODELAY. Every blocking call has a 5 s timeout, so a broken emulator fails the
-/// test instead of hanging it.
-final class FakeVPCD {
+/// test instead of hanging it. The blocking calls run on a thread of their own, so a test
+/// waiting for the card never holds one of the few cooperative threads the card's
+/// runner needs. One test uses one instance, one call at a time.
+final class FakeVPCD: @unchecked Sendable {
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
@@ -47,7 +50,25 @@ final class FakeVPCD {
     }
 
     /// Waits (up to 5 s) for the emulator to connect.
-    func accept() throws {
+    func accept() async throws { try await offPool { try $0.acceptBlocking() } }
+
+    /// Reads one framed message; nil when the emulator closed the connection.
+    func receive() async throws -> [UInt8]? { try await offPool { try $0.receiveBlocking() } }
+
+    /// Sends a command APDU and returns the answer (nil when the card left instead).
+    func transmit(_ apdu: [UInt8]) async throws -> [UInt8]? {
+        send(apdu)
+        return try await receive()
+    }
+
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable (FakeVPCD) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try body(self) }) }
+            thread.start()
+        }
+    }
+
+    private func acceptBlocking() throws {
         var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
         guard poll(&poller, 1, 5000) == 1 else { throw Failure(description: "no connection within 5 s") }
         connection = Glibc.accept(listener, nil, nil)
@@ -63,16 +84,9 @@ final class FakeVPCD {
         _ = payload.withUnsafeBytes { Glibc.send(connection, $0.baseAddress!, payload.count, Int32(MSG_NOSIGNAL)) }
     }
 
-    /// Reads one framed message; nil when the emulator closed the connection.
-    func receive() throws -> [UInt8]? {
+    private func receiveBlocking() throws -> [UInt8]? {
         guard let header = try read(2) else { return nil }
         return try read(Int(header[0]) << 8 | Int(header[1]))
-    }
-
-    /// Sends a command APDU and returns the answer (nil when the card left instead).
-    func transmit(_ apdu: [UInt8]) throws -> [UInt8]? {
-        send(apdu)
-        return try receive()
     }
 
     /// Closes the vpcd end, as pcscd stopping does.
@@ -109,24 +123,24 @@ let getATR: [UInt8] = [0x04]
     @Test func answersATRControlsAndAPDUs() async throws {
         let vpcd = try FakeVPCD()
         let session = try await VirtualCardSession.insert(desfire, port: vpcd.port)
-        try vpcd.accept()
+        try await vpcd.accept()
         vpcd.send(getATR)
-        #expect(try vpcd.receive() == hex("3B 81 80 01 80 80"))
+        #expect(try await vpcd.receive() == hex("3B 81 80 01 80 80"))
         vpcd.send(powerOn)
-        #expect(try vpcd.transmit(DESFireITSOTests.getUID) == hex("04 11 22 33 44 55 66 90 00"))
-        #expect(try vpcd.transmit(DESFireITSOTests.select) == hex("91 00"))
-        #expect(try vpcd.transmit(DESFireITSOTests.readShell) == workedExample + [0x91, 0x00])
+        #expect(try await vpcd.transmit(DESFireITSOTests.getUID) == hex("04 11 22 33 44 55 66 90 00"))
+        #expect(try await vpcd.transmit(DESFireITSOTests.select) == hex("91 00"))
+        #expect(try await vpcd.transmit(DESFireITSOTests.readShell) == workedExample + [0x91, 0x00])
         vpcd.send(reset)  // no answer; back to PICC level
-        #expect(try vpcd.transmit(DESFireITSOTests.readShell) == hex("91 9D"))
+        #expect(try await vpcd.transmit(DESFireITSOTests.readShell) == hex("91 9D"))
         vpcd.send(powerOff)
         vpcd.send(getATR)
-        #expect(try vpcd.receive() == hex("3B 81 80 01 80 80"))
+        #expect(try await vpcd.receive() == hex("3B 81 80 01 80 80"))
 
         let live = session.statistics
         #expect(live.apdusAnswered == 4)
         #expect(live.ending == nil)
         let stats = await session.remove()
-        #expect(try vpcd.receive() == nil)  // the card left: connection closed
+        #expect(try await vpcd.receive() == nil)  // the card left: connection closed
         #expect(stats.ending == .removed)
         #expect(stats.powerOns == 1)
         #expect(stats.commands == [DESFireITSOTests.getUID, DESFireITSOTests.select, DESFireITSOTests.readShell,
@@ -144,11 +158,11 @@ let getATR: [UInt8] = [0x04]
         let vpcd = try FakeVPCD()
         let card = desfire.with(.removeAfter(apdus: 2))
         let session = try await VirtualCardSession.insert(card, port: vpcd.port)
-        try vpcd.accept()
+        try await vpcd.accept()
         vpcd.send(powerOn)
-        #expect(try vpcd.transmit(DESFireITSOTests.getUID) != nil)
-        #expect(try vpcd.transmit(DESFireITSOTests.select) == hex("91 00"))
-        #expect(try vpcd.transmit(DESFireITSOTests.readShell) == nil)
+        #expect(try await vpcd.transmit(DESFireITSOTests.getUID) != nil)
+        #expect(try await vpcd.transmit(DESFireITSOTests.select) == hex("91 00"))
+        #expect(try await vpcd.transmit(DESFireITSOTests.readShell) == nil)
         let stats = await session.ended()
         #expect(stats.ending == .removalFault(afterAPDUs: 2))
         #expect(stats.apdusAnswered == 2)
@@ -160,11 +174,11 @@ let getATR: [UInt8] = [0x04]
         let tap = Task {
             try await VirtualCardRunner.tap(card: VirtualCardModel.classic1K(), port: port, hold: .milliseconds(300))
         }
-        try vpcd.accept()
+        try await vpcd.accept()
         let start = ContinuousClock.now
         vpcd.send(powerOn)
-        #expect(try vpcd.transmit(DESFireITSOTests.getUID) == hex("11 22 33 44 90 00"))
-        #expect(try vpcd.receive() == nil)  // blocks until the hold ends
+        #expect(try await vpcd.transmit(DESFireITSOTests.getUID) == hex("11 22 33 44 90 00"))
+        #expect(try await vpcd.receive() == nil)  // blocks until the hold ends
         #expect(ContinuousClock.now - start >= .milliseconds(200))
         let stats = try await tap.value
         #expect(stats.ending == .removed)
@@ -177,9 +191,9 @@ let getATR: [UInt8] = [0x04]
         let tap = Task {
             try await VirtualCardRunner.tap(card: VirtualCardModel.classic1K(), port: port, hold: .seconds(30))
         }
-        try vpcd.accept()
+        try await vpcd.accept()
         vpcd.send(powerOn)
-        _ = try vpcd.transmit(DESFireITSOTests.getUID)
+        _ = try await vpcd.transmit(DESFireITSOTests.getUID)
         vpcd.hangUp()
         let stats = try await tap.value
         #expect(stats.ending == .vpcdClosed)
@@ -191,10 +205,10 @@ let getATR: [UInt8] = [0x04]
         let serving = Task {
             try await VirtualCardRunner.serve(card: VirtualCardModel.desfireWithoutITSO(), port: port)
         }
-        try vpcd.accept()
-        #expect(try vpcd.transmit(DESFireITSOTests.select) == hex("91 A0"))
+        try await vpcd.accept()
+        #expect(try await vpcd.transmit(DESFireITSOTests.select) == hex("91 A0"))
         serving.cancel()
-        #expect(try vpcd.receive() == nil)
+        #expect(try await vpcd.receive() == nil)
         #expect(try await serving.value.ending == .removed)
     }
 
@@ -219,14 +233,14 @@ let getATR: [UInt8] = [0x04]
     @Test func delayFaultDelaysEachAnswer() async throws {
         let vpcd = try FakeVPCD()
         let session = try await VirtualCardSession.insert(desfire.with(.delay(.milliseconds(80))), port: vpcd.port)
-        try vpcd.accept()
+        try await vpcd.accept()
         let start = ContinuousClock.now
-        #expect(try vpcd.transmit(DESFireITSOTests.getUID) == hex("04 11 22 33 44 55 66 90 00"))
-        #expect(try vpcd.transmit(DESFireITSOTests.select) == hex("91 00"))
+        #expect(try await vpcd.transmit(DESFireITSOTests.getUID) == hex("04 11 22 33 44 55 66 90 00"))
+        #expect(try await vpcd.transmit(DESFireITSOTests.select) == hex("91 00"))
         #expect(ContinuousClock.now - start >= .milliseconds(160))
         vpcd.send(getATR)  // controls are not delayed
         let atrStart = ContinuousClock.now
-        #expect(try vpcd.receive() == ContactlessATR.desfire)
+        #expect(try await vpcd.receive() == ContactlessATR.desfire)
         #expect(ContinuousClock.now - atrStart < .milliseconds(60))
         await session.remove()
     }
@@ -234,10 +248,10 @@ let getATR: [UInt8] = [0x04]
     @Test func garbageOverTheWire() async throws {
         let vpcd = try FakeVPCD()
         let session = try await VirtualCardSession.insert(desfire.with(.garbage(seed: 3)), port: vpcd.port, seed: 3)
-        try vpcd.accept()
+        try await vpcd.accept()
         let expected = desfire.with(.garbage(seed: 3)).respond(to: [DESFireITSOTests.getUID, DESFireITSOTests.select])
-        #expect(try vpcd.transmit(DESFireITSOTests.getUID) == expected[0])
-        #expect(try vpcd.transmit(DESFireITSOTests.select) == expected[1])
+        #expect(try await vpcd.transmit(DESFireITSOTests.getUID) == expected[0])
+        #expect(try await vpcd.transmit(DESFireITSOTests.select) == expected[1])
         await session.remove()
     }
 
@@ -246,11 +260,11 @@ let getATR: [UInt8] = [0x04]
     @Test func quickAckKeepsAPDUsFast() async throws {
         let vpcd = try FakeVPCD()
         let session = try await VirtualCardSession.insert(desfire, port: vpcd.port)
-        try vpcd.accept()
+        try await vpcd.accept()
         vpcd.send(powerOn)
         let start = ContinuousClock.now
         for _ in 0..<30 {
-            #expect(try vpcd.transmit(DESFireITSOTests.getUID) == hex("04 11 22 33 44 55 66 90 00"))
+            #expect(try await vpcd.transmit(DESFireITSOTests.getUID) == hex("04 11 22 33 44 55 66 90 00"))
         }
         let elapsed = ContinuousClock.now - start
         #expect(elapsed < .milliseconds(400), "30 APDUs took \(elapsed)")
@@ -261,11 +275,11 @@ let getATR: [UInt8] = [0x04]
         let vpcd = try FakeVPCD()
         let events = EventLog()
         let session = try await VirtualCardSession.insert(.classic1K(), port: vpcd.port) { events.append($0) }
-        try vpcd.accept()
+        try await vpcd.accept()
         vpcd.send(powerOn)
         vpcd.send(getATR)
-        _ = try vpcd.receive()
-        _ = try vpcd.transmit(DESFireITSOTests.getUID)
+        _ = try await vpcd.receive()
+        _ = try await vpcd.transmit(DESFireITSOTests.getUID)
         await session.remove()
         #expect(events.all == [
             .poweredOn, .atrSent(ContactlessATR.classic1K),
@@ -278,8 +292,8 @@ let getATR: [UInt8] = [0x04]
         for _ in 0..<3 {
             let vpcd = try FakeVPCD()
             let session = try await VirtualCardSession.insert(.desfireRandomUID(), port: vpcd.port)
-            try vpcd.accept()
-            let answer = try #require(try vpcd.transmit(DESFireITSOTests.getUID))
+            try await vpcd.accept()
+            let answer = try #require(try await vpcd.transmit(DESFireITSOTests.getUID))
             #expect(answer.count == 6 && answer[0] == 0x08)
             uids.insert(answer)
             await session.remove()
