@@ -5,6 +5,12 @@
 //   APDUs for one tap of it.
 // - `VirtualCardSession` connects to vpcd and serves the card; `VirtualCardRunner` wraps
 //   it as `tap` and `serve`.
+//
+// For example, a tap of an expired card held for two seconds on the rig's first reader:
+//
+//     let card = try VirtualCardModel.from(isrn: "633597 9999 0000 0019", expired: true)
+//     let stats = try await VirtualCardRunner.tap(card: card, port: 40960, hold: .seconds(2))
+//     // stats.lastAnsweredAt: where a latency measurement starts
 
 /// The ATRs a PC/SC contactless reader synthesises (PC/SC part 3), since vpcd has no
 /// reader firmware of its own and takes the ATR from the emulator.
