@@ -84,5 +84,10 @@ let package = Package(
             dependencies: ["NECCard", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "VirtualCardTests",
+            dependencies: ["VirtualCard", "NECCard"],
+            swiftSettings: strict
+        ),
     ]
 )
