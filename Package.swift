@@ -27,13 +27,18 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
-        // libpcsclite, as a module. Not API: only PCSC imports it.
-        .systemLibrary(
+        // libpcsclite, as a module. Not API: only PCSC imports it. A C target, not a
+        // pkg-config system library: pkg-config's -pthread makes SwiftPM warn on every build.
+        .target(
             name: "CPCSC",
-            pkgConfig: "libpcsclite",
-            providers: [.apt(["libpcsclite-dev"])]
+            cSettings: [.unsafeFlags(["-I/usr/include/PCSC"])],
+            linkerSettings: [.linkedLibrary("pcsclite")]
         ),
-        .target(name: "PCSC", dependencies: ["CPCSC"], swiftSettings: strict),
+        .target(
+            name: "PCSC",
+            dependencies: ["CPCSC"],
+            swiftSettings: strict + [.unsafeFlags(["-Xcc", "-I/usr/include/PCSC"])]
+        ),
         .target(name: "NECCard", swiftSettings: strict),
         .target(name: "VirtualCard", dependencies: ["NECCard"], swiftSettings: strict),
         .target(
@@ -79,6 +84,11 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .testTarget(
+            name: "PCSCTests",
+            dependencies: ["PCSC"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "NECCardTests",
             dependencies: ["NECCard", .product(name: "PropertyBased", package: "swift-property-based")],
