@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "necctl", targets: ["necctl"]),
         .library(name: "NECCard", targets: ["NECCard"]),
         .library(name: "NECClient", targets: ["NECClient"]),
+        // For the separate Benchmarks/ package.
+        .library(name: "Entitlements", targets: ["Entitlements"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -84,6 +86,17 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // A child process for the Entitlements crash and full-disk tests.
+        .executableTarget(
+            name: "necd-store-torture",
+            dependencies: ["Entitlements", "NECCard"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EntitlementsTests",
+            dependencies: ["Entitlements", "NECCard", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PCSCTests",
             dependencies: ["PCSC"],
