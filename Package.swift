@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "necctl",
             dependencies: [
-                "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "NECClient",
+                "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "NECClient", "NECDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

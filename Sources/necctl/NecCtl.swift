@@ -7,9 +7,11 @@ import Foundation
 struct NecCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "necctl",
-        abstract: "Manage necd's entitlement list and look cards up.",
-        // LEAD: add the other subcommands (readers, scan, watch, doctor, simulate) here.
-        subcommands: [ListCommand.self, LookupCommand.self]
+        abstract: "Look at readers and cards, manage necd's entitlement list, and look cards up.",
+        subcommands: [
+            ReadersCommand.self, ScanCommand.self, ListCommand.self, LookupCommand.self,
+            SimulateCommand.self,
+        ]
     )
 
     /// ArgumentParser exits 64 on a usage error; product.md says 2, and 2 for faults too.
@@ -43,4 +45,10 @@ struct DatabaseOptions: ParsableArguments {
 /// Writes `text` and a newline to standard error.
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Writes `text` and a newline to standard output at once (no stdio buffering), so a
+/// program reading our pipe sees each card as it is decoded.
+func printOut(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
