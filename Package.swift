@@ -112,5 +112,10 @@ let package = Package(
             dependencies: ["VirtualCard", "NECCard"],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["NECCard", "VirtualCard", "necctl"],
+            swiftSettings: strict
+        ),
     ]
 )
