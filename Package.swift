@@ -84,5 +84,10 @@ let package = Package(
             dependencies: ["NECCard", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "NECDaemonTests",
+            dependencies: ["NECDaemon"],
+            swiftSettings: strict
+        ),
     ]
 )
