@@ -4,7 +4,7 @@ import Testing
 @testable import NECDaemon
 
 /// A scratch directory removed when the value goes away.
-final class ScratchDirectory {
+final class ConfigurationScratch {
     let path: String
 
     init() {
@@ -37,7 +37,7 @@ private func error(in text: String) -> ConfigurationError? {
 struct ConfigurationTests {
     @Test("A missing default file means every default")
     func missingDefaultFile() throws {
-        let scratch = ScratchDirectory()
+        let scratch = ConfigurationScratch()
         let configuration = try NECConfiguration.load(path: nil, defaultPath: scratch.path + "/necd.toml")
         #expect(configuration == NECConfiguration())
         #expect(configuration.source == nil)
@@ -56,7 +56,7 @@ struct ConfigurationTests {
 
     @Test("A missing file named explicitly is an error")
     func missingExplicitFile() {
-        let scratch = ScratchDirectory()
+        let scratch = ConfigurationScratch()
         let path = scratch.path + "/absent.toml"
         #expect(throws: ConfigurationError.fileMissing(path: path)) {
             try NECConfiguration.load(path: path)
@@ -65,7 +65,7 @@ struct ConfigurationTests {
 
     @Test("A directory or a non-UTF-8 file is refused, naming the file")
     func unreadableFiles() throws {
-        let scratch = ScratchDirectory()
+        let scratch = ConfigurationScratch()
         #expect(throws: ConfigurationError.unreadable(path: scratch.path, reason: "is a directory")) {
             try NECConfiguration.load(path: scratch.path)
         }
@@ -83,7 +83,7 @@ struct ConfigurationTests {
     @Test("The product's example file reads as written")
     func fullExample() throws {
         let key = Data((0..<32).map { UInt8($0) }).base64EncodedString()
-        let scratch = ScratchDirectory()
+        let scratch = ConfigurationScratch()
         let path = scratch.write(
             "necd.toml",
             """
@@ -354,6 +354,34 @@ struct ConfigurationTests {
                 #expect(!error.description.isEmpty)
             }
         }
+        // Mutations of a valid file reach deeper into the parser than random bytes do.
+        let valid = Array(
+            """
+            socket = "/run/necd/necd.sock"  # comment
+            debounce = 2.0
+            trusted_list_keys = ["\(Data(count: 32).base64EncodedString())", 'x']
+            [[reader]]
+            match = "ACS \\u0041*"
+            lane = 'till-1'
+            """.utf8)
+        let tokens = Array("[]{}=\"'#.,\n\\ -+_eu0".utf8)
+        for _ in 0..<2000 {
+            var bytes = valid
+            for _ in 0..<(1 + Int(generator.next() % 4)) {
+                let position = Int(generator.next() % UInt64(bytes.count))
+                switch generator.next() % 3 {
+                case 0: bytes.remove(at: position)
+                case 1: bytes.insert(tokens[Int(generator.next() % UInt64(tokens.count))], at: position)
+                default: bytes[position] = tokens[Int(generator.next() % UInt64(tokens.count))]
+                }
+                if bytes.isEmpty { bytes = valid }
+            }
+            do {
+                _ = try NECConfiguration.parse(bytes: bytes, path: "fuzz.toml")
+            } catch {
+                #expect(!error.description.isEmpty)
+            }
+        }
         // Deep nesting is a classic way to blow a recursive parser's stack.
         let deep = "trusted_list_keys = " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
         #expect(error(in: deep) != nil)
@@ -361,7 +389,7 @@ struct ConfigurationTests {
 }
 
 /// A small deterministic generator so the fuzz rounds are the same on every run.
-struct SplitMix64: RandomNumberGenerator {
+private struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

@@ -57,7 +57,7 @@ private final class NotifySocketListener {
 struct SystemdNotifierTests {
     @Test("READY=1 arrives on a path NOTIFY_SOCKET")
     func readyOnPathSocket() throws {
-        let scratch = ScratchDirectory()
+        let scratch = ConfigurationScratch()
         let listener = try NotifySocketListener(directory: scratch.path)
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.address])
         #expect(notifier.isEnabled)
@@ -81,7 +81,7 @@ struct SystemdNotifierTests {
 
     @Test("RELOADING=1 carries the monotonic clock in microseconds")
     func reloading() throws {
-        let scratch = ScratchDirectory()
+        let scratch = ConfigurationScratch()
         let listener = try NotifySocketListener(directory: scratch.path)
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.address])
         var before = timespec()
@@ -171,7 +171,7 @@ private func freeDescriptors(_ count: Int32) throws -> Int32 {
 struct SocketActivationTests {
     @Test("Passed listening sockets are taken with their names and made close-on-exec")
     func takesListeningSockets() throws {
-        let scratch = ScratchDirectory()
+        let scratch = ConfigurationScratch()
         let base = try freeDescriptors(2)
         defer { close(base); close(base + 1) }
         let path = try unixSocket(type: Int32(SOCK_STREAM.rawValue), listening: true, in: scratch.path, name: "a.sock", at: base)
@@ -227,7 +227,7 @@ struct SocketActivationTests {
 
     @Test("A datagram socket, an unlistening socket or a pipe is refused")
     func wrongKinds() throws {
-        let scratch = ScratchDirectory()
+        let scratch = ConfigurationScratch()
         let base = try freeDescriptors(1)
         defer { close(base) }
         let environment = ["LISTEN_PID": String(getpid()), "LISTEN_FDS": "1"]
@@ -275,7 +275,7 @@ struct SocketActivationTests {
     func withSystemdSocketActivate() throws {
         // The variables a real activator sets, and the descriptor it passes, as seen by a child:
         // this pins down the protocol the in-process tests above assume.
-        let scratch = ScratchDirectory()
+        let scratch = ConfigurationScratch()
         let socketPath = scratch.path + "/activated.sock"
         let probe = """
             import os, socket
@@ -354,7 +354,7 @@ struct JournalLogHandlerTests {
 
     @Test("The journal format is chosen only when stderr is the JOURNAL_STREAM")
     func detectsJournalStream() throws {
-        let scratch = ScratchDirectory()
+        let scratch = ConfigurationScratch()
         let path = scratch.write("stream", "")
         let fd = open(path, O_RDONLY)
         defer { close(fd) }

@@ -23,7 +23,7 @@ private func tool(_ name: String) -> String? {
 
 /// Runs a command to completion, returning its exit status and both outputs.
 private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-    let scratch = ScratchDirectory()
+    let scratch = ConfigurationScratch()
     let errorPath = scratch.write("stderr", "")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -86,7 +86,7 @@ struct SystemdUnitFilesTests {
     func verify() throws {
         // verify insists that ExecStart's binary exists; point it at a stub in a scratch copy
         // rather than needing necd installed.
-        let scratch = ScratchDirectory()
+        let scratch = ConfigurationScratch()
         let stub = scratch.write("necd-stub", "#!/bin/sh\nexit 0\n")
         chmod(stub, 0o755)
         let service = try contents("systemd/necd.service")
