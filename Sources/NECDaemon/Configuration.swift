@@ -132,6 +132,8 @@ public struct NECConfiguration: Sendable, Equatable {
 
     /// Parses configuration bytes, refusing anything that is not UTF-8 text.
     static func parse(bytes: [UInt8], path: String) throws(ConfigurationError) -> NECConfiguration {
+        // Some Windows editors start UTF-8 files with a byte order mark; it means nothing here.
+        let bytes = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw .unreadable(path: path, reason: "not UTF-8 text")
         }

@@ -157,6 +157,12 @@ struct ConfigurationTests {
         #expect(try NECConfiguration.parse("debounce = 0.0015", path: "x.toml").debounce == .milliseconds(2))
     }
 
+    @Test("A UTF-8 byte order mark is ignored")
+    func byteOrderMark() throws {
+        let configuration = try NECConfiguration.parse("\u{FEFF}debounce = 1", path: "x.toml")
+        #expect(configuration.debounce == .seconds(1))
+    }
+
     @Test("Relative paths are taken from the configuration file's directory")
     func relativePaths() throws {
         let configuration = try NECConfiguration.parse(
