@@ -117,5 +117,10 @@ let package = Package(
             dependencies: ["NECCard", "VirtualCard", "necctl"],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "NECDaemonTests",
+            dependencies: ["NECDaemon"],
+            swiftSettings: strict
+        ),
     ]
 )
