@@ -44,3 +44,5 @@ demo: deps
 
 clean:
 	rm -rf .build
+
+include mk/install.mk
