@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "necctl", targets: ["necctl"]),
         .library(name: "NECCard", targets: ["NECCard"]),
         .library(name: "NECClient", targets: ["NECClient"]),
+        // For the separate Benchmarks/ package.
+        .library(name: "Entitlements", targets: ["Entitlements"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -78,12 +80,23 @@ let package = Package(
         .executableTarget(
             name: "necctl",
             dependencies: [
-                "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "NECClient",
+                "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "NECClient", "NECDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
 
+        // A child process for the Entitlements crash and full-disk tests.
+        .executableTarget(
+            name: "necd-store-torture",
+            dependencies: ["Entitlements", "NECCard"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EntitlementsTests",
+            dependencies: ["Entitlements", "NECCard", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PCSCTests",
             dependencies: ["PCSC"],
@@ -92,6 +105,21 @@ let package = Package(
         .testTarget(
             name: "NECCardTests",
             dependencies: ["NECCard", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VirtualCardTests",
+            dependencies: ["VirtualCard", "NECCard"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["NECCard", "VirtualCard", "necctl"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "NECDaemonTests",
+            dependencies: ["NECDaemon"],
             swiftSettings: strict
         ),
     ]

@@ -1,0 +1,48 @@
+# necd: the two commands are `make demo` and `make test`. Both install what they need.
+#
+#   make demo      build, start a private pcscd with virtual readers, tap virtual cards
+#   make test      build and run every test inside a private virtual-reader environment
+#   make build     debug build only
+#   make release   release build (what benchmarks and installs use)
+
+SWIFT        ?= swift
+PREFIX       ?= /usr
+DESTDIR      ?=
+# Debian packages the build, the tests and the demo need.
+APT_PACKAGES := pcscd libpcsclite-dev libsqlite3-dev vsmartcard-vpcd pcsc-tools sqlite3 \
+                python3 util-linux procps systemd
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build release test demo clean
+
+all: build
+
+# Installs only what is missing, so a machine that has everything is not touched.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	scripts/with-virtual-readers $(SWIFT) test --skip-build
+
+demo: deps
+	$(SWIFT) build
+	scripts/demo
+
+clean:
+	rm -rf .build
+
+include mk/install.mk

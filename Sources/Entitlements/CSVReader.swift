@@ -1,0 +1,214 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A streaming RFC 4180 reader over a file descriptor: quoted fields with `""`,
+/// embedded commas and line breaks, LF or CRLF line ends, a UTF-8 byte-order mark.
+/// Holds one read buffer and one record, never the file.
+///
+/// Leniencies, chosen because council exports do these: a `"` inside an unquoted field
+/// is kept literally; the last record may lack a line end; blank lines are skipped.
+/// Errors a record can carry: text after a closing quote, a quote left open at the end
+/// of the file (a truncated file).
+struct CSVReader {
+    /// Syntax problems in one record.
+    enum SyntaxError: Equatable {
+        case textAfterClosingQuote
+        case unterminatedQuote
+
+        var description: String {
+            switch self {
+            case .textAfterClosingQuote: "text after a closing quote (quote the whole field, double any quote inside)"
+            case .unterminatedQuote: "quoted field never closed before the end of the file (file truncated?)"
+            }
+        }
+    }
+
+    private let fd: Int32
+    private var buffer: [UInt8]
+    private var bufferStart = 0
+    private var bufferEnd = 0
+    private var atEOF = false
+    private var atFileStart = true
+    /// Bytes consumed from the file so far, for progress and hashing.
+    private(set) var bytesRead: Int64 = 0
+    /// Called with every chunk read, in order (the importer hashes the file through it).
+    var onChunk: ((UnsafeRawBufferPointer) -> Void)?
+
+    /// The current record's field bytes, back to back.
+    private(set) var fieldBytes: [UInt8] = []
+    /// End offset in `fieldBytes` of each field.
+    private(set) var fieldEnds: [Int] = []
+    /// 1-based physical line on which the current record starts.
+    private(set) var recordLine = 0
+    /// The syntax problem of the current record, if any.
+    private(set) var syntaxError: SyntaxError?
+    /// Lines counted so far (the next record starts on `line + 1`... or later).
+    private var line = 1
+
+    /// - Parameters:
+    ///   - fd: an open file descriptor, read until EOF; the caller closes it.
+    ///   - chunkSize: bytes per `read(2)`.
+    init(fd: Int32, chunkSize: Int = 256 * 1024) {
+        self.fd = fd
+        self.buffer = [UInt8](repeating: 0, count: chunkSize)
+    }
+
+    /// Failure to read the file.
+    struct ReadFailure: Error {
+        let errno: Int32
+    }
+
+    private mutating func fill() throws(ReadFailure) {
+        guard !atEOF else { return }
+        let capacity = buffer.count
+        let n = buffer.withUnsafeMutableBytes { raw -> Int in
+            while true {
+                let r = read(fd, raw.baseAddress!, capacity)
+                if r < 0 && errno == EINTR { continue }
+                return r
+            }
+        }
+        if n < 0 { throw ReadFailure(errno: errno) }
+        bufferStart = 0
+        bufferEnd = n
+        if n == 0 {
+            atEOF = true
+            return
+        }
+        bytesRead += Int64(n)
+        if let onChunk {
+            buffer.withUnsafeBytes { onChunk(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+    }
+
+    private mutating func nextByte() throws(ReadFailure) -> UInt8? {
+        if bufferStart == bufferEnd {
+            try fill()
+            if bufferEnd == 0 || bufferStart == bufferEnd { return nil }
+        }
+        let b = buffer[bufferStart]
+        bufferStart += 1
+        return b
+    }
+
+    private mutating func peekByte() throws(ReadFailure) -> UInt8? {
+        if bufferStart == bufferEnd {
+            try fill()
+            if bufferEnd == 0 || bufferStart == bufferEnd { return nil }
+        }
+        return buffer[bufferStart]
+    }
+
+    /// Number of fields in the current record.
+    var fieldCount: Int { fieldEnds.count }
+
+    /// The bytes of field `i` of the current record.
+    func withField<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        let start = i == 0 ? 0 : fieldEnds[i - 1]
+        let end = fieldEnds[i]
+        return try fieldBytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[start..<end])) }
+    }
+
+    /// Field `i` as a String (invalid UTF-8 repaired; validate bytes first where it matters).
+    func field(_ i: Int) -> String {
+        withField(i) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Reads the next non-blank record. Returns false at the end of the file.
+    mutating func next() throws(ReadFailure) -> Bool {
+        fieldBytes.removeAll(keepingCapacity: true)
+        fieldEnds.removeAll(keepingCapacity: true)
+        syntaxError = nil
+        if atFileStart {
+            atFileStart = false
+            try skipByteOrderMark()
+        }
+        while true {
+            // Skip blank lines between records.
+            guard let b = try peekByte() else { return false }
+            if b == 0x0A { _ = try nextByte(); line += 1; continue }
+            if b == 0x0D {
+                _ = try nextByte()
+                if try peekByte() == 0x0A { _ = try nextByte(); line += 1 }
+                continue
+            }
+            break
+        }
+        recordLine = line
+        try readRecord()
+        return true
+    }
+
+    private mutating func skipByteOrderMark() throws(ReadFailure) {
+        try fill()
+        if bufferEnd - bufferStart >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF {
+            bufferStart = 3
+        }
+    }
+
+    /// Parses one record up to and including its line end (or EOF). Fast path: scans
+    /// the buffer directly for unquoted fields.
+    private mutating func readRecord() throws(ReadFailure) {
+        var inQuotes = false
+        var fieldStarted = false
+        var afterClosingQuote = false
+        while true {
+            if bufferStart == bufferEnd {
+                try fill()
+                if bufferStart == bufferEnd {
+                    // End of file ends the record.
+                    if inQuotes && syntaxError == nil { syntaxError = .unterminatedQuote }
+                    fieldEnds.append(fieldBytes.count)
+                    return
+                }
+            }
+            let b = buffer[bufferStart]
+            bufferStart += 1
+            if inQuotes {
+                if b == 0x22 {
+                    if try peekByte() == 0x22 {
+                        bufferStart += 1
+                        fieldBytes.append(0x22)
+                    } else {
+                        inQuotes = false
+                        afterClosingQuote = true
+                    }
+                } else {
+                    if b == 0x0A { line += 1 }
+                    fieldBytes.append(b)
+                }
+                continue
+            }
+            switch b {
+            case 0x2C:  // ,
+                fieldEnds.append(fieldBytes.count)
+                fieldStarted = false
+                afterClosingQuote = false
+            case 0x0A:
+                line += 1
+                fieldEnds.append(fieldBytes.count)
+                return
+            case 0x0D:
+                if try peekByte() == 0x0A {
+                    bufferStart += 1
+                    line += 1
+                    fieldEnds.append(fieldBytes.count)
+                    return
+                }
+                fieldBytes.append(b)
+            case 0x22 where !fieldStarted:
+                inQuotes = true
+                fieldStarted = true
+            default:
+                if afterClosingQuote {
+                    if syntaxError == nil { syntaxError = .textAfterClosingQuote }
+                }
+                fieldStarted = true
+                fieldBytes.append(b)
+            }
+        }
+    }
+}

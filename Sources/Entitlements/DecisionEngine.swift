@@ -1,0 +1,117 @@
+public import Foundation
+public import NECCard
+
+/// `entitlement` of a list row.
+public struct Entitlement: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    /// - Parameter rawValue: the bit set as stored (1 fsm, 2 paid).
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// `fsm`: a free school meal a day.
+    public static let fsm = Entitlement(rawValue: 1)
+    /// `paid`: may pay from the account.
+    public static let paid = Entitlement(rawValue: 2)
+
+    /// Parses `fsm`, `paid` or `fsm+paid`.
+    public init?(listValue: some StringProtocol) {
+        switch listValue {
+        case "fsm": self = .fsm
+        case "paid": self = .paid
+        case "fsm+paid": self = [.fsm, .paid]
+        default: return nil
+        }
+    }
+}
+
+/// One row of the entitlement list, as the decision rules see it.
+public struct ListRow: Sendable, Equatable {
+    /// An ISRN's 18 digits, or a UID in upper-case hex.
+    public var card: String
+    public var pupil: String
+    public var entitlement: Entitlement
+    /// `status = hotlisted`.
+    public var hotlisted: Bool
+    public var validFrom: CivilDate?
+    public var validUntil: CivilDate?
+    public var dailyLimit: Int?
+    public var allergens: [String]
+    public var message: String?
+
+    /// - Parameters: the row's columns, see the properties.
+    public init(
+        card: String, pupil: String, entitlement: Entitlement, hotlisted: Bool = false,
+        validFrom: CivilDate? = nil, validUntil: CivilDate? = nil, dailyLimit: Int? = nil,
+        allergens: [String] = [], message: String? = nil
+    ) {
+        self.card = card
+        self.pupil = pupil
+        self.entitlement = entitlement
+        self.hotlisted = hotlisted
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+        self.dailyLimit = dailyLimit
+        self.allergens = allergens
+        self.message = message
+    }
+}
+
+/// The decision rules of product.md as a pure function: no clock, no store.
+///
+/// Order: 1 `unreadable`, 2 `card_expired`, then (only when the list is stale and the
+/// policy is `decline`) `list_stale`, 3 `unknown_card`, 4 `hotlisted`, 5 `not_entitled`,
+/// 6 lunch, 7 payment, 8 `already_redeemed`. Staleness sits after the card's own checks
+/// because those need no list, and before rule 3 because every later rule trusts it.
+public enum DecisionEngine {
+    /// Evaluates one card.
+    /// - Parameters:
+    ///   - identity: what was read from the card.
+    ///   - rows: the list rows whose `card` is the identity's ISRN or UID (any order).
+    ///   - lunchesToday: pupils who have a lunch redemption on `now`'s local date.
+    ///   - listImportedAt: when the list in force was imported; nil when there is none
+    ///     (a missing list counts as stale).
+    ///   - now: the clock.
+    ///   - policy: time zone, staleness.
+    /// - Returns: the verdict. A lunch verdict means "redeem a lunch now" at a till.
+    public static func evaluate(
+        identity: CardIdentity, rows: [ListRow], lunchesToday: Set<String>,
+        listImportedAt: Date?, now: Date, policy: DecisionPolicy
+    ) -> Verdict {
+        let stale = listImportedAt.map { now.timeIntervalSince($0) > Double(policy.maxListAge) * 86_400 } ?? true
+        let today = policy.localDate(of: now)
+        // Rule 1.
+        if identity.unreadableReason != nil { return .declined(.unreadable, listStale: stale) }
+        // Rule 2: the expiry date is the last day the card is valid.
+        if let expiry = identity.expiry, expiry < today { return .declined(.cardExpired, listStale: stale) }
+        if stale && policy.stalePolicy == .decline { return .declined(.listStale, listStale: true) }
+        // Rule 3: the ISRN's row wins over the UID's.
+        let row = identity.isrn.flatMap { isrn in rows.first { $0.card == isrn.digits } }
+            ?? identity.uidHex.flatMap { uid in rows.first { $0.card == uid } }
+        guard let row else { return .declined(.unknownCard, listStale: stale) }
+        // Rule 4: the pupil is shown (the till may keep the card), nothing else.
+        if row.hotlisted {
+            return Verdict(decision: .declined, reason: .hotlisted, pupil: row.pupil, listStale: stale)
+        }
+        var verdict = Verdict(
+            decision: .declined, pupil: row.pupil, allergens: row.allergens.isEmpty ? nil : row.allergens,
+            message: row.message, listStale: stale
+        )
+        // Rule 5.
+        if let from = row.validFrom, today < from { verdict.reason = .notEntitled; return verdict }
+        if let until = row.validUntil, until < today { verdict.reason = .notEntitled; return verdict }
+        // Rule 6.
+        if row.entitlement.contains(.fsm) && !lunchesToday.contains(row.pupil) {
+            verdict.decision = .authorised
+            verdict.kind = .lunch
+            return verdict
+        }
+        // Rule 7.
+        if row.entitlement.contains(.paid) {
+            verdict.decision = .authorised
+            verdict.kind = .payment
+            verdict.dailyLimit = row.dailyLimit
+            return verdict
+        }
+        // Rule 8.
+        verdict.reason = .alreadyRedeemed
+        return verdict
+    }
+}

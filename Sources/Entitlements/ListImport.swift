@@ -1,0 +1,286 @@
+public import Foundation
+import Crypto
+import GRDB
+import GRDBSQLite
+import NECCard
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One problem found in a list file, reported as `FILE:LINE: reason`.
+public struct ListImportIssue: Sendable, Equatable, CustomStringConvertible {
+    /// The file as the caller named it.
+    public var file: String
+    /// 1-based line; the line a record starts on.
+    public var line: Int
+    public var reason: String
+    /// True for a warning (an unknown column), which does not reject the file.
+    public var isWarning: Bool
+
+    /// - Parameters: the issue's fields, see the properties.
+    public init(file: String, line: Int, reason: String, isWarning: Bool = false) {
+        self.file = file
+        self.line = line
+        self.reason = reason
+        self.isWarning = isWarning
+    }
+
+    /// `FILE:LINE: reason`, with `warning: ` before the reason of a warning.
+    public var description: String { "\(file):\(line): \(isWarning ? "warning: " : "")\(reason)" }
+}
+
+/// Why an import or rollback did not change the list in force.
+public enum ListImportError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The file has `errorCount` errors (each already reported); nothing changed.
+    case rejected(file: String, errorCount: Int)
+    /// `require_signed_lists` is on and no signature was given.
+    case signatureRequired(file: String)
+    /// The signature does not verify with any trusted key (or none is configured).
+    case badSignature(file: String, trustedKeyCount: Int)
+    /// The signature file is not a signature.
+    case unreadableSignature(file: String)
+    /// The file cannot be opened or read.
+    case cannotRead(file: String, errno: Int32)
+    /// The file changed between the signature check and the import.
+    case fileChanged(file: String)
+    /// `rollback` with no previous list kept.
+    case noPreviousList
+
+    public var description: String {
+        switch self {
+        case .rejected(let f, let n):
+            "\(f): rejected, \(n) error\(n == 1 ? "" : "s"); the list in force is unchanged"
+        case .signatureRequired(let f):
+            "\(f): refused, require_signed_lists is on and no signature was given (--signature FILE)"
+        case .badSignature(let f, let keys):
+            keys == 0
+                ? "\(f): refused, it is signed but no trusted_list_keys are configured to check the signature"
+                : "\(f): refused, the signature does not match the file with any of the \(keys) trusted key(s): the file was changed or signed by another key"
+        case .unreadableSignature(let f): "\(f): not an Ed25519 signature (base64 of 64 bytes)"
+        case .cannotRead(let f, let e): "\(f): cannot read: \(String(cString: strerror(e)))"
+        case .fileChanged(let f): "\(f): the file changed while it was being imported"
+        case .noPreviousList: "no previous list is kept: nothing to roll back to"
+        }
+    }
+}
+
+/// What a successful import put in force.
+public struct ListImportSummary: Sendable, Equatable {
+    public var status: ListStatus
+    /// Warnings (unknown columns), already reported.
+    public var warnings: Int
+}
+
+/// The UK Food Standards Agency's 14 allergens, the names a list may use.
+public enum Allergens {
+    /// Lower-case names, in FSA order.
+    public static let names: [String] = [
+        "celery", "gluten", "crustaceans", "eggs", "fish", "lupin", "milk", "molluscs", "mustard", "nuts",
+        "peanuts", "sesame", "soya", "sulphites",
+    ]
+}
+
+extension EntitlementStore {
+    /// Rows per write transaction while staging: short enough that taps from another
+    /// process get the write lock between batches.
+    static let importBatch = 5_000
+
+    /// Validates `path` and, when it is faultless, puts it in force in one transaction,
+    /// keeping the list it replaces for `rollbackList()`.
+    ///
+    /// The file is streamed (one read buffer, one record in memory). Rows are staged
+    /// under a new list id in batches; lookups keep seeing the list in force until the
+    /// final transaction switches `current`. Any error rejects the whole file.
+    /// - Parameters:
+    ///   - path: the CSV file.
+    ///   - signaturePath: its detached Ed25519 signature, if any.
+    ///   - trust: trusted keys and whether a signature is required.
+    ///   - at: the import time recorded.
+    ///   - progress: called now and then with (bytes read, file size).
+    ///   - report: called with every error and warning, in file order.
+    /// - Throws: `ListImportError`, or `DatabaseError` when the store fails.
+    @discardableResult
+    public func importList(
+        path: String, signaturePath: String? = nil, trust: ListTrust = ListTrust(), at: Date = Date(),
+        progress: ((Int64, Int64) -> Void)? = nil, report: @escaping (ListImportIssue) -> Void = { _ in }
+    ) throws -> ListImportSummary {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ListImportError.cannotRead(file: path, errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ListImportError.cannotRead(file: path, errno: errno) }
+        let size = Int64(st.st_size)
+
+        // Signature first: a refused file is not even parsed.
+        var signer: String?
+        var signedDigest: String?
+        if let signaturePath {
+            guard let sigBytes = FileManager.default.contents(atPath: signaturePath) else {
+                throw ListImportError.cannotRead(file: signaturePath, errno: errno)
+            }
+            guard let signature = try? ListSigningKey.signature(fromFile: sigBytes) else {
+                throw ListImportError.unreadableSignature(file: signaturePath)
+            }
+            let verified = try EntitlementStore.verify(
+                fd: fd, size: Int(size), signature: signature, keys: trust.trustedKeys, path: path)
+            guard let key = verified.key else {
+                throw ListImportError.badSignature(file: path, trustedKeyCount: trust.trustedKeys.count)
+            }
+            signer = key.base64
+            signedDigest = verified.sha256
+            lseek(fd, 0, SEEK_SET)
+        } else if trust.requireSigned {
+            throw ListImportError.signatureRequired(file: path)
+        }
+
+        var hasher = SHA256()
+        var reader = CSVReader(fd: fd)
+        reader.onChunk = { hasher.update(bufferPointer: $0) }
+        var validator = ListRowValidator(file: path, report: report)
+        let fileName = (path as NSString).lastPathComponent
+        let now = EntitlementStore.millis(at)
+
+        return try pool.writeWithoutTransaction { db in
+            try EntitlementStore.purgeLeftovers(db, now: now)
+            try db.execute(
+                sql: "INSERT INTO list_version (state, file, sha256, imported_at_ms) VALUES ('staging', ?, '', ?)",
+                arguments: [fileName, now])
+            let listID = db.lastInsertedRowID
+            // Staged rows are worthless until the switch: no fsync per batch. The switch
+            // itself runs with FULL again.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -2048") }
+            var rows = 0
+            do {
+                let insert = try db.makeStatement(sql: """
+                    INSERT INTO list_row (list_id, card, pupil, entitlement, hotlisted, valid_from, valid_until,
+                                          daily_limit, allergens, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                var done = false
+                var header = true
+                var lastProgress: Int64 = -1
+                while !done {
+                    try db.inTransaction(.immediate) {
+                        var n = 0
+                        while n < EntitlementStore.importBatch {
+                            guard try reader.next() else {
+                                done = true
+                                break
+                            }
+                            if header {
+                                header = false
+                                if !validator.readHeader(reader) { done = true; break }
+                                continue
+                            }
+                            if try validator.insertRow(reader, listID: listID, statement: insert, db: db) { rows += 1 }
+                            n += 1
+                        }
+                        return .commit
+                    }
+                    if let progress, reader.bytesRead - lastProgress >= 1 << 20 || done {
+                        lastProgress = reader.bytesRead
+                        progress(reader.bytesRead, size)
+                    }
+                }
+                if header { validator.error(line: 1, "empty file: no header row") }
+            } catch let failure as CSVReader.ReadFailure {
+                try EntitlementStore.discard(db, listID: listID)
+                throw ListImportError.cannotRead(file: path, errno: failure.errno)
+            } catch {
+                try? EntitlementStore.discard(db, listID: listID)
+                throw error
+            }
+            guard validator.errors == 0 else {
+                try EntitlementStore.discard(db, listID: listID)
+                throw ListImportError.rejected(file: path, errorCount: validator.errors)
+            }
+            let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            if let signedDigest, signedDigest != digest {
+                try EntitlementStore.discard(db, listID: listID)
+                throw ListImportError.fileChanged(file: path)
+            }
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            var discarded: Int64?
+            try db.inTransaction(.immediate) {
+                discarded = try Int64.fetchOne(db, sql: "SELECT id FROM list_version WHERE state = 'previous'")
+                try db.execute(sql: "UPDATE list_version SET state = 'discarded' WHERE state = 'previous'")
+                try db.execute(sql: "UPDATE list_version SET state = 'previous' WHERE state = 'current'")
+                try db.execute(
+                    sql: "UPDATE list_version SET state = 'current', rows = ?, sha256 = ?, signer = ? WHERE id = ?",
+                    arguments: [rows, digest, signer, listID])
+                return .commit
+            }
+            if let discarded { try EntitlementStore.purge(db, listID: discarded) }
+            let previous = try Bool.fetchOne(db, sql: "SELECT 1 FROM list_version WHERE state = 'previous'") ?? false
+            let status = ListStatus(
+                generation: listID, rows: rows, importedAt: Date(timeIntervalSince1970: Double(now) / 1000),
+                file: fileName, sha256: digest, signer: signer, previousAvailable: previous)
+            return ListImportSummary(status: status, warnings: validator.warnings)
+        }
+    }
+
+    /// Puts the previous list back in force; the list it replaces becomes the previous
+    /// one, so a second rollback undoes the first.
+    /// - Throws: `ListImportError.noPreviousList`.
+    @discardableResult
+    public func rollbackList() throws -> ListStatus {
+        try pool.write { db in
+            guard let previous = try Int64.fetchOne(db, sql: "SELECT id FROM list_version WHERE state = 'previous'")
+            else { throw ListImportError.noPreviousList }
+            let current = try Int64.fetchOne(db, sql: "SELECT id FROM list_version WHERE state = 'current'")
+            try db.execute(sql: "UPDATE list_version SET state = 'current' WHERE id = ?", arguments: [previous])
+            if let current {
+                try db.execute(sql: "UPDATE list_version SET state = 'previous' WHERE id = ?", arguments: [current])
+            }
+        }
+        guard let status = try listStatus() else { throw ListImportError.noPreviousList }
+        return status
+    }
+
+    /// Verifies `signature` over the whole file, mapped read-only (Ed25519 hashes the
+    /// message twice over, so it needs all of it; the mapping is page cache, not heap).
+    static func verify(fd: Int32, size: Int, signature: Data, keys: [ListSigningKey.Public], path: String) throws
+        -> (key: ListSigningKey.Public?, sha256: String)
+    {
+        if size == 0 {
+            let empty = Data()
+            return (keys.first { $0.verifies(signature, of: empty) }, SHA256.hash(data: empty).map { String(format: "%02x", $0) }.joined())
+        }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw ListImportError.cannotRead(file: path, errno: errno)
+        }
+        defer { munmap(base, size) }
+        let bytes = UnsafeRawBufferPointer(start: base, count: size)
+        let key = keys.first { $0.verifies(signature, of: bytes) }
+        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        return (key, digest)
+    }
+
+    /// Deletes the rows of lists left `discarded`, and of imports that died while staging
+    /// more than an hour ago.
+    static func purgeLeftovers(_ db: Database, now: Int64) throws {
+        let ids = try Int64.fetchAll(
+            db, sql: "SELECT id FROM list_version WHERE state = 'discarded' OR (state = 'staging' AND imported_at_ms < ?)",
+            arguments: [now - 3_600_000])
+        for id in ids { try purge(db, listID: id) }
+    }
+
+    /// Marks a staged list discarded and deletes its rows.
+    static func discard(_ db: Database, listID: Int64) throws {
+        try db.execute(sql: "UPDATE list_version SET state = 'discarded' WHERE id = ?", arguments: [listID])
+        try purge(db, listID: listID)
+    }
+
+    /// Deletes a discarded list's rows in batches (short write transactions), then the list.
+    static func purge(_ db: Database, listID: Int64) throws {
+        while true {
+            try db.execute(
+                sql: """
+                    DELETE FROM list_row WHERE list_id = ?1
+                    AND card IN (SELECT card FROM list_row WHERE list_id = ?1 LIMIT 20000)
+                    """, arguments: [listID])
+            if db.changesCount == 0 { break }
+        }
+        try db.execute(sql: "DELETE FROM list_version WHERE id = ?", arguments: [listID])
+    }
+}

@@ -1,0 +1,75 @@
+public import Foundation
+public import NECCard
+
+/// How a reader's taps are treated (product.md, `[[reader]]` tables).
+public enum ReaderRole: String, Sendable, Codable, CaseIterable {
+    /// A canteen till: a lunch decision redeems the lunch. Class `TAP`.
+    case till
+    /// A kiosk: evaluated the same way, never redeems. Class `IDENTIFY`.
+    case kiosk
+}
+
+/// What to do when the list in force is older than `max_list_age`.
+public enum StaleListPolicy: String, Sendable, Codable, CaseIterable {
+    /// Decide as usual and mark every event `"list_stale": true`.
+    case allow
+    /// Decline every card with reason `list_stale`.
+    case decline
+}
+
+/// The configuration keys the decision rules depend on, with product.md's defaults.
+public struct DecisionPolicy: Sendable, Equatable {
+    /// The zone whose local date is "today" for the one-lunch-a-day rule.
+    public var timeZone: TimeZone
+    /// Days after its import before a list is stale (`max_list_age`).
+    public var maxListAge: Int
+    /// `stale_list_policy`.
+    public var stalePolicy: StaleListPolicy
+    /// Days events and redemptions are kept (`event_retention`).
+    public var eventRetention: Int
+
+    /// The zone of the default configuration, `Europe/London`.
+    public static let defaultTimeZone: TimeZone = TimeZone(identifier: "Europe/London") ?? TimeZone(secondsFromGMT: 0)!
+
+    /// - Parameters:
+    ///   - timeZone: `time_zone`, default Europe/London.
+    ///   - maxListAge: `max_list_age` in days, default 7.
+    ///   - stalePolicy: `stale_list_policy`, default `allow`.
+    ///   - eventRetention: `event_retention` in days, default 14.
+    public init(
+        timeZone: TimeZone = DecisionPolicy.defaultTimeZone, maxListAge: Int = 7,
+        stalePolicy: StaleListPolicy = .allow, eventRetention: Int = 14
+    ) {
+        self.timeZone = timeZone
+        self.maxListAge = maxListAge
+        self.stalePolicy = stalePolicy
+        self.eventRetention = eventRetention
+    }
+
+    /// The local calendar date of `instant` in the configured zone. Uses the zone's UTC
+    /// offset at that instant, so the days either side of a clock change are right.
+    public func localDate(of instant: Date) -> CivilDate {
+        let seconds = Int(instant.timeIntervalSince1970.rounded(.down))
+        let offset = timeZone.secondsFromGMT(for: instant)
+        let local = seconds + offset
+        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        return CivilDate(daysSinceUnixEpoch: days)
+    }
+}
+
+/// Who may sign lists, and whether a signature is required (`trusted_list_keys`,
+/// `require_signed_lists`).
+public struct ListTrust: Sendable {
+    /// Ed25519 public keys whose signatures are accepted.
+    public var trustedKeys: [ListSigningKey.Public]
+    /// Refuse unsigned lists.
+    public var requireSigned: Bool
+
+    /// - Parameters:
+    ///   - trustedKeys: the accepted public keys.
+    ///   - requireSigned: refuse a list without a valid signature.
+    public init(trustedKeys: [ListSigningKey.Public] = [], requireSigned: Bool = false) {
+        self.trustedKeys = trustedKeys
+        self.requireSigned = requireSigned
+    }
+}

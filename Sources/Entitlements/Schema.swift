@@ -1,0 +1,73 @@
+import GRDB
+
+/// The database schema, as GRDB migrations. The database file is the only state.
+///
+/// - `list_version`: one row per imported list; `state` is `current` (in force),
+///   `previous` (kept for rollback), `staging` (an import in progress) or `discarded`
+///   (rows waiting to be deleted).
+/// - `list_row`: every list's rows, keyed by (list, card). WITHOUT ROWID: the key is the
+///   only index, so an import writes one B-tree.
+/// - `event`: the journal. AUTOINCREMENT so `seq` never goes back, even when pruning
+///   has emptied the table.
+/// - `redemption`: one row per pupil per local day; the primary key is the
+///   one-lunch-a-day rule, enforced by SQLite whatever process writes.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE list_version (
+                    id INTEGER PRIMARY KEY,
+                    state TEXT NOT NULL CHECK (state IN ('staging', 'current', 'previous', 'discarded')),
+                    file TEXT NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    rows INTEGER NOT NULL DEFAULT 0,
+                    imported_at_ms INTEGER NOT NULL,
+                    signer TEXT
+                );
+                CREATE INDEX list_version_state ON list_version(state);
+                CREATE TABLE list_row (
+                    list_id INTEGER NOT NULL,
+                    card TEXT NOT NULL,
+                    pupil TEXT NOT NULL,
+                    entitlement INTEGER NOT NULL,
+                    hotlisted INTEGER NOT NULL,
+                    valid_from INTEGER,
+                    valid_until INTEGER,
+                    daily_limit INTEGER,
+                    allergens TEXT,
+                    message TEXT,
+                    PRIMARY KEY (list_id, card)
+                ) WITHOUT ROWID;
+                CREATE TABLE event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    time_ms INTEGER NOT NULL,
+                    class TEXT NOT NULL,
+                    reader TEXT NOT NULL,
+                    lane TEXT,
+                    isrn TEXT,
+                    uid TEXT,
+                    media TEXT NOT NULL,
+                    expiry TEXT,
+                    decision TEXT NOT NULL,
+                    kind TEXT,
+                    reason TEXT,
+                    pupil TEXT,
+                    allergens TEXT,
+                    message TEXT,
+                    daily_limit INTEGER,
+                    list_stale INTEGER NOT NULL
+                );
+                CREATE INDEX event_time ON event(time_ms);
+                CREATE TABLE redemption (
+                    pupil TEXT NOT NULL,
+                    day INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    PRIMARY KEY (pupil, day)
+                ) WITHOUT ROWID;
+                CREATE INDEX redemption_seq ON redemption(seq);
+                """)
+        }
+        return migrator
+    }
+}

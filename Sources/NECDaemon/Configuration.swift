@@ -1,0 +1,472 @@
+// The daemon's configuration: /etc/necd/necd.toml, every key optional, every value checked.
+//
+// ConfigurationTOML.swift parses the text; this file turns the document into typed settings
+// and refuses anything it does not know, because a misspelt key that is silently ignored is
+// worse than a daemon that will not start.
+
+public import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a reader is used for, as written in a `[[reader]]` table's `role`.
+///
+/// Kept separate from the Entitlements module's reader role so that configuration parsing
+/// does not depend on the decision code; the two have the same cases.
+public enum ReaderRoleSetting: String, Sendable, Hashable, CaseIterable {
+    /// A canteen till: taps are evaluated and free meals are redeemed.
+    case till
+    /// A kiosk: taps are evaluated the same way but nothing is redeemed.
+    case kiosk
+}
+
+/// What to do with taps when the entitlement list is older than `max_list_age`.
+public enum StaleListPolicySetting: String, Sendable, Hashable, CaseIterable {
+    /// Decide as usual and mark every event `"list_stale": true`.
+    case allow
+    /// Decline every tap with the reason `list_stale`.
+    case decline
+}
+
+/// One `[[reader]]` table: which pcscd reader names it applies to, and what they are for.
+public struct ReaderRule: Sendable, Hashable {
+    /// A shell-style glob (`*`, `?`, `[...]`) matched against the whole pcscd reader name.
+    public var match: String
+    /// The role readers matching ``match`` get.
+    public var role: ReaderRoleSetting
+    /// A label copied into events from this reader, such as `till-1`; nil when not given.
+    public var lane: String?
+
+    /// Creates a rule; ``match`` is a glob on the pcscd reader name.
+    public init(match: String, role: ReaderRoleSetting = .till, lane: String? = nil) {
+        self.match = match
+        self.role = role
+        self.lane = lane
+    }
+
+    /// Whether `readerName` matches this rule's glob, with fnmatch(3) semantics and no flags:
+    /// `*` also matches `/`, and a leading `.` has no special meaning.
+    public func matches(_ readerName: String) -> Bool {
+        fnmatch(match, readerName, 0) == 0
+    }
+}
+
+/// Everything necd reads from its configuration file. Every property has the documented
+/// default, so `NECConfiguration()` is the configuration of a missing file.
+public struct NECConfiguration: Sendable, Equatable {
+    /// Where necd looks when no `--config` is given.
+    public static let defaultPath = "/etc/necd/necd.toml"
+
+    /// The client socket's path; ignored when systemd passes a listening socket.
+    public var socket: String = "/run/necd/necd.sock"
+    /// The group the client socket is given when necd creates it itself.
+    public var socketGroup: String = "necd"
+    /// The SQLite database (entitlement list, redemptions, event journal).
+    public var database: String = "/var/lib/necd/necd.sqlite"
+    /// The zone in which "today" is decided for daily limits and validity dates.
+    public var timeZone: TimeZone = TimeZone(identifier: "Europe/London") ?? TimeZone(secondsFromGMT: 0)!
+    /// How long a card held on, or laid again on, the same reader counts as the same tap.
+    public var debounce: Duration = .seconds(2)
+    /// Days after its import at which the entitlement list counts as stale.
+    public var maxListAge: Int = 7
+    /// What stale lists do to decisions.
+    public var staleListPolicy: StaleListPolicySetting = .allow
+    /// Days of tap events kept in the journal.
+    public var eventRetention: Int = 14
+    /// Whether unsigned or badly signed lists are refused.
+    public var requireSignedLists: Bool = false
+    /// Raw 32-byte Ed25519 public keys whose list signatures are accepted.
+    public var trustedListKeys: [[UInt8]] = []
+    /// The `[[reader]]` tables, in file order; the first match wins.
+    public var readers: [ReaderRule] = []
+    /// The file these settings came from, or nil when they are all defaults.
+    public var source: String?
+
+    /// The defaults, as for a missing file.
+    public init() {}
+
+    /// The role and lane for a pcscd reader name: the first matching `[[reader]]` table's,
+    /// or a till with no lane when none matches.
+    public func readerSettings(for readerName: String) -> (role: ReaderRoleSetting, lane: String?) {
+        for rule in readers where rule.matches(readerName) {
+            return (rule.role, rule.lane)
+        }
+        return (.till, nil)
+    }
+
+    /// Loads the configuration.
+    ///
+    /// - Parameter path: The file to read. With nil, ``defaultPath`` is read if it exists
+    ///   and all defaults apply if it does not; a path given explicitly must exist.
+    /// - Throws: ``ConfigurationError`` naming the file, line and key at fault.
+    public static func load(path: String?) throws(ConfigurationError) -> NECConfiguration {
+        try load(path: path, defaultPath: defaultPath)
+    }
+
+    /// ``load(path:)`` with the default location replaceable, for tests.
+    static func load(path: String?, defaultPath: String) throws(ConfigurationError) -> NECConfiguration {
+        let file = path ?? defaultPath
+        let bytes: [UInt8]
+        do {
+            bytes = try readFile(file)
+        } catch {
+            if case .fileMissing = error, path == nil { return NECConfiguration() }
+            throw error
+        }
+        return try parse(bytes: bytes, path: file)
+    }
+
+    /// Parses configuration text.
+    ///
+    /// - Parameters:
+    ///   - text: The TOML document.
+    ///   - path: The file name used in errors, and the base for relative `socket` and
+    ///     `database` paths.
+    public static func parse(_ text: String, path: String) throws(ConfigurationError) -> NECConfiguration {
+        try parse(bytes: Array(text.utf8), path: path)
+    }
+
+    /// Parses configuration bytes, refusing anything that is not UTF-8 text.
+    static func parse(bytes: [UInt8], path: String) throws(ConfigurationError) -> NECConfiguration {
+        // Some Windows editors start UTF-8 files with a byte order mark; it means nothing here.
+        let bytes = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .unreadable(path: path, reason: "not UTF-8 text")
+        }
+        // TOML forbids NUL anywhere; say so plainly rather than as a stray control character.
+        if let nul = bytes.firstIndex(of: 0) {
+            let line = bytes[..<nul].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+            throw .syntax(path: path, line: line, column: 0, message: "NUL character in file")
+        }
+        let document: TOMLDocument
+        do {
+            document = try TOMLParser.parse(text)
+        } catch {
+            throw .syntax(path: path, line: error.line, column: error.column, message: error.message)
+        }
+        var configuration = try DocumentReader(path: path).read(document)
+        configuration.source = path
+        return configuration
+    }
+
+    /// Reads a whole file, telling a missing one apart from other failures.
+    private static func readFile(_ path: String) throws(ConfigurationError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let code = errno
+            if code == ENOENT { throw .fileMissing(path: path) }
+            throw .unreadable(path: path, reason: String(cString: strerror(code)))
+        }
+        defer { close(fd) }
+        var status = stat()
+        if fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR {
+            throw .unreadable(path: path, reason: "is a directory")
+        }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        // A configuration file is small; a megabyte means someone pointed us at the wrong thing.
+        let limit = 1 << 20
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+            if bytes.count > limit {
+                throw .unreadable(path: path, reason: "larger than 1 MiB")
+            }
+        }
+        return bytes
+    }
+}
+
+/// Why a configuration could not be loaded. The description is one line, in the
+/// `file:line: key: reason` form editors and compilers use.
+public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file does not exist (only an error when it was named explicitly).
+    case fileMissing(path: String)
+    /// The file exists but could not be read, or is not text.
+    case unreadable(path: String, reason: String)
+    /// The file is not valid TOML.
+    case syntax(path: String, line: Int, column: Int, message: String)
+    /// A key necd does not know; `key` is dotted, e.g. `reader[2].lanes`.
+    case unknownKey(path: String, line: Int?, key: String)
+    /// A known key with a value of the wrong TOML type.
+    case wrongType(path: String, line: Int?, key: String, expected: String, found: String)
+    /// A known key with a value of the right type that is out of range or malformed.
+    case badValue(path: String, line: Int?, key: String, reason: String)
+
+    /// The file the error is about.
+    public var path: String {
+        switch self {
+        case .fileMissing(let path), .unreadable(let path, _), .syntax(let path, _, _, _),
+            .unknownKey(let path, _, _), .wrongType(let path, _, _, _, _), .badValue(let path, _, _, _):
+            path
+        }
+    }
+
+    /// The 1-based line at fault, when known.
+    public var line: Int? {
+        switch self {
+        case .fileMissing, .unreadable: nil
+        case .syntax(_, let line, _, _): line > 0 ? line : nil
+        case .unknownKey(_, let line, _), .wrongType(_, let line, _, _, _), .badValue(_, let line, _, _): line
+        }
+    }
+
+    /// The key at fault, when the error is about one.
+    public var key: String? {
+        switch self {
+        case .fileMissing, .unreadable, .syntax: nil
+        case .unknownKey(_, _, let key), .wrongType(_, _, let key, _, _), .badValue(_, _, let key, _): key
+        }
+    }
+
+    /// `file:line: key: reason`, one line.
+    public var description: String {
+        let place = line.map { "\(path):\($0)" } ?? path
+        switch self {
+        case .fileMissing:
+            return "\(place): configuration file does not exist"
+        case .unreadable(_, let reason):
+            return "\(place): cannot read configuration: \(reason)"
+        case .syntax(_, _, _, let message):
+            return "\(place): TOML syntax error: \(message)"
+        case .unknownKey(_, _, let key):
+            return "\(place): \(key): unknown key"
+        case .wrongType(_, _, let key, let expected, let found):
+            return "\(place): \(key): expected \(expected), found \(found)"
+        case .badValue(_, _, let key, let reason):
+            return "\(place): \(key): \(reason)"
+        }
+    }
+}
+
+/// Turns a parsed document into a ``NECConfiguration``, one checked key at a time, in file
+/// order, so the first error reported is the first a person reading the file would meet.
+private struct DocumentReader {
+    let path: String
+
+    /// The keys a `[[reader]]` table may have.
+    static let readerKeys: Set<String> = ["match", "role", "lane"]
+
+    func read(_ document: TOMLDocument) throws(ConfigurationError) -> NECConfiguration {
+        var configuration = NECConfiguration()
+        var signedLine: Int?
+        for item in document.items {
+            switch item {
+            case .entry(let entry):
+                if entry.key == "require_signed_lists" { signedLine = entry.line }
+                try apply(entry, to: &configuration)
+            case .table(let name, let line, let isArrayElement, let entries):
+                guard name == "reader" else {
+                    throw .unknownKey(path: path, line: line, key: name)
+                }
+                guard isArrayElement else {
+                    throw .wrongType(
+                        path: path, line: line, key: "reader",
+                        expected: "[[reader]] tables (note the double brackets)", found: "a table")
+                }
+                let index = configuration.readers.count + 1
+                configuration.readers.append(try readerRule(entries, index: index, headerLine: line))
+            }
+        }
+        if configuration.requireSignedLists && configuration.trustedListKeys.isEmpty {
+            throw .badValue(
+                path: path, line: signedLine, key: "require_signed_lists",
+                reason: "is true but trusted_list_keys is empty, so no list could ever be imported")
+        }
+        return configuration
+    }
+
+    private func apply(_ entry: TOMLEntry, to configuration: inout NECConfiguration) throws(ConfigurationError) {
+        let key = entry.key
+        let value = entry.value
+        let line = entry.line
+        switch key {
+        case "socket":
+            configuration.socket = try socketPath(string(value, key), key, line)
+        case "socket_group":
+            configuration.socketGroup = try groupName(string(value, key), key, line)
+        case "database":
+            configuration.database = try filePath(string(value, key), key, line)
+        case "time_zone":
+            let name = try string(value, key)
+            guard !name.isEmpty, let zone = TimeZone(identifier: name) else {
+                throw .badValue(
+                    path: path, line: line, key: key,
+                    reason: "unknown time zone \"\(name)\" (use an IANA name such as \"Europe/London\")")
+            }
+            configuration.timeZone = zone
+        case "debounce":
+            let seconds: Double
+            switch value.kind {
+            case .float(let number): seconds = number
+            case .integer(let number): seconds = Double(number)
+            default: throw wrongType(key, expected: "a number of seconds", found: value)
+            }
+            guard seconds.isFinite, seconds >= 0 else {
+                throw .badValue(path: path, line: line, key: key, reason: "must be zero or more seconds, got \(seconds)")
+            }
+            guard seconds <= 3600 else {
+                throw .badValue(path: path, line: line, key: key, reason: "must be at most 3600 seconds, got \(seconds)")
+            }
+            configuration.debounce = .milliseconds(Int64((seconds * 1000).rounded()))
+        case "max_list_age":
+            configuration.maxListAge = try days(value, key)
+        case "stale_list_policy":
+            let raw = try string(value, key)
+            guard let policy = StaleListPolicySetting(rawValue: raw) else {
+                throw .badValue(path: path, line: line, key: key, reason: "must be \"allow\" or \"decline\", got \"\(raw)\"")
+            }
+            configuration.staleListPolicy = policy
+        case "event_retention":
+            configuration.eventRetention = try days(value, key)
+        case "require_signed_lists":
+            guard case .boolean(let flag) = value.kind else {
+                throw wrongType(key, expected: "true or false", found: value)
+            }
+            configuration.requireSignedLists = flag
+        case "trusted_list_keys":
+            configuration.trustedListKeys = try publicKeys(value, key)
+        case "reader":
+            throw wrongType(key, expected: "[[reader]] tables (note the double brackets)", found: value)
+        default:
+            throw .unknownKey(path: path, line: line, key: key)
+        }
+    }
+
+    // MARK: Typed values
+
+    private func wrongType(_ key: String, expected: String, found value: TOMLValue) -> ConfigurationError {
+        .wrongType(path: path, line: value.line, key: key, expected: expected, found: value.typeDescription)
+    }
+
+    private func string(_ value: TOMLValue, _ key: String) throws(ConfigurationError) -> String {
+        guard case .string(let text) = value.kind else {
+            throw wrongType(key, expected: "a string", found: value)
+        }
+        return text
+    }
+
+    private func days(_ value: TOMLValue, _ key: String) throws(ConfigurationError) -> Int {
+        guard case .integer(let count) = value.kind else {
+            throw wrongType(key, expected: "a whole number of days", found: value)
+        }
+        guard count >= 1, count <= 36_500 else {
+            throw .badValue(path: path, line: value.line, key: key, reason: "must be between 1 and 36500 days, got \(count)")
+        }
+        return count
+    }
+
+    /// Relative paths are taken from the configuration file's directory, so a test or
+    /// development configuration can sit beside its database.
+    private func filePath(_ raw: String, _ key: String, _ line: Int) throws(ConfigurationError) -> String {
+        guard !raw.isEmpty else {
+            throw .badValue(path: path, line: line, key: key, reason: "must not be empty")
+        }
+        guard !raw.utf8.contains(0) else {
+            throw .badValue(path: path, line: line, key: key, reason: "must not contain NUL")
+        }
+        if raw.hasPrefix("/") { return raw }
+        guard let slash = path.lastIndex(of: "/") else { return "./" + raw }
+        return String(path[..<slash]) + "/" + raw
+    }
+
+    private func socketPath(_ raw: String, _ key: String, _ line: Int) throws(ConfigurationError) -> String {
+        let resolved = try filePath(raw, key, line)
+        // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+        guard resolved.utf8.count <= 107 else {
+            throw .badValue(
+                path: path, line: line, key: key,
+                reason: "is \(resolved.utf8.count) bytes long; a Unix socket path may have at most 107")
+        }
+        return resolved
+    }
+
+    private func groupName(_ raw: String, _ key: String, _ line: Int) throws(ConfigurationError) -> String {
+        let allowed = raw.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "_-.".unicodeScalars.contains($0))
+        }
+        guard !raw.isEmpty, raw.utf8.count <= 32, allowed, !raw.hasPrefix("-") else {
+            throw .badValue(path: path, line: line, key: key, reason: "\"\(raw)\" is not a valid group name")
+        }
+        return raw
+    }
+
+    private func publicKeys(_ value: TOMLValue, _ key: String) throws(ConfigurationError) -> [[UInt8]] {
+        guard case .array(let elements) = value.kind else {
+            throw wrongType(key, expected: "an array of base64 strings", found: value)
+        }
+        var keys: [[UInt8]] = []
+        for (index, element) in elements.enumerated() {
+            let name = "\(key)[\(index + 1)]"
+            guard case .string(let text) = element.kind else {
+                throw wrongType(name, expected: "a base64 string", found: element)
+            }
+            guard let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespaces)) else {
+                throw .badValue(path: path, line: element.line, key: name, reason: "is not valid base64")
+            }
+            guard data.count == 32 else {
+                throw .badValue(
+                    path: path, line: element.line, key: name,
+                    reason: "decodes to \(data.count) bytes; an Ed25519 public key is 32")
+            }
+            keys.append(Array(data))
+        }
+        return keys
+    }
+
+    private func readerRule(_ entries: [TOMLEntry], index: Int, headerLine: Int) throws(ConfigurationError)
+        -> ReaderRule
+    {
+        let prefix = "reader[\(index)]"
+        for entry in entries where !Self.readerKeys.contains(entry.key) {
+            throw .unknownKey(path: path, line: entry.line, key: "\(prefix).\(entry.key)")
+        }
+        func entry(_ key: String) -> TOMLEntry? { entries.first { $0.key == key } }
+        guard let matchEntry = entry("match") else {
+            throw .badValue(path: path, line: headerLine, key: "\(prefix).match", reason: "is required")
+        }
+        let match = try string(matchEntry.value, "\(prefix).match")
+        guard !match.isEmpty, !match.utf8.contains(0) else {
+            throw .badValue(path: path, line: matchEntry.line, key: "\(prefix).match", reason: "must not be empty")
+        }
+        var rule = ReaderRule(match: match)
+        if let roleEntry = entry("role") {
+            let raw = try string(roleEntry.value, "\(prefix).role")
+            guard let role = ReaderRoleSetting(rawValue: raw) else {
+                throw .badValue(
+                    path: path, line: roleEntry.line, key: "\(prefix).role",
+                    reason: "must be \"till\" or \"kiosk\", got \"\(raw)\"")
+            }
+            rule.role = role
+        }
+        if let laneEntry = entry("lane") {
+            let lane = try string(laneEntry.value, "\(prefix).lane")
+            let printable = lane.unicodeScalars.allSatisfy { !$0.properties.generalCategory.isControl }
+            guard !lane.isEmpty, lane.count <= 64, printable else {
+                throw .badValue(
+                    path: path, line: laneEntry.line, key: "\(prefix).lane", reason: "must be 1 to 64 printable characters")
+            }
+            rule.lane = lane
+        }
+        return rule
+    }
+}
+
+extension Unicode.GeneralCategory {
+    /// Control, format, surrogate, private-use and unassigned code points: none belongs in a label.
+    fileprivate var isControl: Bool {
+        switch self {
+        case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,241 @@
+public import NECCard
+
+/// Something wrong a virtual card can be made to do. Faults compose: a model carries a
+/// list of them (`VirtualCardModel.with(_:)`).
+public enum VirtualCardFault: Sendable, Hashable {
+    /// The shell's SECRC does not match its bytes.
+    case badSECRC
+    /// The shell encodes an ISRN whose check digit is wrong; its SECRC is still right.
+    case badLuhn
+    /// The card leaves the field when command APDU number `apdus + 1` arrives: the
+    /// connection closes without an answer. `removeAfter(apdus: 0)` removes it on the first.
+    case removeAfter(apdus: Int)
+    /// Every command APDU is answered this much later.
+    case delay(Duration)
+    /// Every command APDU is answered with 1 to 64 random bytes. With a seed the bytes
+    /// repeat from run to run; without one they differ.
+    case garbage(seed: UInt64?)
+}
+
+/// A virtual card: its chip, its UID, its ITSO shell if any, and its faults. A value; the
+/// state of one tap lives in `EmulatedCard`.
+public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
+    /// The kind of chip, which decides the ATR and which commands it understands.
+    public enum Chip: Sendable, Hashable {
+        /// MIFARE DESFire; ITSO, when present, is application `16 02 A0` file `0x0F`.
+        case desfire
+        /// An ISO 7816 microprocessor card; ITSO, when present, is the CMD2 application
+        /// `A0 00 00 02 16 "ITSO-1"`, whose FCI carries the shell.
+        case iso7816
+        /// MIFARE Classic 1K: the reader answers GET DATA UID, nothing else reads.
+        case classic1K
+    }
+
+    /// Where the UID comes from.
+    public enum UID: Sendable, Hashable {
+        /// The same UID on every tap.
+        case fixed([UInt8])
+        /// A random ID: 4 bytes starting `08`, drawn anew for every tap.
+        case random
+    }
+
+    /// The chip.
+    public var chip: Chip
+    /// The UID the reader reports.
+    public var uid: UID
+    /// The ITSO shell, or nil for a card without the ITSO application. Ignored on Classic.
+    public var shell: VirtualShell?
+    /// The faults, applied together.
+    public var faults: [VirtualCardFault]
+
+    /// - Parameters:
+    ///   - chip: the chip kind.
+    ///   - uid: fixed or random UID.
+    ///   - shell: the ITSO shell, or nil.
+    ///   - faults: faults to apply.
+    public init(chip: Chip, uid: UID, shell: VirtualShell?, faults: [VirtualCardFault] = []) {
+        self.chip = chip
+        self.uid = uid
+        self.shell = shell
+        self.faults = faults
+    }
+
+    /// A synthetic 7-byte NXP UID for DESFire and CMD2 models.
+    public static let sampleUID7: [UInt8] = [0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66]
+    /// A synthetic 4-byte UID for Classic models.
+    public static let sampleUID4: [UInt8] = [0x11, 0x22, 0x33, 0x44]
+    /// A synthetic ISRN (OID 9999), valid Luhn.
+    public static let sampleISRN = try! ISRN("633597999900000019")
+    /// An expiry far enough ahead that a default card is never expired: 2040-12-31.
+    public static let futureExpiry = CivilDate(year: 2040, month: 12, day: 31)!
+    /// The expiry an expired card gets: 2024-07-31.
+    public static let pastExpiry = CivilDate(year: 2024, month: 7, day: 31)!
+
+    /// A DESFire card with the ITSO application.
+    /// - Parameters:
+    ///   - uid: a 7-byte UID (default `sampleUID7`).
+    ///   - shell: the shell in file `0x0F`.
+    public static func desfireITSO(uid: [UInt8] = sampleUID7, shell: VirtualShell) -> Self {
+        Self(chip: .desfire, uid: .fixed(uid), shell: shell)
+    }
+
+    /// An ISO 7816 card with the ITSO CMD2 application.
+    /// - Parameters:
+    ///   - uid: the UID GET DATA reports (default `sampleUID7`).
+    ///   - shell: the shell in the FCI's tag `C0`.
+    public static func cmd2ITSO(uid: [UInt8] = sampleUID7, shell: VirtualShell) -> Self {
+        Self(chip: .iso7816, uid: .fixed(uid), shell: shell)
+    }
+
+    /// A MIFARE Classic 1K card: UID only.
+    /// - Parameter uid: a 4-byte UID (default `sampleUID4`).
+    public static func classic1K(uid: [UInt8] = sampleUID4) -> Self {
+        Self(chip: .classic1K, uid: .fixed(uid), shell: nil)
+    }
+
+    /// A DESFire card with a random ID (4 bytes starting `08`, new per tap).
+    /// - Parameter shell: its ITSO shell, or nil (the default) for none.
+    public static func desfireRandomUID(shell: VirtualShell? = nil) -> Self {
+        Self(chip: .desfire, uid: .random, shell: shell)
+    }
+
+    /// A DESFire card without the ITSO application: selecting `16 02 A0` gives `91 A0`.
+    /// - Parameter uid: a 7-byte UID (default `sampleUID7`).
+    public static func desfireWithoutITSO(uid: [UInt8] = sampleUID7) -> Self {
+        Self(chip: .desfire, uid: .fixed(uid), shell: nil)
+    }
+
+    /// This model with more faults.
+    /// - Parameter more: faults added after the existing ones.
+    public func with(_ more: VirtualCardFault...) -> Self {
+        var copy = self
+        copy.faults += more
+        return copy
+    }
+
+    /// Why `from(isrn:uid:media:expired:badCRC:badLuhn:)` could not build a model.
+    public enum Invalid: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The ISRN text is not a valid ISRN.
+        case isrn(ISRN.Invalid)
+        /// The UID is not hex, or not 4, 7 or 10 bytes.
+        case uid(String)
+        /// The emulator has no model for this media.
+        case unsupportedMedia(Media)
+        /// An ISRN (or a shell fault) was given for a card that cannot carry a readable shell.
+        case shellOnClassic
+
+        /// A sentence for a technician.
+        public var description: String {
+            switch self {
+            case .isrn(let reason): "virtual card ISRN: \(reason)"
+            case .uid(let text): "virtual card UID must be hex of 4, 7 or 10 bytes, or \"random\": \(text)"
+            case .unsupportedMedia(let media): "no virtual card model for media \(media.rawValue)"
+            case .shellOnClassic: "a MIFARE Classic virtual card carries no readable ITSO shell"
+            }
+        }
+    }
+
+    /// A model from command-line style options (for `necctl simulate`).
+    /// - Parameters:
+    ///   - isrn: the ISRN, with or without spaces; nil for a card without ITSO.
+    ///   - uid: the UID in hex, `"random"` for a random ID, nil for the sample UID.
+    ///   - media: `.desfire`, `.iso7816` (CMD2) or `.classic`.
+    ///   - expired: give the shell an expiry in the past (`pastExpiry`).
+    ///   - badCRC: add the `badSECRC` fault.
+    ///   - badLuhn: add the `badLuhn` fault.
+    /// - Throws: `VirtualCardModel.Invalid`.
+    public static func from(
+        isrn: String?, uid: String? = nil, media: Media = .desfire, expired: Bool = false,
+        badCRC: Bool = false, badLuhn: Bool = false
+    ) throws(Invalid) -> Self {
+        let parsedUID: UID
+        switch uid {
+        case nil:
+            parsedUID = .fixed(media == .classic ? sampleUID4 : sampleUID7)
+        case "random"?:
+            parsedUID = .random
+        case let text?:
+            guard let bytes = Hex.bytes(text), [4, 7, 10].contains(bytes.count) else {
+                throw .uid(text)
+            }
+            parsedUID = .fixed(bytes)
+        }
+        var shell: VirtualShell? = nil
+        if let isrn {
+            let parsed: ISRN
+            do { parsed = try ISRN(isrn) } catch { throw .isrn(error) }
+            shell = VirtualShell(isrn: parsed, expiry: expired ? pastExpiry : futureExpiry)
+        }
+        var faults: [VirtualCardFault] = []
+        if badCRC { faults.append(.badSECRC) }
+        if badLuhn { faults.append(.badLuhn) }
+        switch media {
+        case .desfire:
+            return Self(chip: .desfire, uid: parsedUID, shell: shell, faults: faults)
+        case .iso7816:
+            return Self(chip: .iso7816, uid: parsedUID, shell: shell, faults: faults)
+        case .classic:
+            guard shell == nil, faults.isEmpty else { throw .shellOnClassic }
+            return Self(chip: .classic1K, uid: parsedUID, shell: nil)
+        case .ultralight, .unknown:
+            throw .unsupportedMedia(media)
+        }
+    }
+
+    /// The media a reader of this card should report.
+    public var media: Media {
+        switch chip {
+        case .desfire: .desfire
+        case .iso7816: .iso7816
+        case .classic1K: .classic
+        }
+    }
+
+    /// The ATR the (virtual) reader reports for this card.
+    public var atr: [UInt8] {
+        switch chip {
+        case .desfire: ContactlessATR.desfire
+        case .iso7816: ContactlessATR.iso14443_4(historicalBytes: EmulatedCard.cmd2HistoricalBytes)
+        case .classic1K: ContactlessATR.classic1K
+        }
+    }
+
+    /// The bytes the card holds for its shell (DESFire file or CMD2 tag), faults applied;
+    /// nil without a shell or on Classic.
+    public var shellFile: [UInt8]? {
+        guard let shell, chip != .classic1K else { return nil }
+        let badSECRC = faults.contains(.badSECRC)
+        let badLuhn = faults.contains(.badLuhn)
+        switch chip {
+        case .iso7816: return shell.shellBytes(corruptSECRC: badSECRC, corruptCheckDigit: badLuhn)
+        default: return shell.fileBytes(corruptSECRC: badSECRC, corruptCheckDigit: badLuhn)
+        }
+    }
+
+    /// The answers a fresh tap of this card gives to `commands`, in order (no removal or
+    /// delay faults: those belong to the wire).
+    /// - Parameters:
+    ///   - commands: command APDUs.
+    ///   - seed: seeds the random UID and garbage answers, for repeatable tests.
+    public func respond(to commands: [[UInt8]], seed: UInt64? = nil) -> [[UInt8]] {
+        var card = EmulatedCard(model: self, seed: seed)
+        return commands.map { card.respond(to: $0) }
+    }
+
+    /// A short description for logs, with the ISRN masked.
+    public var description: String {
+        var parts = ["\(media.rawValue)"]
+        switch uid {
+        case .fixed(let bytes): parts.append("uid \(Hex.string(bytes))")
+        case .random: parts.append("random uid")
+        }
+        if let shell {
+            parts.append("isrn \(shell.isrn.masked)")
+            parts.append("expiry \(shell.expiry)")
+        } else {
+            parts.append("no ITSO")
+        }
+        if !faults.isEmpty { parts.append("faults \(faults)") }
+        return parts.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,273 @@
+import ArgumentParser
+import Entitlements
+import Foundation
+
+/// `necctl list ...`: install, inspect and roll back the entitlement list; make and use
+/// list-signing keys on the council's side.
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "Manage the entitlement list.",
+        subcommands: [Import.self, Status.self, Rollback.self, Keygen.self, Sign.self]
+    )
+
+    /// Trust options; LEAD: `trusted_list_keys` and `require_signed_lists` from the
+    /// configuration file are to be merged into these once the configuration is wired in.
+    struct TrustOptions: ParsableArguments {
+        @Option(name: .customLong("trusted-key"), help: "A trusted Ed25519 public key, base64 (repeatable).")
+        var trustedKeys: [String] = []
+
+        @Flag(name: .customLong("require-signed"), help: "Refuse a list without a valid signature.")
+        var requireSigned = false
+
+        func trust() throws -> ListTrust {
+            var keys: [ListSigningKey.Public] = []
+            for text in trustedKeys {
+                do {
+                    keys.append(try ListSigningKey.Public(base64: text))
+                } catch {
+                    throw ValidationError(error.description)
+                }
+            }
+            return ListTrust(trustedKeys: keys, requireSigned: requireSigned)
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a list and put it in force, all or nothing.",
+            discussion: "Every error is printed as FILE:LINE: reason. Exit status: 0 imported, 1 rejected, 2 usage error or fault."
+        )
+
+        @Argument(help: "The CSV file.")
+        var file: String
+
+        @Option(help: "Its detached Ed25519 signature (base64).")
+        var signature: String?
+
+        @OptionGroup var trustOptions: TrustOptions
+        @OptionGroup var options: DatabaseOptions
+
+        func run() throws {
+            let trust = try trustOptions.trust()
+            let directory = (options.database as NSString).deletingLastPathComponent
+            if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            }
+            let store = try EntitlementStore(path: options.database, readerCount: 1)
+            let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
+            do {
+                let summary = try store.importList(
+                    path: file, signaturePath: signature, trust: trust, at: Date(),
+                    progress: bar.enabled ? { bar.show(done: $0, total: $1) } : nil,
+                    report: { issue in
+                        bar.clear()
+                        printError(issue.description)
+                    })
+                bar.clear()
+                let s = summary.status
+                let signed = s.signer.map { "signed by \($0)" } ?? "unsigned"
+                print("imported \(s.rows) rows from \(file) (\(signed), sha256 \(s.sha256))")
+            } catch let error as ListImportError {
+                bar.clear()
+                printError("necctl: \(error.description)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the list in force: rows, when and from which file it was imported, age, signer.",
+            discussion: "Exit status: 0 a list is in force, 1 none, 2 fault."
+        )
+
+        @Flag(help: "One JSON object.")
+        var json = false
+
+        @OptionGroup var options: DatabaseOptions
+
+        func run() throws {
+            guard FileManager.default.fileExists(atPath: options.database) else {
+                printError("necctl: no database at \(options.database)")
+                throw ExitCode(2)
+            }
+            let store = try EntitlementStore(path: options.database, readerCount: 1)
+            let now = Date()
+            guard let s = try store.listStatus() else {
+                if json { print(#"{"class":"LIST","present":false}"#) } else { print("no list imported") }
+                throw ExitCode(1)
+            }
+            // LEAD: max_list_age from the configuration.
+            let policy = DecisionPolicy()
+            let stale = s.isStale(at: now, policy: policy)
+            if json {
+                print(ListStatusJSON.line(s, now: now, stale: stale))
+            } else {
+                let formatter = ISO8601DateFormatter()
+                formatter.timeZone = policy.timeZone
+                print("""
+                    rows      \(s.rows)
+                    imported  \(formatter.string(from: s.importedAt)) (\(Self.age(s.age(at: now))) ago)\(stale ? ", STALE" : "")
+                    file      \(s.file)
+                    sha256    \(s.sha256)
+                    signed    \(s.signer.map { "yes, by \($0)" } ?? "no")
+                    previous  \(s.previousAvailable ? "kept (necctl list rollback)" : "none")
+                    """)
+            }
+        }
+
+        static func age(_ seconds: TimeInterval) -> String {
+            let s = Int(max(0, seconds))
+            if s < 120 { return "\(s) s" }
+            if s < 7200 { return "\(s / 60) min" }
+            if s < 172_800 { return "\(s / 3600) h" }
+            return "\(s / 86_400) days"
+        }
+    }
+
+    struct Rollback: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put the previous list back in force (a second rollback undoes the first)."
+        )
+
+        @OptionGroup var options: DatabaseOptions
+
+        func run() throws {
+            guard FileManager.default.fileExists(atPath: options.database) else {
+                printError("necctl: no database at \(options.database)")
+                throw ExitCode(2)
+            }
+            let store = try EntitlementStore(path: options.database, readerCount: 1)
+            do {
+                let s = try store.rollbackList()
+                print("rolled back: \(s.rows) rows from \(s.file) are in force")
+            } catch let error as ListImportError {
+                printError("necctl: \(error.description)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Keygen: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make an Ed25519 list-signing key pair (council side).",
+            discussion: "Writes the private key to --out (mode 0600) and the public key to --out.pub, and prints the public key for trusted_list_keys."
+        )
+
+        @Option(help: "The private key file to create.")
+        var out = "list-signing.key"
+
+        func run() throws {
+            guard !FileManager.default.fileExists(atPath: out) else {
+                printError("necctl: \(out) exists; not overwriting a key")
+                throw ExitCode(1)
+            }
+            let key = ListSigningKey.Private()
+            guard FileManager.default.createFile(
+                atPath: out, contents: Data((key.base64 + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            else {
+                printError("necctl: cannot write \(out)")
+                throw ExitCode(2)
+            }
+            let pub = key.publicKey.base64
+            _ = FileManager.default.createFile(atPath: out + ".pub", contents: Data((pub + "\n").utf8))
+            print("trusted_list_keys = [\"\(pub)\"]")
+        }
+    }
+
+    struct Sign: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign a list file with a private key (council side).",
+            discussion: "Writes the detached signature (base64) to --out, by default FILE.sig."
+        )
+
+        @Argument(help: "The CSV file to sign.")
+        var file: String
+
+        @Option(help: "The private key file from `necctl list keygen`.")
+        var key: String
+
+        @Option(help: "The signature file to write (default FILE.sig).")
+        var out: String?
+
+        func run() throws {
+            guard let keyText = try? String(contentsOfFile: key, encoding: .utf8) else {
+                printError("necctl: cannot read \(key)")
+                throw ExitCode(1)
+            }
+            let privateKey: ListSigningKey.Private
+            do {
+                privateKey = try ListSigningKey.Private(base64: keyText)
+            } catch {
+                printError("necctl: \(key): \(error.description)")
+                throw ExitCode(1)
+            }
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped) else {
+                printError("necctl: cannot read \(file)")
+                throw ExitCode(1)
+            }
+            let signature = try privateKey.sign(data)
+            let path = out ?? file + ".sig"
+            guard FileManager.default.createFile(atPath: path, contents: Data((signature.base64EncodedString() + "\n").utf8)) else {
+                printError("necctl: cannot write \(path)")
+                throw ExitCode(2)
+            }
+            print("wrote \(path) (public key \(privateKey.publicKey.base64))")
+        }
+    }
+}
+
+/// `necctl list status --json`: one LIST object.
+enum ListStatusJSON {
+    static func line(_ s: ListStatus, now: Date, stale: Bool) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var fields: [(String, String)] = [
+            ("class", quoted("LIST")), ("present", "true"), ("rows", String(s.rows)),
+            ("imported", quoted(f.string(from: s.importedAt))), ("age", String(Int(s.age(at: now)))),
+            ("file", quoted(s.file)), ("sha256", quoted(s.sha256)), ("signed", s.signer == nil ? "false" : "true"),
+        ]
+        if let signer = s.signer { fields.append(("signer", quoted(signer))) }
+        fields.append(("stale", stale ? "true" : "false"))
+        fields.append(("previous", s.previousAvailable ? "true" : "false"))
+        fields.append(("generation", String(s.generation)))
+        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    static func quoted(_ s: String) -> String {
+        let data = try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
+        let array = data.map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"
+        return String(array.dropFirst().dropLast())
+    }
+}
+
+/// A one-line progress bar on standard error, redrawn at most ten times a second.
+final class ProgressBar {
+    let enabled: Bool
+    private var last = Date.distantPast
+    private var drawn = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func show(done: Int64, total: Int64) {
+        guard enabled, Date().timeIntervalSince(last) > 0.1 || done == total else { return }
+        last = Date()
+        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let percent = String(Int(fraction * 100))
+        let megabytes = String(format: "%.1f", Double(done) / 1e6)
+        let line = "\r[\(bar)] \(String(repeating: " ", count: 3 - percent.count))\(percent)%  \(megabytes) MB"
+        FileHandle.standardError.write(Data(line.utf8))
+        drawn = true
+    }
+
+    func clear() {
+        guard drawn else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        drawn = false
+    }
+}

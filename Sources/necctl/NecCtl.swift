@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+
+/// `necctl`: the operator's tool. Exit codes (product.md): 0 success, 1 a user-facing
+/// failure (bad file, unknown card), 2 a usage error or a fault.
+@main
+struct NecCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "necctl",
+        abstract: "Look at readers and cards, manage necd's entitlement list, and look cards up.",
+        subcommands: [
+            ReadersCommand.self, ScanCommand.self, ListCommand.self, LookupCommand.self,
+            SimulateCommand.self,
+        ]
+    )
+
+    /// ArgumentParser exits 64 on a usage error; product.md says 2, and 2 for faults too.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }  // --help, --version
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// Options every command that opens the database takes.
+struct DatabaseOptions: ParsableArguments {
+    // LEAD: default from `database` in /etc/necd/necd.toml (`--config`) once the
+    // configuration module is merged.
+    @Option(name: .long, help: "The state database.")
+    var database = "/var/lib/necd/necd.sqlite"
+}
+
+/// Writes `text` and a newline to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Writes `text` and a newline to standard output at once (no stdio buffering), so a
+/// program reading our pipe sees each card as it is decoded.
+func printOut(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,257 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import NECCard
+import NECDaemon
+import PCSC
+
+/// `necctl scan`: waits for cards and decodes each one for a technician.
+struct ScanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Wait for cards and decode each one: ATR, UID, ISRN, expiry, MCRN, media and every check.",
+        discussion: """
+            Keeps running through pcscd restarts and readers coming and going. A card \
+            removed during the read prints an error and no identity. Exit status with \
+            --once: 0 when the card was read, 1 when the read failed.
+            """
+    )
+
+    @Flag(help: "Exit after the first card.")
+    var once = false
+
+    @Flag(help: "One JSON object per card on standard output.")
+    var json = false
+
+    @Option(help: "Only this reader: its full name, a prefix of it, or a glob such as 'ACS*'.")
+    var reader: String?
+
+    @Flag(help: "Show every APDU with its direction, time taken and meaning.")
+    var trace = false
+
+    func run() async throws {
+        let filter = reader
+        let trace = self.trace
+        let monitor = ReaderMonitor<TapReading?> { card in
+            guard ReaderFilter.matches(card.reader, filter) else { return nil }
+            return TapReading.read(card, trace: trace)
+        }
+        // SIGINT / SIGTERM end the scan cleanly (SCardCancel through stop()).
+        let signals = SignalStop(monitor: monitor)
+        defer { signals.cancel() }
+        if !json { printError("waiting for cards (Ctrl-C to stop)") }
+        for await event in monitor {
+            switch event {
+            case .cardPresent(_, _, let reading?):
+                printOut(json ? ScanOutput.jsonLine(reading) : ScanOutput.text(reading))
+                if once {
+                    monitor.stop()
+                    throw ExitCode(reading.identity == nil ? 1 : 0)
+                }
+            case .cardPresent:
+                break
+            case .cardRemoved(let name):
+                if !json, ReaderFilter.matches(name, filter) { printError("\(name): card removed") }
+            case .readerAdded(let name):
+                printError("reader added: \(name)")
+            case .readerRemoved(let name):
+                printError("reader removed: \(name)")
+            case .readerUnavailable(let name):
+                printError("reader unavailable: \(name)")
+            case .serviceLost(let error):
+                printError("pcscd unreachable (\(error)); waiting for it to come back")
+            case .serviceRestored:
+                printError("pcscd reachable again")
+            }
+        }
+    }
+}
+
+/// Matches reader names against `--reader`: exact, prefix, or glob.
+enum ReaderFilter {
+    static func matches(_ name: String, _ filter: String?) -> Bool {
+        guard let filter, !filter.isEmpty else { return true }
+        if name == filter || name.hasPrefix(filter) { return true }
+        return fnmatch(filter, name, 0) == 0
+    }
+}
+
+/// Stops a monitor on SIGINT or SIGTERM.
+final class SignalStop {
+    private let sources: [any DispatchSourceSignal]
+
+    init<R>(monitor: ReaderMonitor<R>) {
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { monitor.stop() }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    func cancel() { sources.forEach { $0.cancel() } }
+}
+
+/// How `scan` shows a card.
+enum ScanOutput {
+    private struct CheckRow: Encodable {
+        let name: String
+        let ok: Bool
+        let reason: String?
+    }
+
+    private struct TraceRow: Encodable {
+        let command: String
+        let response: String?
+        let error: String?
+        let ms: Double
+        let meaning: String
+    }
+
+    private struct Row: Encodable {
+        let reader: String
+        let time: String
+        let atr: String
+        let atr_meaning: String
+        var media: String?
+        var uid: String?
+        var uid_random: Bool?
+        var isrn: String?
+        var isrn_grouped: String?
+        var oid: String?
+        var issn: String?
+        var expiry: String?
+        var expired: Bool?
+        var mcrn: String?
+        var checks: [CheckRow]?
+        var readable: Bool?
+        var unreadable_reason: String?
+        var error: String?
+        let apdus: Int
+        let read_ms: Double
+        var trace: [TraceRow]?
+    }
+
+    static func milliseconds(_ d: Duration) -> Double {
+        let c = d.components
+        let ms = Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15
+        return (ms * 1000).rounded() / 1000
+    }
+
+    static func jsonLine(_ reading: TapReading) -> String {
+        let kind = ATRKind(atr: reading.atr)
+        var row = Row(
+            reader: reading.reader, time: ISO8601.string(reading.time), atr: Hex.string(reading.atr),
+            atr_meaning: kind.meaning, apdus: 0, read_ms: milliseconds(reading.readDuration)
+        )
+        switch reading.result {
+        case .success(let id):
+            row = Row(
+                reader: row.reader, time: row.time, atr: row.atr, atr_meaning: row.atr_meaning,
+                media: id.media.rawValue, uid: id.uidHex, uid_random: id.uidRandom,
+                isrn: id.isrn?.digits, isrn_grouped: id.isrn?.grouped, oid: id.isrn?.oid, issn: id.isrn?.issn,
+                expiry: id.expiry?.description, expired: id.expiry.map { $0 < Today.utc() },
+                mcrn: id.mcrn, checks: id.checks.map { CheckRow(name: $0.name, ok: $0.ok, reason: $0.reason) },
+                readable: id.isReadable, unreadable_reason: id.unreadableReason, error: nil,
+                apdus: id.apduCount, read_ms: row.read_ms
+            )
+        case .failure(let failure):
+            row = Row(
+                reader: row.reader, time: row.time, atr: row.atr, atr_meaning: row.atr_meaning,
+                error: failure.message, apdus: failure.apdus, read_ms: row.read_ms
+            )
+        }
+        if !reading.exchanges.isEmpty {
+            row.trace = reading.exchanges.map {
+                TraceRow(
+                    command: Hex.string($0.command), response: $0.response.map { Hex.string($0) },
+                    error: $0.error, ms: milliseconds($0.duration), meaning: $0.meaning
+                )
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return (try? String(decoding: encoder.encode(row), as: UTF8.self)) ?? #"{"error":"encoding failed"}"#
+    }
+
+    static func text(_ reading: TapReading) -> String {
+        var lines: [String] = []
+        func add(_ label: String, _ value: String) {
+            lines.append("  " + label.padding(toLength: 8, withPad: " ", startingAt: 0) + value)
+        }
+        lines.append("\(reading.reader): card at \(ISO8601.string(reading.time))")
+        add("ATR", Hex.spaced(reading.atr))
+        add("", ATRKind(atr: reading.atr).meaning)
+        if !reading.exchanges.isEmpty {
+            lines.append("  APDU trace (> to the card, < from it):")
+            for x in reading.exchanges {
+                let ms = String(format: "%.2f ms", milliseconds(x.duration))
+                lines.append("    > \(Hex.spaced(x.command))")
+                if let r = x.response {
+                    lines.append("    < \(Hex.spaced(r))   [\(ms)] \(x.meaning)")
+                } else {
+                    lines.append("    < (\(x.error ?? "no answer"))   [\(ms)] \(x.meaning)")
+                }
+            }
+        }
+        switch reading.result {
+        case .failure(let failure):
+            add("ERROR", failure.message)
+            add("", "no identity read")
+        case .success(let id):
+            add("media", id.media.rawValue)
+            if let uid = id.uid {
+                add("UID", Hex.spaced(uid) + " (\(uid.count) bytes)" + (id.uidRandom ? "  RANDOM: new on every tap, not an identity" : ""))
+            } else {
+                add("UID", "none")
+            }
+            if let isrn = id.isrn {
+                add("ISRN", isrn.grouped)
+                add("OID", isrn.oid + "   ISSN \(isrn.issn)")
+            } else {
+                add("ISRN", "none")
+            }
+            if let expiry = id.expiry {
+                add("expiry", expiry.description + (expiry < Today.utc() ? "  EXPIRED" : ""))
+            }
+            if let mcrn = id.mcrn { add("MCRN", mcrn) }
+            lines.append("  checks:")
+            for check in id.checks {
+                let mark = check.ok ? "pass" : "FAIL"
+                lines.append("    \(mark)  \(check.name)" + (check.reason.map { ": \($0)" } ?? ""))
+            }
+            if let why = id.unreadableReason {
+                add("verdict", "UNREADABLE: \(why)")
+            } else {
+                add("verdict", "readable")
+            }
+        }
+        let apdus = (try? reading.result.get().apduCount) ?? {
+            if case .failure(let f) = reading.result { return f.apdus }
+            return 0
+        }()
+        add("APDUs", "\(apdus) in " + String(format: "%.2f ms", milliseconds(reading.readDuration)))
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Today's date in UTC, for "expired" flags in technician output (the daemon uses
+/// the configured time zone for decisions).
+enum Today {
+    static func utc() -> CivilDate {
+        CivilDate(daysSinceUnixEpoch: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down)))
+    }
+}
+
+/// ISO 8601 UTC with milliseconds, as the protocol writes times.
+enum ISO8601 {
+    static func string(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: date)
+    }
+}

@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import NECCard
+import VirtualCard
+
+/// `necctl simulate`: puts a virtual NEC on a vsmartcard vpcd reader, so an integrator
+/// without hardware can drive the real pcscd and necd.
+struct SimulateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Tap a virtual NEC on a virtual reader (vsmartcard's vpcd).",
+        discussion: """
+            Needs pcscd with the vpcd driver (apt install pcscd vsmartcard-vpcd): vpcd \
+            listens on 127.0.0.1:35963 by default, one reader per port. Each tap inserts \
+            the card, holds it for --hold seconds and removes it.
+            """
+    )
+
+    @Option(help: "The card's ISRN (18 digits, spaces allowed). Without it the card has no ITSO shell.")
+    var isrn: String?
+
+    @Option(help: "The chip UID in hex (8, 14 or 20 digits), or 'random' for a random-ID card.")
+    var uid: String?
+
+    @Option(help: "desfire, iso7816 or classic.")
+    var media: String = "desfire"
+
+    @Flag(help: "An expiry date in the past.")
+    var expired = false
+
+    @Flag(name: .customLong("bad-crc"), help: "Corrupt the shell's SECRC.")
+    var badCRC = false
+
+    @Flag(name: .customLong("bad-luhn"), help: "Make the ISRN's check digit wrong (SECRC still right).")
+    var badLuhn = false
+
+    @Option(help: "Seconds the card stays on the reader each tap.")
+    var hold: Double = 0.5
+
+    @Option(help: "Seconds between taps.")
+    var gap: Double = 2.5
+
+    @Option(help: "Number of taps.")
+    var count: Int = 1
+
+    @Option(help: "vpcd's TCP port (one per virtual reader).")
+    var port: UInt16 = 35963
+
+    @Option(help: "vpcd's address.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Tap cards taken from this entitlement list (CSV with a 'card' column), in order.")
+    var list: String?
+
+    func validate() throws {
+        guard hold > 0, hold <= 86_400 else { throw ValidationError("--hold must be between 0 and 86400 seconds") }
+        guard gap >= 0, gap <= 86_400 else { throw ValidationError("--gap must be between 0 and 86400 seconds") }
+        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard Media(rawValue: media) != nil else { throw ValidationError("--media must be desfire, iso7816 or classic") }
+    }
+
+    func run() async throws {
+        let models: [VirtualCardModel]
+        do {
+            models = try makeModels()
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            printError("necctl simulate: \(error)")
+            throw ExitCode(2)
+        }
+        for (index, model) in models.enumerated() {
+            if index > 0 { try await Task.sleep(for: .seconds(gap)) }
+            do {
+                let stats = try await VirtualCardRunner.tap(
+                    card: model, host: host, port: port, hold: .seconds(hold))
+                print("tap \(index + 1): \(model) on \(host):\(port): \(stats.apdusAnswered) APDUs answered")
+            } catch {
+                printError("necctl simulate: \(error)")
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    private func makeModels() throws -> [VirtualCardModel] {
+        let mediaValue = Media(rawValue: media) ?? .desfire
+        guard let list else {
+            let model = try VirtualCardModel.from(
+                isrn: isrn, uid: uid, media: mediaValue, expired: expired, badCRC: badCRC, badLuhn: badLuhn)
+            return Array(repeating: model, count: count)
+        }
+        let cards = try ListCards.read(path: list, limit: count)
+        guard !cards.isEmpty else {
+            printError("necctl simulate: \(list) names no card")
+            throw ExitCode(1)
+        }
+        return try cards.prefix(count).map { card throws -> VirtualCardModel in
+            if let parsed = try? ISRN(card) {
+                return try VirtualCardModel.from(
+                    isrn: parsed.digits, uid: uid, media: mediaValue, expired: expired, badCRC: badCRC, badLuhn: badLuhn)
+            }
+            // A UID row: a card with that UID and no ITSO shell.
+            return try VirtualCardModel.from(isrn: nil, uid: card, media: mediaValue)
+        }
+    }
+}
+
+/// The `card` column of an entitlement list, for `simulate --list`. Simple CSV: the
+/// card column never needs quoting (digits or hex).
+enum ListCards {
+    struct Unreadable: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func read(path: String, limit: Int) throws -> [String] {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw Unreadable(description: "cannot open \(path)")
+        }
+        defer { try? handle.close() }
+        // The first 4 MiB is plenty for the rows a simulation taps.
+        let data = (try? handle.read(upToCount: 4 << 20)) ?? Data()
+        var text = String(decoding: data, as: UTF8.self)
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+        var lines = text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        guard !lines.isEmpty else { return [] }
+        let header = lines.removeFirst().split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" \r")) }
+        guard let column = header.firstIndex(of: "card") else {
+            throw Unreadable(description: "\(path): no 'card' column in the header")
+        }
+        var cards: [String] = []
+        for line in lines where cards.count < limit {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard column < fields.count else { continue }
+            let card = fields[column].trimmingCharacters(in: CharacterSet(charactersIn: "\" \r"))
+            if !card.isEmpty { cards.append(card) }
+        }
+        return cards
+    }
+}

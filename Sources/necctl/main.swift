@@ -1,1 +1,0 @@
-// necctl entry point.

@@ -1,0 +1,115 @@
+// A child process for the Entitlements tests (not installed): records decisions in a
+// loop so a test can kill it with SIGKILL at random moments, and fills a disk under a
+// store to show that a full disk declines `unavailable` and loses nothing stored.
+//
+//   necd-store-torture redeem-loop DB CARDS N      decide N taps on cards from CARDS (one per line)
+//   necd-store-torture disk-full DIR LIST          import LIST into DIR (a small tmpfs), fill DIR, report
+import Entitlements
+import Foundation
+import NECCard
+
+/// Noon UTC on 2026-11-23 (a Monday): taps spread over three days from there.
+let baseTime = Date(timeIntervalSince1970: 1_795_435_200)
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    exit(2)
+}
+
+func cards(at path: String) -> [String] {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { fail("cannot read \(path)") }
+    return text.split(whereSeparator: \.isNewline).map(String.init)
+}
+
+func redeemLoop(db: String, cardsFile: String, count: Int) {
+    let cards = cards(at: cardsFile)
+    guard !cards.isEmpty, let store = try? EntitlementStore(path: db) else { fail("cannot open \(db)") }
+    var rng = SystemRandomNumberGenerator()
+    for i in 0..<count {
+        let card = cards.randomElement(using: &rng)!
+        guard let identity = try? CardReference.identity(card) else { fail("bad card \(card)") }
+        let at = baseTime.addingTimeInterval(Double(Int.random(in: 0..<3, using: &rng)) * 86_400 + Double(i % 1000))
+        let event = store.decide(identity, reader: "Torture Reader 00 00", lane: "till-\(i % 2)", role: .till, at: at)
+        if event.seq == nil { fail("decision not stored") }
+    }
+}
+
+func diskFull(dir: String, list: String) {
+    // Filling a real disk would hurt: only ever fill a small file system (a test tmpfs).
+    var fs = statvfs()
+    guard statvfs(dir, &fs) == 0, UInt64(fs.f_blocks) * UInt64(fs.f_frsize) <= 64 << 20 else {
+        fail("\(dir) is not a small file system (at most 64 MiB): refusing to fill it")
+    }
+    let db = dir + "/necd.sqlite"
+    let policy = DecisionPolicy()
+    guard let store = try? EntitlementStore(path: db, policy: policy) else { fail("cannot open \(db)") }
+    let now = baseTime
+    do {
+        try store.importList(path: list, at: now)
+    } catch {
+        fail("import: \(error)")
+    }
+    let cards = cards(at: list).dropFirst().map { String($0.prefix { $0 != "," }) }.filter { $0.count == 18 }
+    var stored: [Int64] = []
+    // Half the pupils get a lunch while there is room.
+    let half = cards.count / 2
+    for card in cards[..<half] {
+        let e = store.decide(try! CardReference.identity(card), reader: "R", lane: nil, role: .till, at: now)
+        guard e.isLunchStored else { fail("lunch before the disk filled: \(e.jsonLine())") }
+        stored.append(e.seq!)
+    }
+    do { try store.checkpoint() } catch { fail("checkpoint: \(error)") }
+    // Fill the file system to the last byte.
+    let filler = dir + "/filler"
+    let fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    var chunk = 1 << 16
+    let zeros = [UInt8](repeating: 0, count: chunk)
+    while chunk > 0 {
+        if write(fd, zeros, chunk) < 0 { chunk /= 2 }
+    }
+    close(fd)
+    var authorised = 0
+    var unavailable = 0
+    var unstored = 0
+    var firstRefused: String?
+    for card in cards[half...] {
+        let e = store.decide(try! CardReference.identity(card), reader: "R", lane: nil, role: .till, at: now)
+        if e.isLunchStored {
+            authorised += 1
+            stored.append(e.seq!)
+        } else if e.reason == .unavailable {
+            unavailable += 1
+            if e.seq == nil { unstored += 1 }
+            if firstRefused == nil { firstRefused = card }
+        } else {
+            fail("unexpected decision on a full disk: \(e.jsonLine())")
+        }
+    }
+    unlink(filler)
+    // Reopen: everything acknowledged must be there.
+    guard let reopened = try? EntitlementStore(path: db, policy: policy),
+          let events = try? reopened.events(after: 0, limit: 100_000)
+    else { fail("cannot reopen") }
+    let lunchSeqs = Set(events.filter { $0.verdict.isLunch }.compactMap(\.seq))
+    let lost = stored.filter { !lunchSeqs.contains($0) }.count
+    var recovered = "none"
+    if let firstRefused {
+        let e = reopened.decide(try! CardReference.identity(firstRefused), reader: "R", lane: nil, role: .till, at: now)
+        recovered = e.isLunchStored ? "lunch" : (e.reason?.rawValue ?? "?")
+    }
+    print("before=\(half) authorised=\(authorised) unavailable=\(unavailable) unstored=\(unstored) lost=\(lost) recovered=\(recovered)")
+}
+
+extension StoredEvent {
+    var isLunchStored: Bool { seq != nil && verdict.isLunch }
+}
+
+let args = CommandLine.arguments
+switch args.count > 1 ? args[1] : "" {
+case "redeem-loop" where args.count == 5:
+    redeemLoop(db: args[2], cardsFile: args[3], count: Int(args[4]) ?? 1000)
+case "disk-full" where args.count == 4:
+    diskFull(dir: args[2], list: args[3])
+default:
+    fail("usage: necd-store-torture redeem-loop DB CARDS N | disk-full DIR LIST")
+}
