@@ -99,7 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PCSCTests",
-            dependencies: ["PCSC"],
+            dependencies: ["PCSC", "VirtualCard"],
             swiftSettings: strict
         ),
         .testTarget(

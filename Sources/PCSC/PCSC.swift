@@ -271,7 +271,8 @@ public enum Disposition: UInt32, Sendable {
     case eject = 3
 }
 
-/// The card's state as `SCardStatus` reports it (`SCARD_ABSENT`, `SCARD_PRESENT`, ...).
+/// The card's state as `SCardStatus` reports it (`SCARD_ABSENT`, `SCARD_PRESENT`, ...;
+/// pcsc-lite sets bits, e.g. PRESENT|POWERED|NEGOTIABLE for a card in use over T=1).
 public struct CardState: OptionSet, Sendable, Hashable {
     /// The raw bits.
     public let rawValue: UInt32
@@ -350,7 +351,8 @@ public struct CardConnection: Sendable, Hashable {
         try check(SCardStatus(handle, &name, &nameLength, &state, &active, &atr, &atrLength))
         return CardStatus(
             reader: PCSCContext.splitMultiString(name.prefix(Int(nameLength))).first ?? "",
-            state: CardState(rawValue: UInt32(truncatingIfNeeded: state)),
+            // pcsc-lite puts the reader's event count in the high 16 bits here too (measured: 0x10034).
+            state: CardState(rawValue: UInt32(truncatingIfNeeded: state) & 0xFFFF),
             activeProtocol: CardProtocols(rawValue: UInt32(truncatingIfNeeded: active)),
             atr: Array(atr.prefix(min(Int(atrLength), atr.count))))
     }
