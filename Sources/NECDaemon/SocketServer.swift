@@ -53,6 +53,9 @@ public actor SocketServer: Service {
     /// How many clients are connected now.
     public nonisolated var clientCount: Int { registry.count }
 
+    /// How many clients watch and have caught up with the stored events.
+    public nonisolated var liveWatcherCount: Int { registry.liveWatcherCount }
+
     /// Sends a stored event (or a live-only `READER` event) to every watcher. Never waits.
     ///
     /// Call it after the event is durably stored, in `seq` order.

@@ -49,6 +49,13 @@ final class SocketClientRegistry: Sendable {
     /// The number of connected clients.
     var count: Int { clients.withLock { $0.count } }
 
+    /// The number of clients whose stream is live (caught up).
+    var liveWatcherCount: Int {
+        clients.withLock { clients in
+            clients.values.count { if case .live = $0.watch { true } else { false } }
+        }
+    }
+
     /// Adds a client that has just connected.
     func add(_ outbox: SocketOutbox, disconnect: @escaping @Sendable () -> Void) {
         clients.withLock { $0[ObjectIdentifier(outbox)] = Client(outbox: outbox, disconnect: disconnect) }

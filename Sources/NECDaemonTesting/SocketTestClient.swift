@@ -10,9 +10,9 @@ public final class SocketTestClient: Sendable {
 
     /// The underlying channel.
     public let channel: any Channel
-    private let lines: AsyncStream<String>
+    private let lines: AsyncStream<ReceivedLine>
 
-    private init(channel: any Channel, lines: AsyncStream<String>) {
+    private init(channel: any Channel, lines: AsyncStream<ReceivedLine>) {
         self.channel = channel
         self.lines = lines
     }
@@ -35,7 +35,7 @@ public final class SocketTestClient: Sendable {
     }
 
     private static func connectOnce(to path: String, reading: Bool) async throws -> SocketTestClient {
-        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+        let (lines, continuation) = AsyncStream.makeStream(of: ReceivedLine.self)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.autoRead, value: reading)
             .channelInitializer { channel in
@@ -57,12 +57,15 @@ public final class SocketTestClient: Sendable {
         try await send(raw: Array((line + "\n").utf8))
     }
 
-    /// The lines received, in order; ends when the server closes the connection.
-    public var receivedLines: AsyncStream<String> { lines }
-
     /// The next line received, or `nil` once the server has closed the connection.
     /// Call it from one task at a time.
     public func nextLine() async -> String? {
+        await nextReceivedLine()?.text
+    }
+
+    /// The next line with the moment its last byte was read from the socket, so a
+    /// latency measurement does not include the test's own decoding.
+    public func nextReceivedLine() async -> ReceivedLine? {
         var iterator = lines.makeAsyncIterator()
         return await iterator.next()
     }
@@ -79,20 +82,29 @@ public final class SocketTestClient: Sendable {
     }
 }
 
+/// A line as a ``SocketTestClient`` received it.
+public struct ReceivedLine: Sendable {
+    /// The line, without its `\n`.
+    public var text: String
+    /// When the read that completed it returned.
+    public var receivedAt: ContinuousClock.Instant
+}
+
 /// Collects whole lines into a stream, independent of how reads split them.
 private final class LineCollector: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    private let continuation: AsyncStream<String>.Continuation
+    private let continuation: AsyncStream<ReceivedLine>.Continuation
     private var framer = LineFramer(maxLineBytes: .max)
 
-    init(continuation: AsyncStream<String>.Continuation) {
+    init(continuation: AsyncStream<ReceivedLine>.Continuation) {
         self.continuation = continuation
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = Self.unwrapInboundIn(data)
         let lines = (try? framer.append(buffer.readableBytesView)) ?? []
-        for line in lines { continuation.yield(String(decoding: line, as: UTF8.self)) }
+        let now = ContinuousClock.now
+        for line in lines { continuation.yield(ReceivedLine(text: String(decoding: line, as: UTF8.self), receivedAt: now)) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -83,8 +83,7 @@ struct NECClientTests {
             var seen: [Int64] = []
             try await withSocketServer(backend: backend, in: directory) { server, _ in
                 // The stream connects in the background; wait for its watch to be live.
-                try await eventually { server.clientCount == 1 }
-                try await Task.sleep(for: .milliseconds(50))
+                try await eventually { server.liveWatcherCount == 1 }
                 backend.tap(4, through: server)
                 seen += try await take(4, from: &events)
             }
@@ -109,8 +108,7 @@ struct NECClientTests {
             )
             var events = client.events().makeAsyncIterator()
             try await withSocketServer(backend: backend, in: directory) { server, _ in
-                try await eventually { server.clientCount == 1 }
-                try await Task.sleep(for: .milliseconds(50))
+                try await eventually { server.liveWatcherCount == 1 }
             }
             backend.storeTap()  // seq 6, while the daemon is down
             try await withSocketServer(backend: backend, in: directory) { server, _ in

@@ -119,9 +119,12 @@ struct SocketServerWatchTests {
                     try await reader.send(#"{"cmd":"watch","enable":true}"#)
                     _ = await reader.nextLine()
                 }
-                // Wait until the stuck client's watch is registered (it cannot tell us).
-                try await Task.sleep(for: .milliseconds(100))
-                #expect(server.clientCount == 3)
+                // Wait until the stuck client's watch is live (it cannot tell us).
+                let deadline = ContinuousClock.now + .seconds(10)
+                while server.liveWatcherCount < 3 && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                #expect(server.liveWatcherCount == 3)
 
                 let count = 3_000
                 let start = ContinuousClock.now
