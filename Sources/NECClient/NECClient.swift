@@ -84,7 +84,8 @@ public struct NECClient: Sendable {
                     while let line = try await lines.next() {
                         switch try? MessageCoding.daemonMessage(from: line) {
                         case .watch(let answer):
-                            if resumeAfter == nil { resumeAfter = answer.since }
+                            // Lower than asked only when the daemon's journal was reset.
+                            if let start = answer.since, start < resumeAfter ?? .max { resumeAfter = start }
                             delay = reconnectPolicy.initialDelay
                         case .tap(let tap):
                             // The daemon never repeats an event; this guards a resume after an odd restart.

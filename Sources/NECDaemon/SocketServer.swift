@@ -168,6 +168,15 @@ public actor SocketServer: Service {
         }
     }
 
+    /// One buffer for a batch of lines: a client that fell behind catches up with one write, not hundreds.
+    private static func joined(_ lines: [ByteBuffer]) -> ByteBuffer {
+        if lines.count == 1 { return lines[0] }
+        var batch = ByteBuffer()
+        batch.reserveCapacity(lines.reduce(0) { $0 + $1.readableBytes })
+        for line in lines { batch.writeImmutableBuffer(line) }
+        return batch
+    }
+
     /// Serves one client until it leaves, is dropped, or the server shuts down.
     private nonisolated func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         let channel = connection.channel
@@ -196,7 +205,7 @@ public actor SocketServer: Service {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         while let lines = await outbox.take() {
-                            try await outbound.write(contentsOf: lines)
+                            try await outbound.write(Self.joined(lines))
                         }
                         // Drained after finish, dropped, or told goodbye: nothing more will be sent.
                         channel.close(promise: nil)

@@ -79,8 +79,12 @@ struct SocketSession: Sendable {
         registry.beginCatchingUp(outbox)
         var cursor: Int64
         if let since {
-            cursor = since
-            send(WatchMessage(enable: true, since: since))
+            // A `since` beyond the newest stored event means the journal was reset (a new
+            // state database): run from its end, and say so, or the client would wait for
+            // seqs it will not see for a long time.
+            let newest = await backend.status().lastSeq ?? 0
+            cursor = min(since, newest)
+            send(WatchMessage(enable: true, since: cursor))
             do {
                 while true {
                     let page = try await backend.storedEvents(after: cursor, limit: configuration.replayPageSize)

@@ -54,6 +54,21 @@ struct SocketServerWatchTests {
         }
     }
 
+    @Test func aSinceBeyondTheJournalRunsFromItsEnd() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            try await withSocketServer(backend: backend, in: directory) { server, path in
+                backend.tap(3, through: server)
+                let watcher = try await connectPastBanner(path)
+                try await watcher.send(#"{"cmd":"watch","enable":true,"since":500}"#)
+                #expect(await watcher.nextLine() == #"{"class":"WATCH","enable":true,"since":3}"#)
+                backend.tap(1, through: server)
+                #expect(try await collectSeqs(watcher, count: 1) == [4])
+                await watcher.close()
+            }
+        }
+    }
+
     /// Events keep coming while a watcher replays: the seam between replay and live
     /// must have no gap and no duplicate.
     @Test(arguments: [1, 3, 64])

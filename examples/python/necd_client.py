@@ -95,8 +95,11 @@ def watch(path, since, on_event, on_resume_point=lambda seq: None):
                 kind = message.get("class")
                 if kind == "WATCH":
                     delay = 0.1  # connected: the next failure starts the backoff afresh
-                    if since is None:
-                        since = message.get("since")  # the resume point even before any event
+                    start = message.get("since")
+                    # The resume point even before any event; lower than asked only when
+                    # the daemon's journal was reset.
+                    if start is not None and (since is None or start < since):
+                        since = start
                         on_resume_point(since)
                 elif kind in ("TAP", "IDENTIFY"):
                     if since is not None and message["seq"] <= since:
