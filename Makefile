@@ -36,7 +36,7 @@ release: deps
 
 test: deps
 	$(SWIFT) build --build-tests
-	scripts/with-virtual-readers $(SWIFT) test --skip-build
+	scripts/run-tests
 
 demo: deps
 	$(SWIFT) build

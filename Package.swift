@@ -55,7 +55,11 @@ let package = Package(
         .target(name: "NECProtocol", swiftSettings: strict),
         .target(
             name: "NECClient",
-            dependencies: ["NECProtocol"],
+            dependencies: [
+                "NECProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -117,9 +121,41 @@ let package = Package(
             dependencies: ["NECCard", "VirtualCard", "necctl"],
             swiftSettings: strict
         ),
+        // An in-memory DaemonBackend and socket test client for socket tests; not shipped.
+        .target(
+            name: "NECDaemonTesting",
+            dependencies: [
+                "NECDaemon", "NECProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "NECProtocolTests",
+            dependencies: ["NECProtocol"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "NECClientTests",
+            dependencies: [
+                "NECClient", "NECProtocol", "NECDaemon", "NECDaemonTesting",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "NECDaemonTests",
-            dependencies: ["NECDaemon"],
+            dependencies: [
+                "NECDaemon", "NECProtocol", "NECDaemonTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
     ]

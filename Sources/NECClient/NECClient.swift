@@ -1,1 +1,273 @@
 // NECClient: A Swift client for necd's socket: connect, watch with since, reconnect, partial lines.
+public import NECProtocol
+public import NIOCore
+public import NIOPosix
+
+/// A client of necd's socket (protocol v1).
+///
+/// ```swift
+/// let client = NECClient(socketPath: "/run/necd/necd.sock")
+/// for try await event in client.events(since: lastSeenSeq) {
+///     if case .tap(let tap) = event { show(tap); lastSeenSeq = tap.seq }
+/// }
+/// ```
+///
+/// Each request opens its own short connection; ``events(since:)`` holds one open and
+/// reconnects whenever it drops, resuming after the last event it handed out.
+public struct NECClient: Sendable {
+    /// How long to wait between reconnection attempts.
+    public struct ReconnectPolicy: Sendable, Hashable {
+        /// The first wait after a connection fails or drops.
+        public var initialDelay: Duration
+        /// The longest wait; each failure doubles the wait up to this.
+        public var maximumDelay: Duration
+
+        /// Creates a policy.
+        /// - Parameters:
+        ///   - initialDelay: the first wait; 0.1 s by default.
+        ///   - maximumDelay: the cap on the doubling; 5 s by default.
+        public init(initialDelay: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(5)) {
+            self.initialDelay = initialDelay
+            self.maximumDelay = maximumDelay
+        }
+    }
+
+    /// The socket's path.
+    public let socketPath: String
+    /// The waits between reconnections of ``events(since:)``.
+    public let reconnectPolicy: ReconnectPolicy
+    private let eventLoopGroup: any EventLoopGroup
+
+    /// Creates a client; nothing connects until a request or ``events(since:)``.
+    /// - Parameters:
+    ///   - socketPath: the daemon's socket, `/run/necd/necd.sock` by default.
+    ///   - reconnectPolicy: the waits between reconnections.
+    ///   - eventLoopGroup: the event loops to use; NIO's shared group by default.
+    public init(
+        socketPath: String = "/run/necd/necd.sock",
+        reconnectPolicy: ReconnectPolicy = ReconnectPolicy(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.socketPath = socketPath
+        self.reconnectPolicy = reconnectPolicy
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    // MARK: Events
+
+    /// Follows the daemon's events, for as long as the stream is iterated.
+    ///
+    /// When the connection drops (daemon restart, network of one socket file going away),
+    /// the stream waits (0.1 s, doubling to 5 s) and reconnects with `since` the last
+    /// `seq` it handed out, so no stored event is lost or repeated. Without `since` it
+    /// starts with events from now on; the first connection's `WATCH` answer then gives
+    /// the resume point. `READER` events are live only and may be missed while
+    /// disconnected. The stream ends with an error only when the daemon speaks an
+    /// incompatible protocol; stop it by ending the iteration (or cancelling its task).
+    /// - Parameter since: replay stored events with a greater `seq` first.
+    public func events(since: Int64? = nil) -> AsyncThrowingStream<DaemonEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: DaemonEvent.self)
+        let task = Task { [self] in
+            await follow(since: since, into: continuation)
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    private func follow(since: Int64?, into continuation: AsyncThrowingStream<DaemonEvent, any Error>.Continuation) async {
+        var resumeAfter = since
+        var delay = reconnectPolicy.initialDelay
+        while !Task.isCancelled {
+            do {
+                try await withConnection { lines, outbound in
+                    try await outbound.write(ByteBuffer(string: Request.watch(enable: true, since: resumeAfter).jsonLine + "\n"))
+                    while let line = try await lines.next() {
+                        switch try? MessageCoding.daemonMessage(from: line) {
+                        case .watch(let answer):
+                            // Lower than asked only when the daemon's journal was reset.
+                            if let start = answer.since, start < resumeAfter ?? .max { resumeAfter = start }
+                            delay = reconnectPolicy.initialDelay
+                        case .tap(let tap):
+                            // The daemon never repeats an event; this guards a resume after an odd restart.
+                            if let last = resumeAfter, tap.seq <= last { continue }
+                            resumeAfter = tap.seq
+                            continuation.yield(.tap(tap))
+                        case .reader(let reader):
+                            continuation.yield(.reader(reader))
+                        case .error:
+                            // The daemon is shutting down, or could not replay: reconnect.
+                            return
+                        default:
+                            continue
+                        }
+                    }
+                }
+            } catch let error as NECClientError where error.isFatal {
+                continuation.finish(throwing: error)
+                return
+            } catch {
+                // Refused, reset, or gone: try again after the wait.
+            }
+            if Task.isCancelled { break }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, reconnectPolicy.maximumDelay)
+        }
+        continuation.finish()
+    }
+
+    // MARK: Requests
+
+    /// Every reader the daemon knows (`{"cmd":"readers"}`).
+    public func readers() async throws -> ReadersMessage {
+        guard case .readers(let answer) = try await request(.readers) else { throw NECClientError.unexpectedAnswer }
+        return answer
+    }
+
+    /// The daemon's health (`{"cmd":"status"}`).
+    public func status() async throws -> StatusMessage {
+        guard case .status(let answer) = try await request(.status) else { throw NECClientError.unexpectedAnswer }
+        return answer
+    }
+
+    /// The decision a card would get now; nothing is redeemed (`{"cmd":"lookup"}`).
+    /// - Parameter card: an 18-digit ISRN, or a chip UID in hex.
+    public func lookup(card: String) async throws -> LookupMessage {
+        guard case .lookup(let answer) = try await request(.lookup(card: card)) else { throw NECClientError.unexpectedAnswer }
+        return answer
+    }
+
+    /// Cancels the lunch redeemed by event `seq` (`{"cmd":"void"}`).
+    /// - Parameter seq: the `TAP` event to void.
+    public func void(seq: Int64) async throws -> VoidMessage {
+        guard case .void(let answer) = try await request(.void(seq: seq)) else { throw NECClientError.unexpectedAnswer }
+        return answer
+    }
+
+    /// Sends one request on a new connection and returns its answer.
+    /// - Throws: ``NECClientError/refused(_:)`` when the daemon answers `ERROR`.
+    public func request(_ request: Request) async throws -> DaemonMessage {
+        try await withConnection { lines, outbound in
+            try await outbound.write(ByteBuffer(string: request.jsonLine + "\n"))
+            while let line = try await lines.next() {
+                let message = try MessageCoding.daemonMessage(from: line)
+                switch message {
+                case .error(let error): throw NECClientError.refused(error.message)
+                case .tap, .reader, .unknown: continue
+                default: return message
+                }
+            }
+            throw NECClientError.connectionClosed
+        }
+    }
+
+    // MARK: Connection
+
+    /// Connects, checks the banner, and runs `body` with the rest of the lines.
+    private func withConnection<Result: Sendable>(
+        _ body: (inout IncomingLines, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Result
+    ) async throws -> Result {
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: eventLoopGroup)
+                .connect(unixDomainSocketPath: socketPath) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw NECClientError.cannotConnect(path: socketPath, reason: "\(error)")
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            var lines = IncomingLines(inbound.makeAsyncIterator())
+            guard let first = try await lines.next(),
+                case .version(let banner) = try MessageCoding.daemonMessage(from: first)
+            else {
+                throw NECClientError.noBanner
+            }
+            guard banner.protoMajor == ProtocolVersion.major else {
+                throw NECClientError.incompatibleProtocol(major: banner.protoMajor)
+            }
+            return try await body(&lines, outbound)
+        }
+    }
+}
+
+/// An event from ``NECClient/events(since:)``.
+public enum DaemonEvent: Sendable, Hashable {
+    /// A `TAP` (till) or `IDENTIFY` (kiosk) event; its `messageClass` says which.
+    case tap(TapEvent)
+    /// A `READER` event: a reader came, went, or changed state.
+    case reader(ReaderEvent)
+
+    /// The event's journal sequence number; `nil` for `READER` events.
+    public var seq: Int64? {
+        switch self {
+        case .tap(let tap): tap.seq
+        case .reader: nil
+        }
+    }
+}
+
+/// Why a request or an event stream failed.
+public enum NECClientError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The socket could not be reached (no daemon, no permission).
+    case cannotConnect(path: String, reason: String)
+    /// The daemon did not start with a `VERSION` banner.
+    case noBanner
+    /// The daemon speaks a different major protocol version.
+    case incompatibleProtocol(major: Int)
+    /// The daemon answered `ERROR` with this message.
+    case refused(String)
+    /// The daemon closed the connection before answering.
+    case connectionClosed
+    /// The daemon sent a line over the protocol's limit.
+    case lineTooLong
+    /// The answer was not the class the request expects.
+    case unexpectedAnswer
+
+    /// Errors that retrying cannot fix.
+    var isFatal: Bool {
+        if case .incompatibleProtocol = self { return true }
+        return false
+    }
+
+    /// A message for a person.
+    public var description: String {
+        switch self {
+        case .cannotConnect(let path, let reason): "cannot connect to \(path): \(reason)"
+        case .noBanner: "the socket did not answer with a necd VERSION banner"
+        case .incompatibleProtocol(let major): "necd speaks protocol \(major), this client speaks \(ProtocolVersion.major)"
+        case .refused(let message): "necd refused: \(message)"
+        case .connectionClosed: "necd closed the connection before answering"
+        case .lineTooLong: "necd sent a line over \(ProtocolLimits.maxLineBytes) bytes"
+        case .unexpectedAnswer: "necd answered with an unexpected message"
+        }
+    }
+}
+
+/// Lines from a connection, however the reads split them.
+struct IncomingLines {
+    private var reads: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private var framer = LineFramer()
+    private var ready: [[UInt8]] = []
+    private var nextReady = 0
+
+    init(_ reads: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator) {
+        self.reads = reads
+    }
+
+    /// The next complete line, or `nil` at end of stream (an unfinished last line is dropped).
+    mutating func next() async throws -> [UInt8]? {
+        while nextReady == ready.count {
+            guard let chunk = try await reads.next() else { return nil }
+            do {
+                ready = try framer.append(chunk.readableBytesView)
+            } catch {
+                throw NECClientError.lineTooLong
+            }
+            nextReady = 0
+        }
+        defer { nextReady += 1 }
+        return ready[nextReady]
+    }
+}

@@ -27,6 +27,26 @@ public struct TapReading: Sendable {
         public let pcscError: PCSCError?
         /// How many APDUs had completed.
         public let apdus: Int
+        /// True when the card could not even be connected to: usually it had already
+        /// left the field (pcscd notices a removal up to 0.4 s late with some drivers).
+        public let atConnect: Bool
+
+        /// True when the card was gone before the first APDU: not a tap at all.
+        public var cardLeftBeforeRead: Bool {
+            guard atConnect else { return false }
+            switch pcscError {
+            case .removedCard?, .noSmartCard?, .resetCard?: return true
+            default: return false
+            }
+        }
+
+        /// - Parameters: see the properties.
+        public init(message: String, pcscError: PCSCError?, apdus: Int, atConnect: Bool = false) {
+            self.message = message
+            self.pcscError = pcscError
+            self.apdus = apdus
+            self.atConnect = atConnect
+        }
 
         public var description: String { message }
     }
@@ -84,7 +104,8 @@ public struct TapReading: Sendable {
                 }
             }
         } catch {
-            result = .failure(Failure(message: "could not connect to the card: \(error)", pcscError: error, apdus: 0))
+            result = .failure(Failure(
+                message: "could not connect to the card: \(error)", pcscError: error, apdus: 0, atConnect: true))
         }
         return TapReading(
             reader: card.reader, atr: card.atr, result: result, exchanges: exchanges,

@@ -42,7 +42,11 @@ struct ScanCommand: AsyncParsableCommand {
         if !json { printError("waiting for cards (Ctrl-C to stop)") }
         for await event in monitor {
             switch event {
-            case .cardPresent(_, _, let reading?):
+            case .cardPresent(let name, _, let reading?):
+                if case .failure(let failure) = reading.result, failure.cardLeftBeforeRead {
+                    printError("\(name): card left before it could be read (\(failure.message))")
+                    continue
+                }
                 printOut(json ? ScanOutput.jsonLine(reading) : ScanOutput.text(reading))
                 if once {
                     monitor.stop()

@@ -21,6 +21,8 @@ struct ScanEndToEndTests {
     /// Runs `necctl scan --once --json` on the first reader, taps `card`, and returns the
     /// JSON object printed and the exit status.
     func scanOnce(_ card: VirtualCardModel, hold: Duration = .milliseconds(600)) async throws -> ([String: Any], Int32) {
+        // pcscd polls vpcd every 0.4 s: let it notice the previous test's card has gone.
+        try await Task.sleep(for: .milliseconds(900))
         let scan = try ChildProcess(BuiltProducts.executable("necctl"), ["scan", "--once", "--json", "--reader", reader])
         defer { scan.terminate() }
         #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))
@@ -179,16 +181,20 @@ struct ScanEndToEndTests {
     }
 }
 
-/// Runs a shell command and waits for it.
+/// Runs a command and waits for it. posix_spawn and waitpid: Foundation's Process left
+/// the rig's pcscd control command a zombie with waitUntilExit hanging.
 enum Shell {
     struct Failed: Error { let status: Int32 }
 
     static func run(_ command: String, _ arguments: String...) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", ([command] + arguments).joined(separator: " ")]
-        try p.run()
-        p.waitUntilExit()
-        if p.terminationStatus != 0 { throw Failed(status: p.terminationStatus) }
+        let args = [command] + arguments
+        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, command, nil, nil, argv, environ)
+        guard spawned == 0 else { throw Failed(status: spawned) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        if status != 0 { throw Failed(status: status) }
     }
 }

@@ -5,13 +5,18 @@ import VirtualCard
 
 /// The whole path through a real pcscd and its vpcd driver, checked with pcsc-tools'
 /// `scriptor`. Runs only where `NECD_TEST_PCSCD` is set, meaning a pcscd with a vpcd
-/// reader `NECD_TEST_READER` (default `Till Reader 00 00`) listening on
-/// `NECD_TEST_VPCD_PORT` (default 40960) is running for this test alone.
+/// reader (the first of `NECD_VPCD_READERS`) listening on the first port of
+/// `NECD_VPCD_PORTS` is running for this test alone.
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["NECD_TEST_PCSCD"] != nil))
 struct PCSCDEndToEndTests {
     let environment = ProcessInfo.processInfo.environment
-    var port: UInt16 { environment["NECD_TEST_VPCD_PORT"].flatMap(UInt16.init) ?? 40960 }
-    var reader: String { environment["NECD_TEST_READER"] ?? "Till Reader 00 00" }
+    // The rig (scripts/with-virtual-readers) exports its ports and reader names.
+    var port: UInt16 {
+        environment["NECD_VPCD_PORTS"]?.split(separator: ",").first.flatMap { UInt16($0) } ?? 40960
+    }
+    var reader: String {
+        environment["NECD_VPCD_READERS"]?.split(separator: "\n").first.map(String.init) ?? "Virtual Reader 00 00"
+    }
 
     @Test func scriptorReadsTheShellThroughPcscd() async throws {
         let session = try await VirtualCardSession.insert(.desfireITSO(shell: exampleShell), port: port)

@@ -1,0 +1,223 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NECProtocol
+import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+
+/// The daemon's client socket: protocol v1 (see docs/protocol.md) for tills, kiosks and `necctl`.
+///
+/// Run it in a `ServiceGroup`. The pipeline calls ``publish(_:)`` after each event is
+/// stored; requests are answered from a ``DaemonBackend``. Fan-out never waits for a
+/// client: each has a bounded backlog and is dropped when it passes it. On graceful
+/// shutdown the server stops accepting, tells every client, and closes them.
+public actor SocketServer: Service {
+    /// What the server owns in each phase of its life.
+    private enum State {
+        /// Not started yet.
+        case initial
+        /// Listening; the channel accepts connections.
+        case running(serverChannel: any Channel)
+        /// Graceful shutdown began; clients are being told and closed.
+        case shuttingDown
+        /// Stopped; it cannot be started again.
+        case shutdown
+    }
+
+    /// The server was asked to run twice.
+    public struct AlreadyStarted: Error, Hashable, Sendable {}
+
+    private var state: State = .initial
+    private let configuration: SocketServerConfiguration
+    private let backend: any DaemonBackend
+    private let registry: SocketClientRegistry
+    private let logger: Logger
+    private let goodbye: ByteBuffer
+
+    /// Creates a server; it listens once ``run()`` is called.
+    /// - Parameters:
+    ///   - configuration: where to listen and the per-client bounds.
+    ///   - backend: answers requests and replays stored events.
+    public init(configuration: SocketServerConfiguration, backend: any DaemonBackend) {
+        self.configuration = configuration
+        self.backend = backend
+        self.registry = SocketClientRegistry(maxHeldLines: configuration.backlogLines)
+        self.logger = configuration.logger
+        self.goodbye = ByteBuffer(bytes: MessageCoding.line(ErrorMessage(message: "necd is shutting down")))
+    }
+
+    /// How many clients are connected now.
+    public nonisolated var clientCount: Int { registry.count }
+
+    /// How many clients watch and have caught up with the stored events.
+    public nonisolated var liveWatcherCount: Int { registry.liveWatcherCount }
+
+    /// Sends a stored event (or a live-only `READER` event) to every watcher. Never waits.
+    ///
+    /// Call it after the event is durably stored, in `seq` order.
+    /// - Parameter event: the event's line, exactly as the journal replays it.
+    public nonisolated func publish(_ event: EventLine) {
+        var bytes = ByteBuffer(string: event.json)
+        bytes.writeInteger(UInt8(ascii: "\n"))
+        let dropped = registry.publish(.init(seq: event.seq, bytes: bytes))
+        if dropped > 0 {
+            logger.warning("dropped clients whose backlog passed its bound", metadata: ["count": "\(dropped)"])
+        }
+    }
+
+    /// Listens and serves until graceful shutdown (or cancellation), then returns once every client is gone.
+    public func run() async throws {
+        guard case .initial = state else { throw AlreadyStarted() }
+        let serverChannel = try await bind()
+        // A shutdown that arrived while binding wins.
+        guard case .initial = state else {
+            try? await serverChannel.channel.close()
+            state = .shutdown
+            return
+        }
+        state = .running(serverChannel: serverChannel.channel)
+        logger.info("listening", metadata: ["socket": "\(describe(configuration.endpoint))"])
+        await configuration.onListening?()
+
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await serverChannel.executeThenClose { connections in
+                        for try await connection in connections {
+                            group.addTask { await self.serve(connection) }
+                        }
+                    }
+                }
+            } onCancel: {
+                Task { await self.beginShutdown() }
+            }
+        } onGracefulShutdown: {
+            Task { await self.beginShutdown() }
+        }
+        state = .shutdown
+        // The file is ours; a socket handed over by systemd is systemd's.
+        if case .path(let path) = configuration.endpoint { unlink(path) }
+        logger.info("socket server stopped")
+    }
+
+    private func isRunning() -> Bool {
+        if case .running = state { return true }
+        return false
+    }
+
+    /// Stops accepting, tells every client, and closes each after the grace period.
+    private func beginShutdown() {
+        switch state {
+        case .initial:
+            state = .shuttingDown
+        case .running(let serverChannel):
+            state = .shuttingDown
+            serverChannel.close(promise: nil)
+            let disconnects = registry.finishAll(goodbye: goodbye)
+            logger.info("closing client connections", metadata: ["clients": "\(disconnects.count)"])
+            let grace = configuration.shutdownGrace
+            // A client that does not read never drains its goodbye; cut it off after the grace.
+            configuration.eventLoopGroup.next().scheduleTask(in: grace) {
+                for disconnect in disconnects { disconnect() }
+            }
+        case .shuttingDown, .shutdown:
+            break
+        }
+    }
+
+    private func bind() async throws -> NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never> {
+        let bootstrap = ServerBootstrap(group: configuration.eventLoopGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SocketLineDecoder()))
+                return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                    wrappingChannelSynchronously: channel,
+                    configuration: .init(isOutboundHalfClosureEnabled: false)
+                )
+            }
+        }
+        switch configuration.endpoint {
+        case .path(let path):
+            // Replaces a stale socket file from an earlier run; NIO refuses to remove anything but a socket.
+            let channel = try await bootstrap.bind(
+                unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer
+            )
+            do {
+                try SocketFile.apply(path: path, mode: configuration.mode, group: configuration.group)
+            } catch {
+                try? await channel.channel.close()
+                unlink(path)
+                throw error
+            }
+            return channel
+        case .inheritedDescriptor(let descriptor):
+            return try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
+        }
+    }
+
+    private nonisolated func describe(_ endpoint: SocketServerConfiguration.Endpoint) -> String {
+        switch endpoint {
+        case .path(let path): path
+        case .inheritedDescriptor(let descriptor): "fd \(descriptor) from systemd"
+        }
+    }
+
+    /// One buffer for a batch of lines: a client that fell behind catches up with one write, not hundreds.
+    private static func joined(_ lines: [ByteBuffer]) -> ByteBuffer {
+        if lines.count == 1 { return lines[0] }
+        var batch = ByteBuffer()
+        batch.reserveCapacity(lines.reduce(0) { $0 + $1.readableBytes })
+        for line in lines { batch.writeImmutableBuffer(line) }
+        return batch
+    }
+
+    /// Serves one client until it leaves, is dropped, or the server shuts down.
+    private nonisolated func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        let channel = connection.channel
+        let peer = await SocketPeer.of(channel)
+        var logger = self.logger
+        logger[metadataKey: "peer"] = "\(peer.map(\.description) ?? "unknown")"
+        logger.debug("client connected")
+
+        let outbox = SocketOutbox(maxLines: configuration.backlogLines, maxBytes: configuration.backlogBytes)
+        let dropLogger = logger
+        registry.add(outbox) {
+            dropLogger.debug("client disconnected by the server")
+            outbox.close()
+            channel.close(promise: nil)
+        }
+        defer { registry.remove(outbox) }
+        if await !isRunning() {
+            outbox.finish(last: goodbye)
+        }
+
+        let session = SocketSession(
+            outbox: outbox, registry: registry, backend: backend, configuration: configuration, logger: logger
+        )
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        while let lines = await outbox.take() {
+                            try await outbound.write(Self.joined(lines))
+                        }
+                        // Drained after finish, dropped, or told goodbye: nothing more will be sent.
+                        channel.close(promise: nil)
+                    }
+                    await session.serve(inbound)
+                    try await group.waitForAll()
+                }
+            }
+        } catch {
+            logger.debug("client connection ended", metadata: ["error": "\(error)"])
+        }
+        outbox.close()
+        logger.debug("client gone")
+    }
+}

@@ -1,0 +1,86 @@
+public import Logging
+public import NECProtocol
+public import NIOCore
+public import NIOPosix
+
+/// Everything the socket server needs to start.
+public struct SocketServerConfiguration: Sendable {
+    /// Where the listening socket comes from.
+    public enum Endpoint: Sendable, Hashable {
+        /// Bind a new socket at this path, replacing a stale socket file left there.
+        case path(String)
+        /// Use a socket systemd already bound and handed over (`LISTEN_FDS`).
+        /// The daemon neither changes its mode nor removes its file.
+        case inheritedDescriptor(CInt)
+    }
+
+    /// The group that may connect, by name or number.
+    public enum Group: Sendable, Hashable {
+        /// A group name, looked up in the group database at startup.
+        case name(String)
+        /// A numeric group id.
+        case id(UInt32)
+    }
+
+    /// Where to listen.
+    public var endpoint: Endpoint
+    /// The socket file's group; `nil` leaves the group the process gives it.
+    public var group: Group?
+    /// The socket file's permission bits.
+    public var mode: UInt32
+    /// The release named in the `VERSION` banner.
+    public var release: String
+    /// A client with more lines than this queued and unsent is dropped.
+    public var backlogLines: Int
+    /// A client with more bytes than this queued and unsent is dropped.
+    public var backlogBytes: Int
+    /// How many stored events one replay step asks the backend for.
+    public var replayPageSize: Int
+    /// How long clients get to receive the goodbye line on shutdown before they are cut off.
+    public var shutdownGrace: TimeAmount
+    /// The event loops connections run on.
+    public var eventLoopGroup: any EventLoopGroup
+    /// Where the server logs; connections and peer credentials at debug level.
+    public var logger: Logger
+    /// Called once the socket accepts connections: the moment to tell systemd `READY=1`.
+    public var onListening: (@Sendable () async -> Void)?
+
+    /// Creates a configuration.
+    /// - Parameters:
+    ///   - endpoint: where to listen.
+    ///   - group: the socket file's group (`socket_group`).
+    ///   - mode: the socket file's permission bits; 0660 by default.
+    ///   - release: the release named in the banner.
+    ///   - backlogLines: lines queued for one client before it is dropped.
+    ///   - backlogBytes: bytes queued for one client before it is dropped.
+    ///   - replayPageSize: events per backend call when replaying.
+    ///   - shutdownGrace: time clients get to read the goodbye line.
+    ///   - eventLoopGroup: the event loops to use; NIO's shared group by default.
+    ///   - logger: where to log.
+    ///   - onListening: called once the socket accepts connections.
+    public init(
+        endpoint: Endpoint,
+        group: Group? = nil,
+        mode: UInt32 = 0o660,
+        release: String = ProtocolVersion.release,
+        backlogLines: Int = 1_000,
+        backlogBytes: Int = 1 << 20,
+        replayPageSize: Int = 500,
+        shutdownGrace: TimeAmount = .seconds(2),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "necd.socket"),
+        onListening: (@Sendable () async -> Void)? = nil
+    ) {
+        self.endpoint = endpoint
+        self.group = group
+        self.mode = mode
+        self.release = release
+        self.backlogLines = backlogLines
+        self.backlogBytes = backlogBytes
+        self.replayPageSize = replayPageSize
+        self.shutdownGrace = shutdownGrace
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        self.onListening = onListening
+    }
+}

@@ -1,0 +1,159 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A request a client sends: one JSON object with a `cmd`, on one line.
+public enum Request: Hashable, Sendable {
+    /// `{"cmd":"watch","enable":true,"since":41}`: start (or stop) the event stream;
+    /// with `since`, first replay every stored event with a greater `seq`.
+    case watch(enable: Bool, since: Int64?)
+    /// `{"cmd":"readers"}`
+    case readers
+    /// `{"cmd":"status"}`
+    case status
+    /// `{"cmd":"lookup","card":"633597..."}`: the decision a card (ISRN or UID hex) would get now.
+    case lookup(card: String)
+    /// `{"cmd":"void","seq":42}`: release the lunch redeemed by event `seq`.
+    case void(seq: Int64)
+
+    /// Why a line is not a request. The daemon answers each with an `ERROR` and keeps the connection.
+    public enum ParseError: Error, Hashable, Sendable, CustomStringConvertible {
+        /// The line is not a JSON object (or not UTF-8).
+        case notJSONObject
+        /// The object has no string `cmd`.
+        case missingCommand
+        /// The `cmd` is not one this version knows.
+        case unknownCommand(String)
+        /// A field the command needs is absent.
+        case missingField(command: String, field: String)
+        /// A field has the wrong type or an impossible value.
+        case invalidField(command: String, field: String)
+
+        /// The text sent back in the `ERROR` answer.
+        public var description: String {
+            switch self {
+            case .notJSONObject: "bad request: not a JSON object"
+            case .missingCommand: "bad request: no \"cmd\""
+            case .unknownCommand(let cmd): "unknown cmd \"\(Request.sanitised(cmd))\""
+            case .missingField(let cmd, let field): "\(cmd): missing field \"\(field)\""
+            case .invalidField(let cmd, let field): "\(cmd): invalid field \"\(field)\""
+            }
+        }
+    }
+
+    /// The request's `cmd`.
+    public var command: String {
+        switch self {
+        case .watch: "watch"
+        case .readers: "readers"
+        case .status: "status"
+        case .lookup: "lookup"
+        case .void: "void"
+        }
+    }
+
+    /// Parses one line (without its `\n`). Unknown extra keys are ignored, so a client
+    /// written for a later minor version still works where it asks for nothing new.
+    /// - Parameter line: the line's bytes.
+    /// - Throws: ``ParseError``.
+    public static func parse<Bytes: Collection<UInt8>>(line: Bytes) throws(ParseError) -> Request {
+        let fields: RequestFields
+        do {
+            fields = try JSONDecoder().decode(RequestFields.self, from: Data(line))
+        } catch {
+            throw .notJSONObject
+        }
+        guard case .string(let cmd)? = fields.values["cmd"] else { throw .missingCommand }
+        switch cmd {
+        case "watch":
+            let enable = try fields.bool("enable", in: cmd)
+            let since = try fields.optionalSeq("since", in: cmd)
+            return .watch(enable: enable, since: since)
+        case "readers":
+            return .readers
+        case "status":
+            return .status
+        case "lookup":
+            guard let value = fields.values["card"] else { throw .missingField(command: cmd, field: "card") }
+            guard case .string(let card) = value, !card.isEmpty, card.utf8.count <= 64 else {
+                throw .invalidField(command: cmd, field: "card")
+            }
+            return .lookup(card: card)
+        case "void":
+            guard let seq = try fields.optionalSeq("seq", in: cmd) else { throw .missingField(command: cmd, field: "seq") }
+            return .void(seq: seq)
+        default:
+            throw .unknownCommand(cmd)
+        }
+    }
+
+    /// The request as one JSON line, without the `\n`.
+    public var jsonLine: String {
+        switch self {
+        case .watch(let enable, let since?): #"{"cmd":"watch","enable":\#(enable),"since":\#(since)}"#
+        case .watch(let enable, nil): #"{"cmd":"watch","enable":\#(enable)}"#
+        case .readers: #"{"cmd":"readers"}"#
+        case .status: #"{"cmd":"status"}"#
+        case .lookup(let card): #"{"cmd":"lookup","card":\#(OrderedJSON.quoted(card))}"#
+        case .void(let seq): #"{"cmd":"void","seq":\#(seq)}"#
+        }
+    }
+
+    /// Keeps an echoed command printable and short, so an ERROR never carries a hostile payload back.
+    static func sanitised(_ text: String) -> String {
+        let printable = text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F && $0 != "\"" && $0 != "\\" }
+        var result = String(String.UnicodeScalarView(printable.prefix(32)))
+        if printable.count > 32 { result += "…" }
+        return result
+    }
+}
+
+/// A request object's top-level fields, typed loosely so missing and mistyped fields get precise errors.
+private struct RequestFields: Decodable {
+    enum Value: Decodable {
+        case string(String), integer(Int64), bool(Bool), other
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let value = try? container.decode(Bool.self) {
+                self = .bool(value)
+            } else if let value = try? container.decode(Int64.self) {
+                self = .integer(value)
+            } else if let value = try? container.decode(String.self) {
+                self = .string(value)
+            } else {
+                self = .other
+            }
+        }
+    }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    var values: [String: Value] = [:]
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        for key in container.allKeys {
+            values[key.stringValue] = try container.decode(Value.self, forKey: key)
+        }
+    }
+
+    func bool(_ field: String, in cmd: String) throws(Request.ParseError) -> Bool {
+        guard let value = values[field] else { throw .missingField(command: cmd, field: field) }
+        guard case .bool(let flag) = value else { throw .invalidField(command: cmd, field: field) }
+        return flag
+    }
+
+    func optionalSeq(_ field: String, in cmd: String) throws(Request.ParseError) -> Int64? {
+        guard let value = values[field] else { return nil }
+        guard case .integer(let number) = value, number >= 0 else { throw .invalidField(command: cmd, field: field) }
+        return number
+    }
+}

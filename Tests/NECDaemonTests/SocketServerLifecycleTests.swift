@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NECDaemon
+import NECDaemonTesting
+import NECProtocol
+import Testing
+
+/// Binds (and optionally listens on) a Unix socket at `path` the way another process would.
+private func makeBoundSocket(at path: String, listening: Bool) throws -> CInt {
+    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    #expect(descriptor >= 0)
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+    }
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    #expect(bound == 0)
+    if listening { #expect(listen(descriptor, 16) == 0) }
+    return descriptor
+}
+
+private func fileStatus(_ path: String) -> stat? {
+    var status = stat()
+    return stat(path, &status) == 0 ? status : nil
+}
+
+@Suite("Socket server: socket file, systemd socket, shutdown", .timeLimit(.minutes(1)))
+struct SocketServerLifecycleTests {
+    @Test func replacesAStaleSocketAndSetsModeAndGroup() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            // A socket file left by a crashed daemon: bound, never unlinked, nobody listening.
+            let stale = try makeBoundSocket(at: directory + "/necd.sock", listening: false)
+            close(stale)
+            try await withSocketServer(backend: backend, in: directory, configure: { $0.group = .id(4242) }) { _, path in
+                let client = try await connectPastBanner(path)
+                await client.close()
+                let status = try #require(fileStatus(path))
+                #expect(status.st_mode & 0o777 == 0o660)
+                #expect(Int(status.st_mode) & Int(S_IFMT) == Int(S_IFSOCK))
+                // The tests run as root here; elsewhere chown to a foreign group is refused.
+                if geteuid() == 0 { #expect(status.st_gid == 4242) }
+            }
+        }
+    }
+
+    @Test func refusesToStartWithAnUnknownGroup() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            let configuration = SocketServerConfiguration(
+                endpoint: .path(directory + "/necd.sock"), group: .name("necd-no-such-group-9999")
+            )
+            let server = SocketServer(configuration: configuration, backend: backend)
+            await #expect(throws: SocketFileError.unknownGroup("necd-no-such-group-9999")) { try await server.run() }
+        }
+    }
+
+    @Test func servesASocketHandedOverBySystemd() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/activated.sock"
+            let descriptor = try makeBoundSocket(at: path, listening: true)
+            try await withSocketServer(backend: backend, in: directory, configure: { $0.endpoint = .inheritedDescriptor(descriptor) }) { _, _ in
+                let client = try await connectPastBanner(path)
+                try await client.send(#"{"cmd":"status"}"#)
+                guard case .status? = try await client.nextMessage() else {
+                    Issue.record("no STATUS over the inherited socket")
+                    return
+                }
+                await client.close()
+            }
+        }
+    }
+
+    @Test func shutdownTellsEveryClientAndClosesThem() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            var clients: [SocketTestClient] = []
+            let stuck = try await withSocketServer(backend: backend, in: directory, configure: { $0.shutdownGrace = .milliseconds(300) }) { server, path in
+                for _ in 0..<5 {
+                    let client = try await connectPastBanner(path)
+                    try await client.send(#"{"cmd":"watch","enable":true}"#)
+                    _ = await client.nextLine()
+                    clients.append(client)
+                }
+                let stuck = try await SocketTestClient.connect(to: path, reading: false)
+                try await stuck.send(#"{"cmd":"watch","enable":true}"#)
+                backend.tap(1, through: server)
+                return stuck
+            }
+            // withSocketServer returned: the server has stopped and every connection ended,
+            // including the one that never read.
+            for client in clients {
+                var rest: [String] = []
+                while let line = await client.nextLine() { rest.append(line) }
+                #expect(rest.last == #"{"class":"ERROR","message":"necd is shutting down"}"#)
+                #expect(rest.count == 2)
+            }
+            await stuck.close()
+        }
+    }
+}

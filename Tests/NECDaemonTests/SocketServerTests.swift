@@ -1,0 +1,193 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NECDaemon
+import NECDaemonTesting
+import NECProtocol
+import Testing
+
+/// Reads lines until `count` events arrived, skipping answers; returns their seqs in arrival order.
+func collectSeqs(_ client: SocketTestClient, count: Int) async throws -> [Int64] {
+    var seqs: [Int64] = []
+    while seqs.count < count, let message = try await client.nextMessage() {
+        if case .tap(let tap) = message { seqs.append(tap.seq) }
+    }
+    return seqs
+}
+
+/// Connects, checks the banner, and returns the client.
+func connectPastBanner(_ path: String, reading: Bool = true) async throws -> SocketTestClient {
+    let client = try await SocketTestClient.connect(to: path, reading: reading)
+    if reading {
+        let banner = await client.nextLine()
+        #expect(banner == #"{"class":"VERSION","release":"0.1.0","proto_major":1,"proto_minor":0}"#)
+    }
+    return client
+}
+
+@Suite("Socket server: requests, errors and framing", .timeLimit(.minutes(1)))
+struct SocketServerRequestTests {
+    @Test func answersEveryRequestOfTheContract() async throws {
+        let backend = InMemoryBackend(readers: [ReaderInfo(name: "Test Reader 00 00", state: .empty, role: .till, lane: "till-1")])
+        try await withTemporaryDirectory { directory in
+            try await withSocketServer(backend: backend, in: directory) { server, path in
+                let client = try await connectPastBanner(path)
+                try await client.send(#"{"cmd":"readers"}"#)
+                #expect(await client.nextLine() == #"{"class":"READERS","readers":[{"name":"Test Reader 00 00","state":"empty","role":"till","lane":"till-1"}]}"#)
+                backend.tap(1, through: server)
+                try await client.send(#"{"cmd":"status"}"#)
+                guard case .status(let status)? = try await client.nextMessage() else {
+                    Issue.record("no STATUS")
+                    return
+                }
+                #expect(status.lastSeq == 1)
+                #expect(status.clients == 1)
+                try await client.send(#"{"cmd":"lookup","card":"633597999900000018"}"#)
+                #expect(await client.nextLine() == #"{"class":"LOOKUP","card":{"isrn":"633597999900000018"},"decision":"declined","reason":"unknown_card"}"#)
+                try await client.send(#"{"cmd":"void","seq":1}"#)
+                #expect(await client.nextLine() == #"{"class":"VOID","seq":1}"#)
+                // A refusal from the backend is an ERROR with its message, and the connection stays.
+                try await client.send(#"{"cmd":"void","seq":1}"#)
+                #expect(await client.nextLine() == #"{"class":"ERROR","message":"void: no lunch redeemed by event 1"}"#)
+                try await client.send(#"{"cmd":"lookup","card":"nonsense"}"#)
+                guard case .error? = try await client.nextMessage() else {
+                    Issue.record("no ERROR for a bad card")
+                    return
+                }
+                await client.close()
+            }
+        }
+    }
+
+    @Test func badLinesGetAnErrorAndTheConnectionStays() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            try await withSocketServer(backend: backend, in: directory) { _, path in
+                let client = try await connectPastBanner(path)
+                let bad = [
+                    "not json", "{", "[]", "{}", #"{"cmd":"frobnicate"}"#, #"{"cmd":"lookup"}"#,
+                    #"{"cmd":"void","seq":"x"}"#, #"{"cmd":"watch","enable":1}"#, "\u{7F}\u{01}",
+                ]
+                for line in bad {
+                    try await client.send(line)
+                    guard case .error(let error)? = try await client.nextMessage() else {
+                        Issue.record("no ERROR for \(line)")
+                        return
+                    }
+                    #expect(!error.message.isEmpty)
+                }
+                // Invalid UTF-8 too.
+                try await client.send(raw: [0x7B, 0xC3, 0x28, 0x7D, 0x0A])
+                guard case .error? = try await client.nextMessage() else {
+                    Issue.record("no ERROR for invalid UTF-8")
+                    return
+                }
+                try await client.send(#"{"cmd":"status"}"#)
+                guard case .status? = try await client.nextMessage() else {
+                    Issue.record("the connection did not survive the bad lines")
+                    return
+                }
+                await client.close()
+            }
+        }
+    }
+
+    @Test func anOversizeLineClosesOnlyThatConnection() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            try await withSocketServer(backend: backend, in: directory) { server, path in
+                let bystander = try await connectPastBanner(path)
+                let exact = try await connectPastBanner(path)
+                let offender = try await connectPastBanner(path)
+
+                // Exactly 16,384 bytes is allowed: not JSON, so an ERROR, and the connection stays.
+                try await exact.send(String(repeating: "x", count: ProtocolLimits.maxLineBytes))
+                guard case .error? = try await exact.nextMessage() else {
+                    Issue.record("a line of exactly the limit was not answered")
+                    return
+                }
+
+                // Over the limit (plus one byte of slack for a `\r`), sent in pieces and
+                // never finished with a newline: closed without waiting for the newline.
+                let half = [UInt8](repeating: 0x20, count: ProtocolLimits.maxLineBytes / 2)
+                try await offender.send(raw: half)
+                try await offender.send(raw: half + [0x20, 0x20])
+                var closingLines: [String] = []
+                while let line = await offender.nextLine() { closingLines.append(line) }
+                #expect(closingLines == [#"{"class":"ERROR","message":"line longer than 16384 bytes; closing"}"#])
+
+                for client in [bystander, exact] {
+                    try await client.send(#"{"cmd":"status"}"#)
+                    guard case .status? = try await client.nextMessage() else {
+                        Issue.record("a bystander lost its connection")
+                        return
+                    }
+                }
+                #expect(server.clientCount == 2)
+
+                // One byte over, finished with a newline: closed too.
+                let another = try await connectPastBanner(path)
+                try await another.send(String(repeating: " ", count: ProtocolLimits.maxLineBytes + 1))
+                guard case .error? = try await another.nextMessage() else {
+                    Issue.record("no ERROR before closing")
+                    return
+                }
+                #expect(await another.nextLine() == nil)
+                await bystander.close()
+                await exact.close()
+            }
+        }
+    }
+
+    @Test func twoHundredClientsConnectAndLeave() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            try await withSocketServer(backend: backend, in: directory) { server, path in
+                try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for index in 0..<200 {
+                        group.addTask {
+                            let client = try await connectPastBanner(path)
+                            if index.isMultiple(of: 2) {
+                                try await client.send(#"{"cmd":"status"}"#)
+                                guard case .status? = try await client.nextMessage() else { return false }
+                            }
+                            await client.close()
+                            return true
+                        }
+                    }
+                    var served = 0
+                    for try await ok in group where ok { served += 1 }
+                    #expect(served == 200)
+                }
+                let deadline = ContinuousClock.now + .seconds(10)
+                while server.clientCount > 0 && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                #expect(server.clientCount == 0)
+                // And it still serves.
+                let late = try await connectPastBanner(path)
+                await late.close()
+            }
+        }
+    }
+
+    @Test func aRequestSplitAcrossWritesAndSeveralInOneWrite() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            try await withSocketServer(backend: backend, in: directory) { _, path in
+                let client = try await connectPastBanner(path)
+                try await client.send(raw: Array(#"{"cmd":"v"#.utf8))
+                try await Task.sleep(for: .milliseconds(20))
+                try await client.send(raw: Array("oid\",\"seq\":7}\r\n{\"cmd\":\"status\"}\n{\"cmd\":\"readers\"}\n".utf8))
+                guard case .error? = try await client.nextMessage(),
+                    case .status? = try await client.nextMessage(),
+                    case .readers? = try await client.nextMessage()
+                else {
+                    Issue.record("answers missing or out of order")
+                    return
+                }
+                await client.close()
+            }
+        }
+    }
+}
