@@ -13,6 +13,7 @@ public struct ListImportIssue: Sendable, Equatable, CustomStringConvertible {
     public var file: String
     /// 1-based line; the line a record starts on.
     public var line: Int
+    /// What is wrong, for a person.
     public var reason: String
     /// True for a warning (an unknown column), which does not reject the file.
     public var isWarning: Bool
@@ -46,6 +47,7 @@ public enum ListImportError: Error, Equatable, Sendable, CustomStringConvertible
     /// `rollback` with no previous list kept.
     case noPreviousList
 
+    /// The message `necctl` prints.
     public var description: String {
         switch self {
         case .rejected(let f, let n):
@@ -66,6 +68,7 @@ public enum ListImportError: Error, Equatable, Sendable, CustomStringConvertible
 
 /// What a successful import put in force.
 public struct ListImportSummary: Sendable, Equatable {
+    /// The list now in force.
     public var status: ListStatus
     /// Warnings (unknown columns), already reported.
     public var warnings: Int
@@ -190,12 +193,14 @@ extension EntitlementStore {
         // array never grows by copying; pages never touched cost no memory.
         entries.reserveCapacity(Int(size / 15) + 1)
         var lastProgress: Int64 = -1
+        var headerOK = false
         do {
             var header = true
             while try reader.next() {
                 if header {
                     header = false
                     if !validator.readHeader(reader) { break }
+                    headerOK = true
                     continue
                 }
                 if validator.check(reader, line: reader.recordLine) != nil {
@@ -231,6 +236,10 @@ extension EntitlementStore {
         }
         for d in duplicates.sorted(by: { $0.line < $1.line }) {
             validator.error(line: Int(d.line), "card: duplicate, first on line \(d.first)")
+        }
+        if headerOK && entries.isEmpty && validator.errors == 0 {
+            // Installing it would decline every pupil: surely a broken export.
+            validator.error(line: 2, "no rows after the header: a list with no pupils is refused")
         }
         guard validator.errors == 0 else {
             throw ListImportError.rejected(file: path, errorCount: validator.errors)

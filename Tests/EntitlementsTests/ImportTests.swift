@@ -88,6 +88,7 @@ import Testing
     @Test func emptyFiles() throws {
         #expect(try rejected("") == ["bad.csv:1: empty file: no header row"])
         #expect(try rejected("\u{FEFF}\r\n\n") == ["bad.csv:1: empty file: no header row"])
+        #expect(try rejected("card,pupil,entitlement\r\n") == ["bad.csv:2: no rows after the header: a list with no pupils is refused"])
     }
 
     @Test func otherRowRules() throws {
