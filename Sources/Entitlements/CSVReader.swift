@@ -28,6 +28,9 @@ struct CSVReader {
 
     private let fd: Int32
     private var buffer: [UInt8]
+    /// Set while re-reading one record with `read(at:length:)`: the end of the record
+    /// is the end of the input.
+    private var bounded = false
     private var bufferStart = 0
     private var bufferEnd = 0
     private var atEOF = false
@@ -63,6 +66,12 @@ struct CSVReader {
 
     private mutating func fill() throws(ReadFailure) {
         guard !atEOF else { return }
+        if bounded {
+            atEOF = true
+            bufferStart = 0
+            bufferEnd = 0
+            return
+        }
         let capacity = buffer.count
         let n = buffer.withUnsafeMutableBytes { raw -> Int in
             while true {
@@ -102,6 +111,33 @@ struct CSVReader {
         return buffer[bufferStart]
     }
 
+    /// The file offset of the next unread byte.
+    var offset: Int64 { bytesRead - Int64(bufferEnd - bufferStart) }
+    /// File offset of the current record's first byte, and its length (line end included).
+    private(set) var recordOffset: Int64 = 0
+    private(set) var recordLength = 0
+
+    /// Reads again the one record at `offset` (as `recordOffset` and `recordLength` gave it
+    /// on the first pass) and parses it. Returns false when it cannot be read whole.
+    mutating func reread(at offset: Int64, length: Int) throws(ReadFailure) -> Bool {
+        if buffer.count < length { buffer = [UInt8](repeating: 0, count: length) }
+        let n = buffer.withUnsafeMutableBytes { raw -> Int in
+            while true {
+                let r = pread(fd, raw.baseAddress!, length, off_t(offset))
+                if r < 0 && errno == EINTR { continue }
+                return r
+            }
+        }
+        if n < 0 { throw ReadFailure(errno: errno) }
+        guard n == length else { return false }
+        bounded = true
+        atEOF = false
+        atFileStart = false
+        bufferStart = 0
+        bufferEnd = n
+        return try next()
+    }
+
     /// Number of fields in the current record.
     var fieldCount: Int { fieldEnds.count }
 
@@ -138,7 +174,9 @@ struct CSVReader {
             break
         }
         recordLine = line
+        recordOffset = offset
         try readRecord()
+        recordLength = Int(offset - recordOffset)
         return true
     }
 

@@ -10,6 +10,7 @@ public enum CardReference {
         /// Neither 18 digits nor 8 or 14 hex digits.
         case notACard
 
+        /// The reason, for a person.
         public var description: String {
             switch self {
             case .isrn(let why): why.description

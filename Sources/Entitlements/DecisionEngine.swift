@@ -3,6 +3,7 @@ public import NECCard
 
 /// `entitlement` of a list row.
 public struct Entitlement: OptionSet, Sendable, Hashable {
+    /// The bits: 1 fsm, 2 paid.
     public let rawValue: Int
     /// - Parameter rawValue: the bit set as stored (1 fsm, 2 paid).
     public init(rawValue: Int) { self.rawValue = rawValue }
@@ -26,14 +27,21 @@ public struct Entitlement: OptionSet, Sendable, Hashable {
 public struct ListRow: Sendable, Equatable {
     /// An ISRN's 18 digits, or a UID in upper-case hex.
     public var card: String
+    /// The opaque pupil reference.
     public var pupil: String
+    /// `fsm`, `paid` or both.
     public var entitlement: Entitlement
     /// `status = hotlisted`.
     public var hotlisted: Bool
+    /// First day of entitlement, inclusive.
     public var validFrom: CivilDate?
+    /// Last day of entitlement, inclusive.
     public var validUntil: CivilDate?
+    /// Pence a `paid` pupil may spend a day.
     public var dailyLimit: Int?
+    /// FSA allergen names, lower case.
     public var allergens: [String]
+    /// The note the till must show.
     public var message: String?
 
     /// - Parameters: the row's columns, see the properties.

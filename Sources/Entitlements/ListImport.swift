@@ -13,6 +13,7 @@ public struct ListImportIssue: Sendable, Equatable, CustomStringConvertible {
     public var file: String
     /// 1-based line; the line a record starts on.
     public var line: Int
+    /// What is wrong, for a person.
     public var reason: String
     /// True for a warning (an unknown column), which does not reject the file.
     public var isWarning: Bool
@@ -46,6 +47,7 @@ public enum ListImportError: Error, Equatable, Sendable, CustomStringConvertible
     /// `rollback` with no previous list kept.
     case noPreviousList
 
+    /// The message `necctl` prints.
     public var description: String {
         switch self {
         case .rejected(let f, let n):
@@ -66,6 +68,7 @@ public enum ListImportError: Error, Equatable, Sendable, CustomStringConvertible
 
 /// What a successful import put in force.
 public struct ListImportSummary: Sendable, Equatable {
+    /// The list now in force.
     public var status: ListStatus
     /// Warnings (unknown columns), already reported.
     public var warnings: Int
@@ -78,6 +81,50 @@ public enum Allergens {
         "celery", "gluten", "crustaceans", "eggs", "fish", "lupin", "milk", "molluscs", "mustard", "nuts",
         "peanuts", "sesame", "soya", "sulphites",
     ]
+}
+
+/// One good row of a list being imported, between the two passes: where it is in the
+/// file and its card as a sort key. `hi` holds the card's first 16 characters, 4 bits
+/// each ('0'-'9' then 'A'-'F', the order SQLite compares them in), zero-padded; `mid`
+/// holds the last two characters and a length code (shorter first, so a prefix sorts
+/// first, as in text order) above the 54-bit file offset, which breaks ties in file order.
+struct ImportEntry {
+    var hi: UInt64
+    var mid: UInt64
+    var line: UInt32
+    var length: UInt32
+
+    static func < (a: ImportEntry, b: ImportEntry) -> Bool { (a.hi, a.mid) < (b.hi, b.mid) }
+
+    /// Heapsort: in place, so sorting 1M entries needs no second buffer (the standard
+    /// sort's merge buffer would add half the array to the import's peak memory).
+    static func sortInPlace(_ entries: inout [ImportEntry]) {
+        entries.withUnsafeMutableBufferPointer { a in
+            let n = a.count
+            func siftDown(_ start: Int, _ end: Int) {
+                var root = start
+                while true {
+                    var child = 2 * root + 1
+                    if child >= end { return }
+                    if child + 1 < end && a[child] < a[child + 1] { child += 1 }
+                    if !(a[root] < a[child]) { return }
+                    a.swapAt(root, child)
+                    root = child
+                }
+            }
+            var start = n / 2
+            while start > 0 {
+                start -= 1
+                siftDown(start, n)
+            }
+            var end = n
+            while end > 1 {
+                end -= 1
+                a.swapAt(0, end)
+                siftDown(0, end)
+            }
+        }
+    }
 }
 
 extension EntitlementStore {
@@ -133,13 +180,74 @@ extension EntitlementStore {
             throw ListImportError.signatureRequired(file: path)
         }
 
+        // Pass 1: check every row, hash the file, and keep for each good row only its
+        // sort key, place and line (24 bytes a row). Nothing is written on a bad file.
         var hasher = SHA256()
         var reader = CSVReader(fd: fd)
         reader.onChunk = { hasher.update(bufferPointer: $0) }
         var validator = ListRowValidator(file: path, report: report)
         let fileName = (path as NSString).lastPathComponent
         let now = EntitlementStore.millis(at)
+        var entries: [ImportEntry] = []
+        // Room for the most rows the file can hold (15 bytes is the shortest row), so the
+        // array never grows by copying; pages never touched cost no memory.
+        entries.reserveCapacity(Int(size / 15) + 1)
+        var lastProgress: Int64 = -1
+        var headerOK = false
+        do {
+            var header = true
+            while try reader.next() {
+                if header {
+                    header = false
+                    if !validator.readHeader(reader) { break }
+                    headerOK = true
+                    continue
+                }
+                if validator.check(reader, line: reader.recordLine) != nil {
+                    let key = validator.cardKey()
+                    entries.append(ImportEntry(
+                        hi: key.hi, mid: key.lo << 54 | UInt64(reader.recordOffset),
+                        line: UInt32(truncatingIfNeeded: reader.recordLine), length: UInt32(reader.recordLength)))
+                }
+                if let progress, reader.bytesRead - lastProgress >= 1 << 20 {
+                    lastProgress = reader.bytesRead
+                    progress(reader.bytesRead, 2 * size)
+                }
+            }
+            if header { validator.error(line: 1, "empty file: no header row") }
+        } catch {
+            throw ListImportError.cannotRead(file: path, errno: error.errno)
+        }
+        // Sorted by card in SQLite's text order, the rows append to the new list's end of
+        // the B-tree: each batch writes a few fresh pages instead of rewriting pages all
+        // over the tree (an 18x difference in bytes written for 1M rows).
+        ImportEntry.sortInPlace(&entries)
+        var duplicates: [(line: UInt32, first: UInt32)] = []
+        var i = 1
+        while i < entries.count {
+            if entries[i].hi == entries[i - 1].hi && entries[i].mid >> 54 == entries[i - 1].mid >> 54 {
+                var first = i - 1
+                while first > 0 && entries[first - 1].hi == entries[i].hi && entries[first - 1].mid >> 54 == entries[i].mid >> 54 {
+                    first -= 1
+                }
+                duplicates.append((entries[i].line, entries[first].line))
+            }
+            i += 1
+        }
+        for d in duplicates.sorted(by: { $0.line < $1.line }) {
+            validator.error(line: Int(d.line), "card: duplicate, first on line \(d.first)")
+        }
+        if headerOK && entries.isEmpty && validator.errors == 0 {
+            // Installing it would decline every pupil: surely a broken export.
+            validator.error(line: 2, "no rows after the header: a list with no pupils is refused")
+        }
+        guard validator.errors == 0 else {
+            throw ListImportError.rejected(file: path, errorCount: validator.errors)
+        }
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        if let signedDigest, signedDigest != digest { throw ListImportError.fileChanged(file: path) }
 
+        // Pass 2: re-read each row by its place, in card order, into a staged list.
         return try pool.writeWithoutTransaction { db in
             try EntitlementStore.purgeLeftovers(db, now: now)
             try db.execute(
@@ -148,41 +256,30 @@ extension EntitlementStore {
             let listID = db.lastInsertedRowID
             // Staged rows are worthless until the switch: no fsync per batch. The switch
             // itself runs with FULL again.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192")
-            defer { try? db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA cache_size = -2048") }
-            var rows = 0
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
             do {
                 let insert = try db.makeStatement(sql: """
                     INSERT INTO list_row (list_id, card, pupil, entitlement, hotlisted, valid_from, valid_until,
                                           daily_limit, allergens, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-                var done = false
-                var header = true
-                var lastProgress: Int64 = -1
-                while !done {
+                var next = 0
+                while next < entries.count {
+                    let end = min(next + EntitlementStore.importBatch, entries.count)
                     try db.inTransaction(.immediate) {
-                        var n = 0
-                        while n < EntitlementStore.importBatch {
-                            guard try reader.next() else {
-                                done = true
-                                break
-                            }
-                            if header {
-                                header = false
-                                if !validator.readHeader(reader) { done = true; break }
-                                continue
-                            }
-                            if try validator.insertRow(reader, listID: listID, statement: insert, db: db) { rows += 1 }
-                            n += 1
+                        for e in entries[next..<end] {
+                            let line = Int(e.line)
+                            guard try reader.reread(at: Int64(e.mid & (1 << 54 - 1)), length: Int(e.length)),
+                                  let row = validator.check(reader, line: line)
+                            else { throw ListImportError.fileChanged(file: path) }
+                            try validator.insert(row, reader, line: line, listID: listID, statement: insert, db: db)
                         }
                         return .commit
                     }
-                    if let progress, reader.bytesRead - lastProgress >= 1 << 20 || done {
-                        lastProgress = reader.bytesRead
-                        progress(reader.bytesRead, size)
-                    }
+                    guard validator.errors == 0 else { throw ListImportError.fileChanged(file: path) }
+                    next = end
+                    if let progress { progress(size + size * Int64(next) / Int64(max(1, entries.count)), 2 * size) }
                 }
-                if header { validator.error(line: 1, "empty file: no header row") }
             } catch let failure as CSVReader.ReadFailure {
                 try EntitlementStore.discard(db, listID: listID)
                 throw ListImportError.cannotRead(file: path, errno: failure.errno)
@@ -190,15 +287,7 @@ extension EntitlementStore {
                 try? EntitlementStore.discard(db, listID: listID)
                 throw error
             }
-            guard validator.errors == 0 else {
-                try EntitlementStore.discard(db, listID: listID)
-                throw ListImportError.rejected(file: path, errorCount: validator.errors)
-            }
-            let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-            if let signedDigest, signedDigest != digest {
-                try EntitlementStore.discard(db, listID: listID)
-                throw ListImportError.fileChanged(file: path)
-            }
+            let rows = entries.count
             try db.execute(sql: "PRAGMA synchronous = FULL")
             var discarded: Int64?
             try db.inTransaction(.immediate) {

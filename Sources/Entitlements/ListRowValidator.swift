@@ -19,6 +19,9 @@ struct ListRowValidator {
     private(set) var errors = 0
     private(set) var warnings = 0
     private var index: [Column: Int] = [:]
+    /// Field positions of the required columns, from the header (read per row: no
+    /// dictionary lookups on the hot path).
+    private var cardField = 0, pupilField = 0, entitlementField = 0
     private var fieldCount = 0
     /// The normalised card of the row being checked.
     private var card: [UInt8] = []
@@ -67,25 +70,38 @@ struct ListRowValidator {
             error(line: line, "header: missing required column \(required.rawValue)")
             ok = false
         }
+        cardField = index[.card] ?? 0
+        pupilField = index[.pupil] ?? 0
+        entitlementField = index[.entitlement] ?? 0
         return ok && errors == 0
     }
 
-    /// Checks the current record and, when it is good, inserts it. Returns true when inserted.
-    mutating func insertRow(_ r: CSVReader, listID: Int64, statement: Statement, db: Database) throws -> Bool {
-        let line = r.recordLine
+    /// A row that passed every check, ready to bind.
+    struct CheckedRow {
+        var entitlement: Entitlement
+        var hotlisted: Bool
+        var from: CivilDate?
+        var until: CivilDate?
+        var limit: Int?
+        var allergens: String?
+    }
+
+    /// Checks the current record, reporting every problem. Returns the checked row (and
+    /// leaves its normalised card in `card`) when it is good.
+    mutating func check(_ r: CSVReader, line: Int) -> CheckedRow? {
         if let syntax = r.syntaxError {
             error(line: line, syntax.description)
-            return false
+            return nil
         }
         guard r.fieldCount == fieldCount else {
             error(line: line, "row has \(r.fieldCount) field\(r.fieldCount == 1 ? "" : "s"), the header has \(fieldCount) (truncated or unquoted comma?)")
-            return false
+            return nil
         }
         let before = errors
         checkCard(r, line: line)
-        let pupilOK = r.withField(index[.pupil]!) { checkText($0, max: 64, min: 1) }
+        let pupilOK = r.withField(pupilField) { checkText($0, max: 64, min: 1) }
         if let why = pupilOK { error(line: line, "pupil: \(why)") }
-        let entitlement = r.withField(index[.entitlement]!) { Entitlement(listValue: String(decoding: $0, as: UTF8.self)) }
+        let entitlement = r.withField(entitlementField) { Entitlement(listValue: String(decoding: $0, as: UTF8.self)) }
         if entitlement == nil { error(line: line, "entitlement: must be fsm, paid or fsm+paid") }
         var hotlisted = false
         if let i = index[.status] {
@@ -127,21 +143,43 @@ struct ListRowValidator {
         if let i = index[.message], let why = r.withField(i, { checkText($0, max: Self.maxMessage, min: 0) }) {
             error(line: line, "message: \(why)")
         }
-        guard errors == before, let entitlement else { return false }
+        guard errors == before, let entitlement else { return nil }
+        return CheckedRow(
+            entitlement: entitlement, hotlisted: hotlisted, from: from, until: until, limit: limit, allergens: allergens)
+    }
 
-        // Bind and insert.
+    /// The sort key of the current `card`: SQLite's text order of the card column, packed
+    /// (see `ImportEntry`).
+    func cardKey() -> (hi: UInt64, lo: UInt64) {
+        var hi: UInt64 = 0
+        var lo: UInt64 = 0
+        for i in 0..<18 {
+            let symbol: UInt64
+            if i < card.count {
+                let b = card[i]
+                symbol = UInt64(b <= 57 ? b - 48 : b - 55)
+            } else {
+                symbol = 0
+            }
+            if i < 16 { hi = hi << 4 | symbol } else { lo = lo << 4 | symbol }
+        }
+        let lengthCode: UInt64 = card.count == 8 ? 0 : (card.count == 14 ? 1 : 2)
+        return (hi, lo << 2 | lengthCode)
+    }
+
+    /// Binds a checked row (the current record, `card`) and inserts it.
+    mutating func insert(_ row: CheckedRow, _ r: CSVReader, line: Int, listID: Int64, statement: Statement, db: Database) throws {
         let h = statement.sqliteStatement
         sqlite3_reset(h)
         sqlite3_bind_int64(h, 1, listID)
         card.withUnsafeBufferPointer { bindText(h, 2, $0) }
-        r.withField(index[.pupil]!) { bindText(h, 3, $0) }
-        sqlite3_bind_int64(h, 4, Int64(entitlement.rawValue))
-        sqlite3_bind_int64(h, 5, hotlisted ? 1 : 0)
-        bindInt(h, 6, from?.daysSinceUnixEpoch)
-        bindInt(h, 7, until?.daysSinceUnixEpoch)
-        bindInt(h, 8, limit)
-        if let allergens {
-            var a = allergens
+        r.withField(pupilField) { bindText(h, 3, $0) }
+        sqlite3_bind_int64(h, 4, Int64(row.entitlement.rawValue))
+        sqlite3_bind_int64(h, 5, row.hotlisted ? 1 : 0)
+        bindInt(h, 6, row.from?.daysSinceUnixEpoch)
+        bindInt(h, 7, row.until?.daysSinceUnixEpoch)
+        bindInt(h, 8, row.limit)
+        if var a = row.allergens {
             a.withUTF8 { bindText(h, 9, $0) }
         } else {
             sqlite3_bind_null(h, 9)
@@ -153,17 +191,17 @@ struct ListRowValidator {
         }
         let rc = sqlite3_step(h)
         sqlite3_reset(h)
-        if rc == SQLITE_DONE { return true }
+        if rc == SQLITE_DONE { return }
         if rc & 0xFF == SQLITE_CONSTRAINT {
             error(line: line, "card: duplicate, already on an earlier line")
-            return false
+            return
         }
         throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
     }
 
     private mutating func checkCard(_ r: CSVReader, line: Int) {
         card.removeAll(keepingCapacity: true)
-        let why: String? = r.withField(index[.card]!) { (bytes) -> String? in
+        let why: String? = r.withField(cardField) { (bytes) -> String? in
             var digits = 0
             var hex = 0
             var other = false
@@ -178,7 +216,11 @@ struct ListRowValidator {
             if other { return "card: must be an 18-digit ISRN or a UID of 8 or 14 hex digits" }
             if digits == 18 && hex == 18 {
                 for b in bytes where b != 32 { card.append(b) }
-                if card.starts(with: [54, 51, 51, 53, 57, 55]) && Luhn.isValid(card.map { $0 - 48 }) { return nil }
+                if card.count == 18 && card[0] == 54 && card[1] == 51 && card[2] == 51 && card[3] == 53
+                    && card[4] == 57 && card[5] == 55 && Self.luhnValid(card)
+                {
+                    return nil
+                }
                 do {
                     _ = try ISRN(String(decoding: card, as: UTF8.self))
                     return nil
@@ -228,6 +270,22 @@ struct ListRowValidator {
         if count < min { return "empty" }
         if count > max { return "longer than \(max) characters" }
         return nil
+    }
+
+    /// The Luhn check over ASCII digits, without allocating (this runs twice a row).
+    static func luhnValid(_ ascii: [UInt8]) -> Bool {
+        var sum = 0
+        var double = false
+        for b in ascii.reversed() {
+            var v = Int(b) - 48
+            if double {
+                v *= 2
+                if v > 9 { v -= 9 }
+            }
+            sum += v
+            double.toggle()
+        }
+        return sum % 10 == 0
     }
 
     /// A value safe to echo in an error line.

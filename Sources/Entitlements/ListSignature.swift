@@ -56,15 +56,20 @@ public enum ListSigningKey {
             key.isValidSignature(signature, for: data)
         }
 
+        /// Same key bytes.
         public static func == (a: Public, b: Public) -> Bool { a.key.rawRepresentation == b.key.rawRepresentation }
     }
 
     /// A key or signature that cannot be parsed.
     public enum Invalid: Error, Equatable, Sendable, CustomStringConvertible {
+        /// A key file that is not base64 of a 32-byte Ed25519 private key.
         case privateKey
+        /// A configured key that is not base64 of a 32-byte Ed25519 public key.
         case publicKey(String)
+        /// A signature file that is neither base64 of 64 bytes nor 64 raw bytes.
         case signature
 
+        /// The reason, for a person.
         public var description: String {
             switch self {
             case .privateKey: "not an Ed25519 private key (base64 of 32 bytes)"

@@ -3,7 +3,9 @@ public import NECCard
 
 /// `decision` of an event: the till serves the pupil or not.
 public enum Decision: String, Sendable, Codable, CaseIterable {
+    /// Serve the pupil (`kind` says as what).
     case authorised
+    /// Do not serve (`reason` says why).
     case declined
 }
 
@@ -51,6 +53,7 @@ public struct CardFields: Sendable, Equatable {
     public var isrn: String?
     /// The chip UID in upper-case hex, when known.
     public var uid: String?
+    /// The chip family.
     public var media: Media
     /// The ITSO expiry date, when read.
     public var expiry: CivilDate?
@@ -72,6 +75,7 @@ public struct CardFields: Sendable, Equatable {
 /// The outcome of the decision rules: everything in an event that is not about when,
 /// where, or which card.
 public struct Verdict: Sendable, Equatable {
+    /// Authorised or declined.
     public var decision: Decision
     /// Set when authorised.
     public var kind: AuthorisationKind?
@@ -120,12 +124,15 @@ public struct StoredEvent: Sendable, Equatable {
     public var seq: Int64?
     /// Milliseconds since 1970-01-01 UTC.
     public var timeMillis: Int64
+    /// `class`: TAP at a till, IDENTIFY at a kiosk.
     public var eventClass: EventClass
     /// The PC/SC reader name.
     public var reader: String
     /// The configured lane label, if any.
     public var lane: String?
+    /// What was read from the card.
     public var card: CardFields
+    /// The outcome of the rules.
     public var verdict: Verdict
 
     /// - Parameters: the event's fields, see the properties.
@@ -144,13 +151,21 @@ public struct StoredEvent: Sendable, Equatable {
 
     /// The event's time (millisecond precision).
     public var time: Date { Date(timeIntervalSince1970: Double(timeMillis) / 1000) }
+    /// `decision`.
     public var decision: Decision { verdict.decision }
+    /// `kind`, when authorised.
     public var kind: AuthorisationKind? { verdict.kind }
+    /// `reason`, when declined.
     public var reason: DeclineReason? { verdict.reason }
+    /// `pupil`, when the list names one.
     public var pupil: String? { verdict.pupil }
+    /// `allergens`.
     public var allergens: [String]? { verdict.allergens }
+    /// `message`.
     public var message: String? { verdict.message }
+    /// `daily_limit`.
     public var dailyLimit: Int? { verdict.dailyLimit }
+    /// `list_stale`.
     public var listStale: Bool { verdict.listStale }
 
     /// The product.md JSON object, without the trailing newline. Deterministic: replay
@@ -170,7 +185,9 @@ public struct StoredEvent: Sendable, Equatable {
 
 /// The answer to a lookup: the decision a card would get now. Nothing is redeemed or stored.
 public struct LookupResult: Sendable, Equatable {
+    /// What was read from the card.
     public var card: CardFields
+    /// The outcome of the rules.
     public var verdict: Verdict
 
     /// - Parameters:
@@ -195,7 +212,9 @@ public struct LookupResult: Sendable, Equatable {
 public struct ListStatus: Sendable, Equatable {
     /// Changes whenever another list is put in force (import or rollback).
     public var generation: Int64
+    /// Rows in the list.
     public var rows: Int
+    /// When it was imported.
     public var importedAt: Date
     /// The file name the list was imported from.
     public var file: String

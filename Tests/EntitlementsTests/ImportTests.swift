@@ -60,10 +60,10 @@ import Testing
 
     @Test func duplicateCard() throws {
         let issues = try rejected("card,pupil,entitlement\n\(good1)\n\(good2)\n\(good1)\n")
-        #expect(issues == ["bad.csv:4: card: duplicate, already on an earlier line"])
+        #expect(issues == ["bad.csv:4: card: duplicate, first on line 2"])
         // The same ISRN written with spaces is the same card.
         let spaced = ISRN(unchecked: Fixture.isrn(10)).grouped
-        #expect(try rejected("card,pupil,entitlement\n\(good1)\n\(spaced),TEST-0000099,fsm\n") == ["bad.csv:3: card: duplicate, already on an earlier line"])
+        #expect(try rejected("card,pupil,entitlement\n\(good1)\n\(spaced),TEST-0000099,fsm\n") == ["bad.csv:3: card: duplicate, first on line 2"])
     }
 
     @Test func truncatedLastLine() throws {
@@ -88,6 +88,7 @@ import Testing
     @Test func emptyFiles() throws {
         #expect(try rejected("") == ["bad.csv:1: empty file: no header row"])
         #expect(try rejected("\u{FEFF}\r\n\n") == ["bad.csv:1: empty file: no header row"])
+        #expect(try rejected("card,pupil,entitlement\r\n") == ["bad.csv:2: no rows after the header: a list with no pupils is refused"])
     }
 
     @Test func otherRowRules() throws {
