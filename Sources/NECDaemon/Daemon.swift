@@ -1,0 +1,183 @@
+public import Logging
+import Entitlements
+import Foundation
+import Glibc
+import NECProtocol
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+/// necd: loads the configuration, opens the store, and runs the socket server, the tap
+/// pipeline and housekeeping (journal pruning, systemd watchdog, SIGHUP reload) as one
+/// service group that SIGTERM and SIGINT shut down gracefully.
+public enum Daemon {
+    /// Why necd could not start.
+    public struct StartupError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Runs necd until SIGTERM or SIGINT.
+    /// - Parameters:
+    ///   - configurationPath: `--config`, or nil for /etc/necd/necd.toml (defaults when absent).
+    ///   - logger: where to log.
+    /// - Throws: `StartupError` or `ConfigurationError` when necd cannot start.
+    public static func run(configurationPath: String?, logger: Logger) async throws {
+        let configuration = try NECConfiguration.load(path: configurationPath)
+        if let source = configuration.source {
+            logger.info("configuration from \(source)")
+        } else {
+            logger.notice("no configuration file at \(NECConfiguration.defaultPath): using the defaults")
+        }
+        try makeParentDirectory(of: configuration.database, mode: 0o700)
+        let store: EntitlementStore
+        do {
+            store = try EntitlementStore(path: configuration.database, policy: DaemonState.policy(for: configuration))
+        } catch {
+            throw StartupError(description: "cannot open the database \(configuration.database): \(error)")
+        }
+        let state = DaemonState(configuration: configuration, store: store)
+        let registry = ReaderRegistry()
+        let notifier = SystemdNotifier()
+
+        let activated = try SocketActivation.takeListeningSockets()
+        let endpoint: SocketServerConfiguration.Endpoint
+        if let socket = activated.first {
+            logger.info("using the listening socket systemd passed (fd \(socket.fileDescriptor))")
+            endpoint = .inheritedDescriptor(socket.fileDescriptor)
+        } else {
+            try makeParentDirectory(of: configuration.socket, mode: 0o755)
+            endpoint = .path(configuration.socket)
+        }
+        var group: SocketServerConfiguration.Group? = nil
+        if getgrnam(configuration.socketGroup) != nil {
+            group = .name(configuration.socketGroup)
+        } else if case .path = endpoint {
+            logger.warning("socket_group \(configuration.socketGroup) does not exist; the socket keeps the daemon's group")
+        }
+        let list = try? store.listStatus()
+        let readyStatus = list.map { "list of \($0.rows) rows; waiting for cards" } ?? "no list imported; every card is unknown"
+        let server = SocketServer(
+            configuration: SocketServerConfiguration(
+                endpoint: endpoint, group: group, release: ProtocolVersion.release,
+                shutdownGrace: .milliseconds(500), logger: logger,
+                onListening: {
+                    logger.info("listening on \(configuration.socket)")
+                    do { try notifier.ready(status: readyStatus) } catch { logger.warning("sd_notify: \(error)") }
+                }
+            ),
+            backend: DaemonBackendStore(state: state, registry: registry)
+        )
+        let pipeline = TapPipeline(state: state, registry: registry, server: server, logger: logger)
+        let housekeeping = Housekeeping(
+            configurationPath: configurationPath, state: state, notifier: notifier, logger: logger)
+        let services = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: server), .init(service: pipeline), .init(service: housekeeping),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await services.run()
+        logger.info("necd stopped")
+    }
+
+    static func makeParentDirectory(of path: String, mode: Int) throws {
+        let parent = (path as NSString).deletingLastPathComponent
+        guard !parent.isEmpty, !FileManager.default.fileExists(atPath: parent) else { return }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
+        } catch {
+            throw StartupError(description: "cannot create \(parent): \(error)")
+        }
+    }
+}
+
+/// The daemon's chores: SIGHUP reloads the configuration, the journal is pruned hourly,
+/// and systemd's watchdog is fed. Ends on graceful shutdown, telling systemd STOPPING=1.
+struct Housekeeping: Service {
+    let configurationPath: String?
+    let state: DaemonState
+    let notifier: SystemdNotifier
+    let logger: Logger
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await reloadOnHangup() }
+                    group.addTask { await pruneHourly() }
+                    if let interval = notifier.watchdogInterval {
+                        group.addTask { await feedWatchdog(every: interval) }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        } onGracefulShutdown: {
+            logger.info("shutting down")
+            try? notifier.stopping(status: "shutting down")
+        }
+    }
+
+    private func reloadOnHangup() async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            reload()
+        }
+    }
+
+    /// Applies a changed configuration; a bad file is logged and the old settings stay.
+    func reload() {
+        try? notifier.reloading(status: "reloading the configuration")
+        defer { try? notifier.ready(status: "configuration reloaded") }
+        let new: NECConfiguration
+        do {
+            new = try NECConfiguration.load(path: configurationPath)
+        } catch {
+            logger.error("reload: \(error); keeping the settings in force")
+            return
+        }
+        var current = state.snapshot
+        if new.database != current.configuration.database || new.socket != current.configuration.socket
+            || new.socketGroup != current.configuration.socketGroup
+        {
+            logger.warning("reload: database, socket and socket_group take effect at the next restart")
+        }
+        var applied = new
+        applied.database = current.configuration.database
+        applied.socket = current.configuration.socket
+        applied.socketGroup = current.configuration.socketGroup
+        let policy = DaemonState.policy(for: applied)
+        if policy != current.store.policy {
+            do {
+                current.store = try EntitlementStore(path: applied.database, policy: policy)
+            } catch {
+                logger.error("reload: cannot reopen the database with the new policy: \(error); keeping the settings in force")
+                return
+            }
+        }
+        current.configuration = applied
+        state.replace(with: current)
+        logger.info("configuration reloaded")
+    }
+
+    private func pruneHourly() async {
+        while !Task.isCancelled {
+            do {
+                let pruned = try state.snapshot.store.prune(at: Date())
+                if pruned > 0 { logger.info("pruned \(pruned) events older than event_retention") }
+            } catch {
+                logger.error("pruning the journal failed: \(error)")
+            }
+            try? await Task.sleep(for: .seconds(3600))
+        }
+    }
+
+    private func feedWatchdog(every interval: Duration) async {
+        while !Task.isCancelled {
+            try? notifier.watchdog()
+            try? await Task.sleep(for: interval)
+        }
+    }
+}

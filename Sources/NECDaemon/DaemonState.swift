@@ -1,0 +1,40 @@
+public import Entitlements
+import Foundation
+import Synchronization
+
+/// The settings and store in force, swapped as a whole on SIGHUP so a tap sees either
+/// the old settings or the new ones, never a mix.
+public final class DaemonState: Sendable {
+    /// The configuration and the store opened from it.
+    public struct Current: Sendable {
+        public var configuration: NECConfiguration
+        public var store: EntitlementStore
+    }
+
+    private let current: Mutex<Current>
+    /// When the daemon started, for `uptime`.
+    public let startedAt = ContinuousClock.now
+
+    /// - Parameters:
+    ///   - configuration: the configuration loaded at start.
+    ///   - store: the store opened from it.
+    public init(configuration: NECConfiguration, store: EntitlementStore) {
+        current = Mutex(Current(configuration: configuration, store: store))
+    }
+
+    /// The configuration and store in force.
+    public var snapshot: Current { current.withLock { $0 } }
+
+    /// Installs new settings (and a store reopened with the new decision policy).
+    public func replace(with new: Current) { current.withLock { $0 = new } }
+
+    /// The entitlement store's policy for a configuration.
+    public static func policy(for configuration: NECConfiguration) -> DecisionPolicy {
+        DecisionPolicy(
+            timeZone: configuration.timeZone,
+            maxListAge: configuration.maxListAge,
+            stalePolicy: configuration.staleListPolicy == .decline ? .decline : .allow,
+            eventRetention: configuration.eventRetention
+        )
+    }
+}

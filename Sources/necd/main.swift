@@ -1,1 +1,0 @@
-// necd daemon entry point.
