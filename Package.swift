@@ -120,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["NECCard", "VirtualCard", "necctl"],
+            dependencies: ["NECCard", "VirtualCard", "necctl", "necd"],
             swiftSettings: strict
         ),
         // An in-memory DaemonBackend and socket test client for socket tests; not shipped.

@@ -1,0 +1,165 @@
+import Foundation
+import Glibc
+import NECCard
+import Testing
+import VirtualCard
+
+/// A running necd on the rig's third and fourth virtual readers (a till and a kiosk),
+/// with its own configuration, database, socket and entitlement list in a temp folder.
+final class DaemonFixture {
+    let directory: String
+    let socketPath: String
+    let databasePath: String
+    let configPath: String
+    let tillPort: UInt16
+    let kioskPort: UInt16
+    let tillReader: String
+    let kioskReader: String
+    private(set) var daemon: ChildProcess?
+
+    /// Synthetic pupils and cards (OID 9999): see `listCSV`.
+    static let lunchCard = syntheticISRN(101)
+    static let paidCard = syntheticISRN(102)
+    static let hotlistedCard = syntheticISRN(103)
+    static let futureCard = syntheticISRN(104)
+    static let expiredCard = syntheticISRN(105)
+    static let bothCard = syntheticISRN(106)
+    static let restartCard = syntheticISRN(107)
+    static let secondLunchCard = syntheticISRN(108)
+    static let unknownCard = syntheticISRN(199)
+    static let uidRowUID: [UInt8] = [0x04, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0x01]
+
+    static var listCSV: String {
+        """
+        card,pupil,entitlement,status,valid_from,valid_until,daily_limit,allergens,message
+        \(lunchCard.digits),TEST-0001,fsm,active,,,,,
+        \(paidCard.digits),TEST-0002,paid,active,,,250,milk;eggs,see the test note
+        \(hotlistedCard.digits),TEST-0003,fsm,hotlisted,,,,,
+        \(futureCard.digits),TEST-0004,fsm,active,2099-01-01,2099-12-31,,,
+        \(expiredCard.digits),TEST-0005,fsm,active,,,,,
+        \(bothCard.digits),TEST-0006,fsm+paid,active,,,300,,
+        \(restartCard.digits),TEST-0007,fsm,active,,,,,
+        \(secondLunchCard.digits),TEST-0008,fsm,active,,,,,
+        \(Hex.string(uidRowUID)),TEST-0009,fsm,active,,,,,
+
+        """
+    }
+
+    /// - Parameters:
+    ///   - extraConfiguration: TOML lines appended to the configuration.
+    ///   - socketGroup: `socket_group`, nil for one that does not exist here.
+    init(extraConfiguration: String = "", socketGroup: String? = nil) throws {
+        let template = FileManager.default.temporaryDirectory.appendingPathComponent("necd-e2e-XXXXXX").path
+        var buffer = Array(template.utf8CString)
+        guard let made = mkdtemp(&buffer) else { throw LineSocket.Failure(description: "mkdtemp") }
+        directory = String(cString: made)
+        chmod(directory, 0o755)
+        socketPath = directory + "/necd.sock"
+        databasePath = directory + "/necd.sqlite"
+        configPath = directory + "/necd.toml"
+        let ports = VirtualReaders.ports
+        let names = (VirtualReaders.environment["NECD_VPCD_READERS"] ?? "").split(separator: "\n").map(String.init)
+        guard ports.count >= 4, names.count >= 4 else {
+            throw LineSocket.Failure(description: "the rig must give four readers (--pairs 2)")
+        }
+        tillPort = ports[2]
+        kioskPort = ports[3]
+        tillReader = names[2]
+        kioskReader = names[3]
+        let config = """
+            socket = "\(socketPath)"
+            socket_group = "\(socketGroup ?? "necd-no-such-group")"
+            database = "\(databasePath)"
+            debounce = 0.5
+
+            [[reader]]
+            match = "\(kioskReader)"
+            role = "kiosk"
+            lane = "kiosk-1"
+
+            [[reader]]
+            match = "\(tillReader)"
+            role = "till"
+            lane = "till-1"
+            \(extraConfiguration)
+            """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let listPath = directory + "/list.csv"
+        try Self.listCSV.write(toFile: listPath, atomically: true, encoding: .utf8)
+        try Shell.run(BuiltProducts.executable("necctl"), "list", "import", listPath, "--database", databasePath)
+    }
+
+    deinit {
+        daemon?.terminate()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Starts necd and waits until it answers and sees both readers.
+    func start(environment: [String: String] = [:]) async throws {
+        let process = try ChildProcess(BuiltProducts.executable("necd"), ["--config", configPath], environment: environment)
+        daemon = process
+        try await waitUntilReady()
+    }
+
+    /// Waits until the socket answers `readers` with both of our readers.
+    func waitUntilReady(timeout: Duration = .seconds(15)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let client = try? LineSocket(path: socketPath), client.readObject()?["class"] as? String == "VERSION" {
+                try client.send(#"{"cmd":"readers"}"#)
+                let names = (client.readObject()?["readers"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+                if names.contains(tillReader) && names.contains(kioskReader) { return }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw LineSocket.Failure(description: "necd did not become ready; stderr: \(daemon?.standardError ?? "")")
+    }
+
+    /// Kills necd with SIGKILL.
+    func killDaemon() async {
+        guard let daemon else { return }
+        kill(daemon.process.processIdentifier, SIGKILL)
+        _ = await daemon.waitForExit(timeout: .seconds(5))
+        self.daemon = nil
+    }
+
+    /// A watcher: connected, banner read, `watch` sent and answered.
+    func watcher(since: Int64? = nil) throws -> LineSocket {
+        let client = try LineSocket(path: socketPath)
+        guard client.readObject()?["class"] as? String == "VERSION" else {
+            throw LineSocket.Failure(description: "no VERSION banner")
+        }
+        if let since {
+            try client.send(#"{"cmd":"watch","enable":true,"since":\#(since)}"#)
+        } else {
+            try client.send(#"{"cmd":"watch","enable":true}"#)
+        }
+        guard client.readObject()?["class"] as? String == "WATCH" else {
+            throw LineSocket.Failure(description: "no WATCH answer")
+        }
+        return client
+    }
+
+    /// Taps a card on a reader and waits for pcscd to notice it has gone again.
+    func tap(_ card: VirtualCardModel, port: UInt16) async throws {
+        try await VirtualCardRunner.tap(card: card, port: port, hold: .milliseconds(300))
+        // pcscd polls vpcd every 0.4 s; leave the reader empty before the next tap.
+        try await Task.sleep(for: .milliseconds(900))
+    }
+
+    /// The next TAP or IDENTIFY on `watch`; a test failure with necd's log when none comes.
+    func decision(_ watch: LineSocket, timeout: Duration = .seconds(6)) throws -> [String: Any] {
+        try #require(nextDecision(watch, timeout: timeout), "no decision; necd said: \(daemon?.standardError ?? "")")
+    }
+
+    /// A DESFire NEC with this ISRN (expired when asked).
+    static func card(_ isrn: ISRN, expired: Bool = false) -> VirtualCardModel {
+        let expiry = expired ? CivilDate(iso: "2024-07-31")! : CivilDate(iso: "2035-07-31")!
+        return .desfireITSO(shell: VirtualShell(isrn: isrn, expiry: expiry))
+    }
+}
+
+/// Reads the next event of class TAP or IDENTIFY.
+func nextDecision(_ client: LineSocket, timeout: Duration = .seconds(6)) -> [String: Any]? {
+    client.readObject(matching: { ["TAP", "IDENTIFY"].contains($0["class"] as? String ?? "") }, timeout: timeout)
+}
