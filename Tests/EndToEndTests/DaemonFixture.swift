@@ -142,7 +142,7 @@ final class DaemonFixture {
 
     /// Taps a card on a reader and waits for pcscd to notice it has gone again.
     func tap(_ card: VirtualCardModel, port: UInt16) async throws {
-        try await VirtualCardRunner.tap(card: card, port: port, hold: .milliseconds(300))
+        try await VirtualCardRunner.tap(card: card, port: port, hold: .milliseconds(700))
         // pcscd polls vpcd every 0.4 s; leave the reader empty before the next tap.
         try await Task.sleep(for: .milliseconds(900))
     }

@@ -194,9 +194,14 @@ struct LivePCSCTests {
             }
             if events.count == Rig.readers.count + 2 { monitor.stop() }
         }
-        let expected = [ReaderEvent<NoReading>.serviceLost(.noService), .serviceRestored]
-            + Rig.readers.map { .readerAdded($0) }
-        #expect(events == expected)
+        // Usually SCARD_E_NO_SERVICE; a pcscd still shutting down can refuse the context
+        // with SCARD_W_SECURITY_VIOLATION first. Either way, one serviceLost.
+        guard case .serviceLost? = events.first else {
+            Issue.record("first event \(String(describing: events.first)) is not serviceLost")
+            return
+        }
+        let expected = [ReaderEvent<NoReading>.serviceRestored] + Rig.readers.map { .readerAdded($0) }
+        #expect(Array(events.dropFirst()) == expected)
     }
 
     @Test func stopDuringBackoffReturnsPromptly() async throws {
