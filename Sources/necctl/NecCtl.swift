@@ -10,7 +10,7 @@ struct NecCtl: AsyncParsableCommand {
         abstract: "Look at readers and cards, manage necd's entitlement list, and look cards up.",
         subcommands: [
             ReadersCommand.self, ScanCommand.self, ListCommand.self, LookupCommand.self,
-            SimulateCommand.self,
+            SimulateCommand.self, WatchCommand.self, DoctorCommand.self, DebugInfoCommand.self,
         ]
     )
 
