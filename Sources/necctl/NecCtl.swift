@@ -34,14 +34,6 @@ struct NecCtl: AsyncParsableCommand {
     }
 }
 
-/// Options every command that opens the database takes.
-struct DatabaseOptions: ParsableArguments {
-    // LEAD: default from `database` in /etc/necd/necd.toml (`--config`) once the
-    // configuration module is merged.
-    @Option(name: .long, help: "The state database.")
-    var database = "/var/lib/necd/necd.sqlite"
-}
-
 /// Writes `text` and a newline to standard error.
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
