@@ -39,7 +39,7 @@ struct Doctor {
             options.applyOverrides(to: &defaults)
             configuration = defaults
         }
-        findings += pcscChecks()
+        findings += pcscChecks(configuration)
         findings.append(pn533Check())
         findings.append(autosuspendCheck())
         findings.append(await necdCheck(configuration))
@@ -51,7 +51,7 @@ struct Doctor {
 
     // MARK: pcscd and readers
 
-    private func pcscChecks() -> [Finding] {
+    private func pcscChecks(_ configuration: NECConfiguration) -> [Finding] {
         let version = Self.pcscdVersion().map { " (pcsc-lite \($0))" } ?? ""
         let context: PCSCContext
         do {
@@ -68,16 +68,27 @@ struct Doctor {
         var findings: [Finding] = [.ok("pcscd", "running\(version)")]
         do {
             let names = try context.listReaders()
-            findings.append(
-                names.isEmpty
-                    ? Self.noReaders
-                    : .ok("readers", "\(names.count): " + names.joined(separator: ", ")))
+            findings.append(names.isEmpty ? Self.noReaders : Self.readersFinding(names, configuration.readers))
         } catch .noReadersAvailable {
             findings.append(Self.noReaders)
         } catch {
             findings.append(.fault("readers", "pcscd could not list readers: \(error)", fix: "systemctl restart pcscd"))
         }
         return findings
+    }
+
+    /// The readers pcscd lists, and a warning for any `[[reader]]` table that matches none of
+    /// them: a till reader renamed by a replug or a new model silently becomes an unlabelled till.
+    private static func readersFinding(_ names: [String], _ rules: [ReaderRule]) -> Finding {
+        let detail = "\(names.count): " + names.joined(separator: ", ")
+        let unmatched = rules.filter { rule in !names.contains { rule.matches($0) } }
+        guard !unmatched.isEmpty else { return .ok("readers", detail) }
+        let described = unmatched.map { rule in
+            "match = \"\(rule.match)\"" + (rule.lane.map { " (lane \($0))" } ?? "")
+        }
+        return .warning(
+            "readers", detail + "; no reader matches [[reader]] " + described.joined(separator: ", "),
+            fix: "plug that reader in, or correct the match glob in necd.toml to one of these names")
     }
 
     private static let noReaders = Finding.fault(
@@ -205,6 +216,12 @@ struct Doctor {
         } catch let error as NECClientError {
             if case .cannotConnect = error, !FileManager.default.fileExists(atPath: socket) {
                 return .fault("necd", "not running: no socket at \(socket)", fix: fix)
+            }
+            if case .cannotConnect = error, access(socket, W_OK) != 0, errno == EACCES {
+                // Not necd's fault: this user may not talk to it. Tills in the group can.
+                return .warning(
+                    "necd", "\(socket): permission denied for this user",
+                    fix: "run as root (sudo necctl doctor) or join the socket's group: usermod -aG \(configuration.socketGroup) $USER")
             }
             return .fault("necd", "not answering on \(socket): \(error.description)", fix: fix)
         } catch {

@@ -42,6 +42,20 @@ struct DoctorTests {
         }
     }
 
+    @Test(.enabled(if: Rig.available, "needs scripts/with-virtual-readers"))
+    func readerTableThatMatchesNoReaderIsAWarning() async throws {
+        let scratch = try Scratch()
+        let matching = try config(scratch, extra: "[[reader]]\nmatch = \"\(Rig.readers[0])\"\nlane = \"till-1\"")
+        let good = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", matching]).stdout)
+        #expect(good["readers"]?.status == "ok", "\(good["readers"]?.detail ?? "")")
+
+        let stale = try config(scratch, extra: "[[reader]]\nmatch = \"ACS ACR1252*\"\nlane = \"till-9\"")
+        let lines = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", stale]).stdout)
+        let readers = try #require(lines["readers"])
+        #expect(readers.status == "warning")
+        #expect(readers.detail?.contains("match = \"ACS ACR1252*\" (lane till-9)") == true)
+    }
+
     @Test func necdNotRunningIsAFault() async throws {
         let scratch = try Scratch()
         let result = try await Child.necctl(["doctor", "--json", "--config", try config(scratch)])
