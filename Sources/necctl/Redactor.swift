@@ -71,7 +71,10 @@ struct Redactor {
 
     /// A CSV entitlement list with its `pupil` column masked, as well as everything ``redact(_:)`` masks.
     func redactCSV(_ text: String) -> String {
-        var lines = text.components(separatedBy: "\n")
+        // Council exports end lines with CRLF, which Swift counts as one Character and so
+        // never splits on "\n": work on LF lines and put the CRs back afterwards.
+        let crlf = text.contains("\r\n")
+        var lines = (crlf ? text.replacingOccurrences(of: "\r\n", with: "\n") : text).components(separatedBy: "\n")
         guard let headerIndex = lines.firstIndex(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
             return redact(text)
         }
@@ -93,7 +96,7 @@ struct Redactor {
                 lines[index] = fields.joined(separator: ",")
             }
         }
-        return redact(lines.joined(separator: "\n"))
+        return redact(lines.joined(separator: crlf ? "\r\n" : "\n"))
     }
 
     /// Splits one CSV line into fields, keeping each field's quotes so the line can be joined again.

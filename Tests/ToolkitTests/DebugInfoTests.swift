@@ -116,20 +116,41 @@ struct DebugInfoTests {
         #expect(result.stdout == expected + "\n")
     }
 
-    @Test func redactsTheCardAndPupilColumnsOfAList() async throws {
+    @Test(arguments: ["\n", "\r\n"])
+    func redactsTheCardAndPupilColumnsOfAList(lineEnd: String) async throws {
         let scratch = try Scratch()
-        let file = try scratch.write("list.csv", """
-            card,pupil,entitlement,message
-            633597999900000018,TEST-0001,fsm,"Halal, no gelatine"
-            04A1B2C3D4E580,TEST-0002,paid,
-            """)
+        let file = try scratch.write("list.csv", [
+            "card,pupil,entitlement,message",
+            #"633597999900000018,TEST-0001,fsm,"Halal, no gelatine""#,
+            "04A1B2C3D4E580,TEST-0002,paid,",
+            "",
+        ].joined(separator: lineEnd))
         let result = try await Child.necctl(["debuginfo", "--redact", file])
         #expect(result.status == 0)
-        #expect(result.stdout == """
-            card,pupil,entitlement,message
-            633597******0018,[pupil],fsm,"Halal, no gelatine"
-            04************,[pupil],paid,
-            """)
+        #expect(result.stdout == [
+            "card,pupil,entitlement,message",
+            #"633597******0018,[pupil],fsm,"Halal, no gelatine""#,
+            "04************,[pupil],paid,",
+            "",
+        ].joined(separator: lineEnd))
+    }
+
+    @Test func aGeneratedListRedactsCompletely() async throws {
+        let scratch = try Scratch()
+        let csv = scratch.file("list.csv")
+        let generated = try await Child.run(
+            "/usr/bin/env", ["python3", Built.packageRoot.appendingPathComponent("scripts/gen-list").path, "500", "--out", csv])
+        try #require(generated.status == 0)
+        let original = try String(contentsOfFile: csv, encoding: .utf8)
+        let result = try await Child.necctl(["debuginfo", "--redact", csv])
+        #expect(result.status == 0)
+        #expect(!result.stdout.contains("TEST-"))
+        let rows = result.stdout.split(whereSeparator: \.isNewline)
+        #expect(rows.count == original.split(whereSeparator: \.isNewline).count)
+        for row in rows.dropFirst() {
+            let card = row.prefix { $0 != "," }
+            #expect(card.hasPrefix("633597******") || card.dropFirst(2).allSatisfy { $0 == "*" }, "\(row)")
+        }
     }
 }
 
