@@ -123,6 +123,15 @@ let package = Package(
             dependencies: ["NECCard", "VirtualCard", "necctl", "necd"],
             swiftSettings: strict
         ),
+        // necctl doctor, watch and debuginfo, run as a child process (the built binary).
+        .testTarget(
+            name: "ToolkitTests",
+            dependencies: [
+                "necctl", "NECDaemon", "NECDaemonTesting", "NECProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
         // An in-memory DaemonBackend and socket test client for socket tests; not shipped.
         .target(
             name: "NECDaemonTesting",

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Entitlements
 import Foundation
+import NECDaemon
 
 /// `necctl list ...`: install, inspect and roll back the entitlement list; make and use
 /// list-signing keys on the council's side.
@@ -11,8 +12,8 @@ struct ListCommand: ParsableCommand {
         subcommands: [Import.self, Status.self, Rollback.self, Keygen.self, Sign.self]
     )
 
-    /// Trust options; LEAD: `trusted_list_keys` and `require_signed_lists` from the
-    /// configuration file are to be merged into these once the configuration is wired in.
+    /// Trust options, added to `trusted_list_keys` and `require_signed_lists` from the
+    /// configuration file: a flag can add a key or demand a signature, never drop one.
     struct TrustOptions: ParsableArguments {
         @Option(name: .customLong("trusted-key"), help: "A trusted Ed25519 public key, base64 (repeatable).")
         var trustedKeys: [String] = []
@@ -20,8 +21,12 @@ struct ListCommand: ParsableCommand {
         @Flag(name: .customLong("require-signed"), help: "Refuse a list without a valid signature.")
         var requireSigned = false
 
-        func trust() throws -> ListTrust {
+        func trust(_ configuration: NECConfiguration) throws -> ListTrust {
             var keys: [ListSigningKey.Public] = []
+            for raw in configuration.trustedListKeys {
+                // The configuration has checked these are 32-byte keys.
+                keys.append(try ListSigningKey.Public(base64: Data(raw).base64EncodedString()))
+            }
             for text in trustedKeys {
                 do {
                     keys.append(try ListSigningKey.Public(base64: text))
@@ -29,7 +34,7 @@ struct ListCommand: ParsableCommand {
                     throw ValidationError(error.description)
                 }
             }
-            return ListTrust(trustedKeys: keys, requireSigned: requireSigned)
+            return ListTrust(trustedKeys: keys, requireSigned: requireSigned || configuration.requireSignedLists)
         }
     }
 
@@ -46,16 +51,18 @@ struct ListCommand: ParsableCommand {
         var signature: String?
 
         @OptionGroup var trustOptions: TrustOptions
-        @OptionGroup var options: DatabaseOptions
+        @OptionGroup var options: ConfigOptions
 
         func run() throws {
-            let trust = try trustOptions.trust()
-            let directory = (options.database as NSString).deletingLastPathComponent
+            let configuration = try options.resolveOrExit()
+            let database = configuration.database
+            let trust = try trustOptions.trust(configuration)
+            let directory = (database as NSString).deletingLastPathComponent
             if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
                 try FileManager.default.createDirectory(
                     atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
             }
-            let store = try EntitlementStore(path: options.database, readerCount: 1)
+            let store = try EntitlementStore(path: database, readerCount: 1)
             let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
             do {
                 let summary = try store.importList(
@@ -86,21 +93,22 @@ struct ListCommand: ParsableCommand {
         @Flag(help: "One JSON object.")
         var json = false
 
-        @OptionGroup var options: DatabaseOptions
+        @OptionGroup var options: ConfigOptions
 
         func run() throws {
-            guard FileManager.default.fileExists(atPath: options.database) else {
-                printError("necctl: no database at \(options.database)")
+            let configuration = try options.resolveOrExit()
+            let database = configuration.database
+            guard FileManager.default.fileExists(atPath: database) else {
+                printError("necctl: no database at \(database)")
                 throw ExitCode(2)
             }
-            let store = try EntitlementStore(path: options.database, readerCount: 1)
+            let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
             let now = Date()
             guard let s = try store.listStatus() else {
                 if json { print(#"{"class":"LIST","present":false}"#) } else { print("no list imported") }
                 throw ExitCode(1)
             }
-            // LEAD: max_list_age from the configuration.
-            let policy = DecisionPolicy()
+            let policy = configuration.decisionPolicy
             let stale = s.isStale(at: now, policy: policy)
             if json {
                 print(ListStatusJSON.line(s, now: now, stale: stale))
@@ -132,14 +140,16 @@ struct ListCommand: ParsableCommand {
             abstract: "Put the previous list back in force (a second rollback undoes the first)."
         )
 
-        @OptionGroup var options: DatabaseOptions
+        @OptionGroup var options: ConfigOptions
 
         func run() throws {
-            guard FileManager.default.fileExists(atPath: options.database) else {
-                printError("necctl: no database at \(options.database)")
+            let configuration = try options.resolveOrExit()
+            let database = configuration.database
+            guard FileManager.default.fileExists(atPath: database) else {
+                printError("necctl: no database at \(database)")
                 throw ExitCode(2)
             }
-            let store = try EntitlementStore(path: options.database, readerCount: 1)
+            let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
             do {
                 let s = try store.rollbackList()
                 print("rolled back: \(s.rows) rows from \(s.file) are in force")

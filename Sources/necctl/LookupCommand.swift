@@ -18,7 +18,7 @@ struct LookupCommand: ParsableCommand {
     @Flag(help: "Print the LOOKUP object (one JSON line).")
     var json = false
 
-    @OptionGroup var options: DatabaseOptions
+    @OptionGroup var options: ConfigOptions
 
     func validate() throws {
         do {
@@ -29,13 +29,13 @@ struct LookupCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: options.database) else {
-            printError("necctl: no database at \(options.database) (import a list first, or pass --database)")
+        let configuration = try options.resolveOrExit()
+        let database = configuration.database
+        guard FileManager.default.fileExists(atPath: database) else {
+            printError("necctl: no database at \(database) (import a list first, or pass --database)")
             throw ExitCode(2)
         }
-        // LEAD: the DecisionPolicy comes from the configuration (time_zone, max_list_age,
-        // stale_list_policy); defaults until it is wired in.
-        let store = try EntitlementStore(path: options.database, policy: DecisionPolicy(), readerCount: 1)
+        let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
         let result = try store.lookup(card: card, at: Date())
         if json {
             print(result.jsonLine())

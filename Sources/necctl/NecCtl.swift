@@ -10,7 +10,7 @@ struct NecCtl: AsyncParsableCommand {
         abstract: "Look at readers and cards, manage necd's entitlement list, and look cards up.",
         subcommands: [
             ReadersCommand.self, ScanCommand.self, ListCommand.self, LookupCommand.self,
-            SimulateCommand.self,
+            SimulateCommand.self, WatchCommand.self, DoctorCommand.self, DebugInfoCommand.self,
         ]
     )
 
@@ -32,14 +32,6 @@ struct NecCtl: AsyncParsableCommand {
             Foundation.exit(2)
         }
     }
-}
-
-/// Options every command that opens the database takes.
-struct DatabaseOptions: ParsableArguments {
-    // LEAD: default from `database` in /etc/necd/necd.toml (`--config`) once the
-    // configuration module is merged.
-    @Option(name: .long, help: "The state database.")
-    var database = "/var/lib/necd/necd.sqlite"
 }
 
 /// Writes `text` and a newline to standard error.
