@@ -4,6 +4,7 @@
 // and refuses anything it does not know, because a misspelt key that is silently ignored is
 // worse than a daemon that will not start.
 
+public import Entitlements
 public import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -13,24 +14,12 @@ import Musl
 import Darwin
 #endif
 
-/// What a reader is used for, as written in a `[[reader]]` table's `role`.
-///
-/// Kept separate from the Entitlements module's reader role so that configuration parsing
-/// does not depend on the decision code; the two have the same cases.
-public enum ReaderRoleSetting: String, Sendable, Hashable, CaseIterable {
-    /// A canteen till: taps are evaluated and free meals are redeemed.
-    case till
-    /// A kiosk: taps are evaluated the same way but nothing is redeemed.
-    case kiosk
-}
+/// What a reader is used for, as written in a `[[reader]]` table's `role`: the decision
+/// rules' own type, so configuration and decisions cannot disagree on the cases.
+public typealias ReaderRoleSetting = ReaderRole
 
-/// What to do with taps when the entitlement list is older than `max_list_age`.
-public enum StaleListPolicySetting: String, Sendable, Hashable, CaseIterable {
-    /// Decide as usual and mark every event `"list_stale": true`.
-    case allow
-    /// Decline every tap with the reason `list_stale`.
-    case decline
-}
+/// What to do with taps when the list is older than `max_list_age` (`stale_list_policy`).
+public typealias StaleListPolicySetting = StaleListPolicy
 
 /// One `[[reader]]` table: which pcscd reader names it applies to, and what they are for.
 public struct ReaderRule: Sendable, Hashable {

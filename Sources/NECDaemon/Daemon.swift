@@ -31,7 +31,7 @@ public enum Daemon {
         try makeParentDirectory(of: configuration.database, mode: 0o700)
         let store: EntitlementStore
         do {
-            store = try EntitlementStore(path: configuration.database, policy: DaemonState.policy(for: configuration))
+            store = try EntitlementStore(path: configuration.database, policy: configuration.decisionPolicy)
         } catch {
             throw StartupError(description: "cannot open the database \(configuration.database): \(error)")
         }
@@ -148,7 +148,7 @@ struct Housekeeping: Service {
         applied.database = current.configuration.database
         applied.socket = current.configuration.socket
         applied.socketGroup = current.configuration.socketGroup
-        let policy = DaemonState.policy(for: applied)
+        let policy = applied.decisionPolicy
         if policy != current.store.policy {
             do {
                 current.store = try EntitlementStore(path: applied.database, policy: policy)

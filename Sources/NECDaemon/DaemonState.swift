@@ -27,14 +27,13 @@ public final class DaemonState: Sendable {
 
     /// Installs new settings (and a store reopened with the new decision policy).
     public func replace(with new: Current) { current.withLock { $0 = new } }
+}
 
-    /// The entitlement store's policy for a configuration.
-    public static func policy(for configuration: NECConfiguration) -> DecisionPolicy {
+extension NECConfiguration {
+    /// The keys the decision rules depend on, as the entitlement store takes them.
+    public var decisionPolicy: DecisionPolicy {
         DecisionPolicy(
-            timeZone: configuration.timeZone,
-            maxListAge: configuration.maxListAge,
-            stalePolicy: configuration.staleListPolicy == .decline ? .decline : .allow,
-            eventRetention: configuration.eventRetention
-        )
+            timeZone: timeZone, maxListAge: maxListAge, stalePolicy: staleListPolicy,
+            eventRetention: eventRetention)
     }
 }

@@ -95,7 +95,7 @@ public struct TapPipeline: Service {
             return
         }
         let settings = current.configuration.readerSettings(for: reading.reader)
-        let role: Entitlements.ReaderRole = settings.role == .kiosk ? .kiosk : .till
+        let role = settings.role
         let event = current.store.decide(
             identity, reader: reading.reader, lane: settings.lane, role: role, at: reading.time)
         // Stored (when the store could write) before anyone is told.

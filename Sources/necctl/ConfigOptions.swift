@@ -44,11 +44,3 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
-extension NECConfiguration {
-    /// The decision rules' settings from this configuration.
-    var decisionPolicy: DecisionPolicy {
-        DecisionPolicy(
-            timeZone: timeZone, maxListAge: maxListAge,
-            stalePolicy: staleListPolicy == .decline ? .decline : .allow, eventRetention: eventRetention)
-    }
-}
