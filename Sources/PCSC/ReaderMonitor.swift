@@ -270,15 +270,20 @@ public final class ReaderMonitor<Reading: Sendable>: AsyncSequence, Sendable {
             }
             order = names
 
-            // Wait until something changes; with no readers, on the PnP entry alone.
+            // Wait until something changes; with no readers, on the PnP entry alone. A pcscd
+            // that has just started accepts contexts before it has loaded the readers of
+            // its reader.conf, and adding those raises no PnP event: so while there are no
+            // readers the wait is cut at one second and the list read again. With readers,
+            // the wait is unbounded.
             var rescan = false
             waiting: while !rescan {
                 var states = order.compactMap { watched[$0]?.state } + [plugAndPlay]
                 if isStopping { return nil }
                 do {
-                    try context.statusChange(&states)
+                    try context.statusChange(&states, timeout: order.isEmpty ? 1000 : nil)
                 } catch .cancelled, .timeout {
                     if isStopping { return nil }
+                    if order.isEmpty { break waiting }
                     continue
                 } catch .unknownReader {
                     break waiting  // a reader left between listing and waiting
