@@ -52,6 +52,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Tap cards taken from this entitlement list (CSV with a 'card' column), in order.")
     var list: String?
 
+    @Flag(help: "Add each tap's last APDU answer time (last_answer_unix_ns, CLOCK_REALTIME) for latency benchmarks.")
+    var timestamps = false
+
     func validate() throws {
         guard hold > 0, hold <= 86_400 else { throw ValidationError("--hold must be between 0 and 86400 seconds") }
         guard gap >= 0, gap <= 86_400 else { throw ValidationError("--gap must be between 0 and 86400 seconds") }
@@ -74,7 +77,12 @@ struct SimulateCommand: AsyncParsableCommand {
             do {
                 let stats = try await VirtualCardRunner.tap(
                     card: model, host: host, port: port, hold: .seconds(hold))
-                print("tap \(index + 1): \(model) on \(host):\(port): \(stats.apdusAnswered) APDUs answered")
+                var line = "tap \(index + 1): \(model) on \(host):\(port): \(stats.apdusAnswered) APDUs answered"
+                if timestamps {
+                    // "-" when no APDU was answered: the reader never read the card.
+                    line += " last_answer_unix_ns=" + (stats.lastAnsweredAt.map { String($0.unixNanoseconds) } ?? "-")
+                }
+                print(line)
             } catch {
                 printError("necctl simulate: \(error)")
                 throw ExitCode(2)
