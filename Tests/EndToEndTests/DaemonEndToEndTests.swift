@@ -192,6 +192,37 @@ struct DaemonEndToEndTests {
         try await Task.sleep(for: .milliseconds(900))
     }
 
+    @Test func aNewListTakesEffectWithoutARestartAndSIGTERMStopsPromptly() async throws {
+        let d = try DaemonFixture()
+        try await d.start()
+        let watch = try d.watcher()
+        try await d.tap(DaemonFixture.card(DaemonFixture.unknownCard), port: d.tillPort)
+        #expect(try d.decision(watch)["reason"] as? String == "unknown_card")
+        // The council sends a new list naming the card; necd is not restarted.
+        let newList = d.directory + "/list2.csv"
+        try (DaemonFixture.listCSV + "\(DaemonFixture.unknownCard.digits),TEST-0010,fsm,active,,,,,\n")
+            .write(toFile: newList, atomically: true, encoding: .utf8)
+        try Shell.run(BuiltProducts.executable("necctl"), "list", "import", newList, "--database", d.databasePath)
+        try await Task.sleep(for: .seconds(1))
+        try await d.tap(DaemonFixture.card(DaemonFixture.unknownCard), port: d.tillPort)
+        let now = try d.decision(watch)
+        #expect(now["kind"] as? String == "lunch")
+        #expect(now["pupil"] as? String == "TEST-0010")
+        // SIGTERM: necd tells its clients and exits within 2 s.
+        let daemon = try #require(d.daemon)
+        let asked = ContinuousClock.now
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let status = await daemon.waitForExit(timeout: .seconds(5))
+        let took = ContinuousClock.now - asked
+        #expect(status == 0)
+        #expect(took < .seconds(2), "necd took \(took) to stop")
+        var last: [String: Any]? = nil
+        while let object = watch.readObject(timeout: .seconds(1)) { last = object }
+        #expect(last?["class"] as? String == "ERROR")
+        #expect((last?["message"] as? String)?.contains("shutting down") == true)
+        #expect(watch.closedByPeer)
+    }
+
     @Test func readyArrivesOnTheNotifySocket() async throws {
         let d = try DaemonFixture()
         let path = d.directory + "/notify.sock"
