@@ -87,8 +87,8 @@ public actor SocketServer: Service {
             try await withTaskCancellationHandler {
                 try await withThrowingDiscardingTaskGroup { group in
                     try await serverChannel.executeThenClose { connections in
-                        for try await connection in connections {
-                            group.addTask { await self.serve(connection) }
+                        for try await channel in connections {
+                            group.addTask { await self.serve(channel) }
                         }
                     }
                 }
@@ -129,18 +129,18 @@ public actor SocketServer: Service {
         }
     }
 
-    private func bind() async throws -> NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never> {
+    // Accepted connections come out of the listening socket as plain channels, with
+    // reading off, and are wrapped in NIOAsyncChannel by the task that serves them. Wrapping
+    // them in the accept path instead leaves a window (swift-nio#2637) where a connection
+    // accepted while the server stops is dropped unwrapped-but-unfinished, and NIO's writer
+    // traps in deinit ("Deinited NIOAsyncWriter without calling finish()").
+    private func bind() async throws -> NIOAsyncChannel<any Channel, Never> {
         let bootstrap = ServerBootstrap(group: configuration.eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SocketLineDecoder()))
-                return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                    wrappingChannelSynchronously: channel,
-                    configuration: .init(isOutboundHalfClosureEnabled: false)
-                )
-            }
+            .childChannelOption(.autoRead, value: false)
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { channel in
+            channel.eventLoop.makeSucceededFuture(channel)
         }
         switch configuration.endpoint {
         case .path(let path):
@@ -178,8 +178,24 @@ public actor SocketServer: Service {
     }
 
     /// Serves one client until it leaves, is dropped, or the server shuts down.
-    private nonisolated func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
-        let channel = connection.channel
+    private nonisolated func serve(_ channel: any Channel) async {
+        let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            connection = try await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SocketLineDecoder()))
+                let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                    wrappingChannelSynchronously: channel,
+                    configuration: .init(isOutboundHalfClosureEnabled: false)
+                )
+                // Nothing could be read before the handlers were in place; now they are.
+                channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+                return wrapped
+            }.get()
+        } catch {
+            logger.debug("client connection could not be set up", metadata: ["error": "\(error)"])
+            channel.close(promise: nil)
+            return
+        }
         let peer = await SocketPeer.of(channel)
         var logger = self.logger
         logger[metadataKey: "peer"] = "\(peer.map(\.description) ?? "unknown")"
