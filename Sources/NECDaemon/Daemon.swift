@@ -170,6 +170,7 @@ struct Housekeeping: Service {
             } catch {
                 logger.error("pruning the journal failed: \(error)")
             }
+            // A timer, not polling: pruning is a chore that needs doing about hourly.
             try? await Task.sleep(for: .seconds(3600))
         }
     }
@@ -177,6 +178,7 @@ struct Housekeeping: Service {
     private func feedWatchdog(every interval: Duration) async {
         while !Task.isCancelled {
             try? notifier.watchdog()
+            // systemd's watchdog wants a ping every WATCHDOG_USEC / 2; that is a timer by nature.
             try? await Task.sleep(for: interval)
         }
     }

@@ -26,6 +26,13 @@ public final class ReaderRegistry: Sendable {
         state.withLock { $0.readers[name] = Entry(state: newState, atr: atr) }
     }
 
+    /// Marks a known reader empty (its card left); an unknown reader stays unknown.
+    public func markEmpty(_ name: String) {
+        state.withLock { s in
+            if s.readers[name] != nil { s.readers[name] = Entry(state: "empty", atr: nil) }
+        }
+    }
+
     /// Forgets a reader that pcscd no longer lists.
     public func remove(_ name: String) {
         _ = state.withLock { $0.readers.removeValue(forKey: name) }

@@ -56,7 +56,7 @@ public struct TapPipeline: Service {
             logger.warning("reader unavailable: \(name)")
             publishReader(name, state: "unavailable")
         case .cardRemoved(let name):
-            if registry.readers.contains(where: { $0.name == name }) { registry.set(name, state: "empty") }
+            registry.markEmpty(name)
             debounce.removed(reader: name, at: .now)
         case .serviceLost(let error):
             logger.error("pcscd unreachable: \(error); readers unavailable until it returns")

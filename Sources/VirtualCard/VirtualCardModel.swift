@@ -65,7 +65,7 @@ public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
     /// A synthetic 4-byte UID for Classic models.
     public static let sampleUID4: [UInt8] = [0x11, 0x22, 0x33, 0x44]
     /// A synthetic ISRN (OID 9999), valid Luhn.
-    public static let sampleISRN = try! ISRN("633597999900000019")
+    public static let sampleISRN = ISRN(unchecked: "633597999900000019")  // synthetic, OID 9999, Luhn-valid (tested)
     /// An expiry far enough ahead that a default card is never expired: 2040-12-31.
     public static let futureExpiry = CivilDate(year: 2040, month: 12, day: 31)!
     /// The expiry an expired card gets: 2024-07-31.

@@ -16,6 +16,11 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
+/// The identity of a card from the generated list; a card that is not one is a broken fixture.
+func identity(_ card: String) -> CardIdentity {
+    do { return try CardReference.identity(card) } catch { fail("not a card: \(card): \(error)") }
+}
+
 func cards(at path: String) -> [String] {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { fail("cannot read \(path)") }
     return text.split(whereSeparator: \.isNewline).map(String.init)
@@ -54,7 +59,7 @@ func diskFull(dir: String, list: String) {
     // Half the pupils get a lunch while there is room.
     let half = cards.count / 2
     for card in cards[..<half] {
-        let e = store.decide(try! CardReference.identity(card), reader: "R", lane: nil, role: .till, at: now)
+        let e = store.decide(identity(card), reader: "R", lane: nil, role: .till, at: now)
         guard e.isLunchStored else { fail("lunch before the disk filled: \(e.jsonLine())") }
         stored.append(e.seq!)
     }
@@ -73,7 +78,7 @@ func diskFull(dir: String, list: String) {
     var unstored = 0
     var firstRefused: String?
     for card in cards[half...] {
-        let e = store.decide(try! CardReference.identity(card), reader: "R", lane: nil, role: .till, at: now)
+        let e = store.decide(identity(card), reader: "R", lane: nil, role: .till, at: now)
         if e.isLunchStored {
             authorised += 1
             stored.append(e.seq!)
@@ -94,7 +99,7 @@ func diskFull(dir: String, list: String) {
     let lost = stored.filter { !lunchSeqs.contains($0) }.count
     var recovered = "none"
     if let firstRefused {
-        let e = reopened.decide(try! CardReference.identity(firstRefused), reader: "R", lane: nil, role: .till, at: now)
+        let e = reopened.decide(identity(firstRefused), reader: "R", lane: nil, role: .till, at: now)
         recovered = e.isLunchStored ? "lunch" : (e.reason?.rawValue ?? "?")
     }
     print("before=\(half) authorised=\(authorised) unavailable=\(unavailable) unstored=\(unstored) lost=\(lost) recovered=\(recovered)")
