@@ -8,9 +8,12 @@
 SWIFT        ?= swift
 PREFIX       ?= /usr
 DESTDIR      ?=
-# Debian packages the build, the tests and the demo need.
+# Debian packages the build, the tests and the demo need. A minimal Debian 12 has none of
+# them; among the less obvious: iproute2 for `ss` (the rig finds free vpcd ports with it),
+# util-linux for unshare/setpriv, procps for pgrep, systemd for systemd-analyze and
+# systemd-socket-activate.
 APT_PACKAGES := pcscd libpcsclite-dev libsqlite3-dev vsmartcard-vpcd pcsc-tools sqlite3 \
-                python3 util-linux procps systemd
+                python3 util-linux procps systemd iproute2
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build release test demo clean
