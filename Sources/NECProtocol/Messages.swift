@@ -297,7 +297,7 @@ public struct ReaderEvent: Codable, Hashable, Sendable {
 
 /// The answer to `lookup`: the decision the card would get now. Nothing is redeemed.
 ///
-/// `{"class":"LOOKUP","card":{"isrn":"633597999900000018"},"decision":"declined","reason":"unknown_card"}`
+/// `{"class":"LOOKUP","card":{"isrn":"633597999900000019"},"decision":"declined","reason":"unknown_card"}`
 public struct LookupMessage: Codable, Hashable, Sendable {
     /// Always ``MessageClass/lookup``.
     public var messageClass: MessageClass = .lookup

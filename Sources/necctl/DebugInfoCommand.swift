@@ -203,11 +203,14 @@ struct DebugReport {
             interesting.contains(String(line.split(separator: " ").first ?? ""))
         }
         var text = loaded.isEmpty ? "none of \(interesting.joined(separator: ", ")) loaded" : loaded.joined(separator: "\n")
-        let directory = "/etc/modprobe.d"
-        let blacklists = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted().flatMap { file in
-            (read(directory + "/" + file) ?? "").split(separator: "\n")
-                .filter { $0.contains("pn533") || $0.contains("nfc") }
-                .map { "\(directory)/\(file): \($0)" }
+        // modprobe.d(5) reads all of these; /etc overrides /run, which overrides /usr/lib and /lib.
+        let directories = ["/etc/modprobe.d", "/run/modprobe.d", "/usr/lib/modprobe.d", "/lib/modprobe.d"]
+        let blacklists = directories.flatMap { directory in
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted().flatMap { file in
+                (read(directory + "/" + file) ?? "").split(separator: "\n")
+                    .filter { $0.contains("pn533") || $0.contains("nfc") }
+                    .map { "\(directory)/\(file): \($0)" }
+            }
         }
         text += "\n" + (blacklists.isEmpty ? "no modprobe.d line mentions pn533 or nfc" : blacklists.joined(separator: "\n"))
         return text

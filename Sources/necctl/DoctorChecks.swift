@@ -125,7 +125,8 @@ struct Doctor {
         let bound = ((try? FileManager.default.contentsOfDirectory(atPath: driver)) ?? [])
             .filter { $0.first?.isNumber == true && $0.contains(":") }
             .sorted()
-        let fix = "echo 'blacklist pn533_usb' > /etc/modprobe.d/necd-pn533.conf; modprobe -r pn533_usb pn533; unplug and replug the reader"
+        let fix = "printf 'blacklist pn533_usb\\nblacklist pn533\\nblacklist nfc\\n' > /etc/modprobe.d/necd-blacklist-pn533.conf"
+            + " (make install puts the same file in /usr/lib/modprobe.d); modprobe -r pn533_usb pn533 nfc; unplug and replug the reader"
         if !bound.isEmpty {
             return .fault(
                 "pn533", "the kernel's pn533_usb holds a reader (\(bound.joined(separator: ", "))): pcscd cannot use it",
