@@ -109,8 +109,10 @@ struct SystemdUnitFilesTests {
         let line = try #require(
             result.output.split(separator: "\n").first { $0.contains("Overall exposure level") },
             "no rating in: \(result.output)\(result.errors)")
-        // "→ Overall exposure level for necd.service: 0.2 SAFE 😀"
-        let rating = line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }
+        // "→ Overall exposure level for necd.service: 0.2 SAFE 😀"; without a UTF-8 locale the
+        // face is ":-}", so read the number after "necd.service:", not after the last colon.
+        let afterName = line.range(of: "necd.service:").map { line[$0.upperBound...] }
+        let rating = afterName?.split(separator: " ").first.flatMap { Double($0) }
         let value = try #require(rating, "cannot read a rating from \(line)")
         #expect(value <= 2.0, "exposure \(value): \(line)")
     }
