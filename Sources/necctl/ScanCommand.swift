@@ -129,6 +129,8 @@ enum ScanOutput {
         var issn: String?
         var expiry: String?
         var expired: Bool?
+        /// True when the shell stores expiry day 0 (no expiry); absent otherwise.
+        var no_expiry: Bool?
         var mcrn: String?
         var checks: [CheckRow]?
         var readable: Bool?
@@ -157,7 +159,9 @@ enum ScanOutput {
                 reader: row.reader, time: row.time, atr: row.atr, atr_meaning: row.atr_meaning,
                 media: id.media.rawValue, uid: id.uidHex, uid_random: id.uidRandom,
                 isrn: id.isrn?.digits, isrn_grouped: id.isrn?.grouped, oid: id.isrn?.oid, issn: id.isrn?.issn,
-                expiry: id.expiry?.description, expired: id.expiry.map { $0 < Today.utc() },
+                expiry: id.expiry?.description,
+                expired: id.noExpiry ? false : id.expiry.map { $0 < Today.utc() },
+                no_expiry: id.noExpiry ? true : nil,
                 mcrn: id.mcrn, checks: id.checks.map { CheckRow(name: $0.name, ok: $0.ok, reason: $0.reason) },
                 readable: id.isReadable, unreadable_reason: id.unreadableReason, error: nil,
                 apdus: id.apduCount, read_ms: row.read_ms
@@ -220,6 +224,8 @@ enum ScanOutput {
             }
             if let expiry = id.expiry {
                 add("expiry", expiry.description + (expiry < Today.utc() ? "  EXPIRED" : ""))
+            } else if id.noExpiry {
+                add("expiry", "none (ITSO day 0: no expiry)")
             }
             if let mcrn = id.mcrn { add("MCRN", mcrn) }
             lines.append("  checks:")
