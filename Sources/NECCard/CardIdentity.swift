@@ -45,8 +45,12 @@ public struct CardIdentity: Sendable, Equatable {
     /// The ISRN from the ITSO shell, when one was read. Present even when its Luhn check
     /// failed (see `checks`), so a technician sees what the card holds.
     public var isrn: ISRN?
-    /// The ITSO shell's expiry date, when read.
+    /// The ITSO shell's expiry date, when read. Nil also for a card whose shell says it
+    /// has no expiry (`noExpiry`).
     public var expiry: CivilDate?
+    /// True when the shell was read and stores expiry day 0: the card never expires, so
+    /// the expiry rule does not apply to it.
+    public var noExpiry: Bool
     /// The media class reference number, when the shell carries one.
     public var mcrn: String?
     /// Every check made, in the order made.
@@ -58,7 +62,7 @@ public struct CardIdentity: Sendable, Equatable {
     public init(
         atr: [UInt8] = [], media: Media = .unknown, uid: [UInt8]? = nil, uidRandom: Bool = false,
         isrn: ISRN? = nil, expiry: CivilDate? = nil, mcrn: String? = nil, checks: [Check] = [],
-        apduCount: Int = 0
+        apduCount: Int = 0, noExpiry: Bool = false
     ) {
         self.atr = atr
         self.media = media
@@ -66,6 +70,7 @@ public struct CardIdentity: Sendable, Equatable {
         self.uidRandom = uidRandom
         self.isrn = isrn
         self.expiry = expiry
+        self.noExpiry = noExpiry
         self.mcrn = mcrn
         self.checks = checks
         self.apduCount = apduCount

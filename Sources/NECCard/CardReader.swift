@@ -243,6 +243,7 @@ private struct Session<T: APDUTransport> {
                 for stage in Session.shellStages.dropFirst() { check(stage, ok: true) }
                 identity.isrn = shell.isrn
                 identity.expiry = shell.expiry
+                identity.noExpiry = shell.hasNoExpiry
                 if let mcrn = shell.mcrn, !mcrn.isEmpty { identity.mcrn = mcrn }
             }
         } catch {

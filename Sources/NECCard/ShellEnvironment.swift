@@ -79,7 +79,9 @@ public struct ShellEnvironment: Sendable, Equatable {
     public let ksc: UInt8?
     /// Key set version code; nil for a compact shell.
     public let kvc: UInt8?
-    /// The expiry as an ITSO day number (days since 1997-01-01); nil for a compact shell.
+    /// The expiry as stored: the 14-bit ITSO day number (days since 1997-01-01), the two
+    /// reserved bits before it masked off; nil for a compact shell. 0 means the card has
+    /// no expiry (see `hasNoExpiry`).
     public let expiryDay: Int?
     /// B: sector size; nil for a compact shell.
     public let sectorSize: UInt8?
@@ -95,8 +97,21 @@ public struct ShellEnvironment: Sendable, Equatable {
     /// The stored SECRC (already checked); nil for a compact shell.
     public let secrc: UInt16?
 
-    /// The expiry date; nil for a compact shell.
-    public var expiry: CivilDate? { expiryDay.map { CivilDate(itsoDay: $0) } }
+    /// The expiry date: the last day the card is valid. Nil for a compact shell and for a
+    /// shell that stores day 0, which in ITSO is the top of the range and which schemes
+    /// write for a card that never expires (never 1997-01-01).
+    public var expiry: CivilDate? {
+        guard let expiryDay, expiryDay != ShellEnvironment.noExpiryDay else { return nil }
+        return CivilDate(itsoDay: expiryDay)
+    }
+
+    /// True for a full shell whose stored expiry is day 0: the card has no expiry.
+    public var hasNoExpiry: Bool { expiryDay == ShellEnvironment.noExpiryDay }
+
+    /// The stored expiry day that means "no expiry".
+    public static let noExpiryDay = 0
+    /// The largest expiry day 14 bits hold: 0x3FFF, 2041-11-09.
+    public static let maxExpiryDay = 0x3FFF
 
     /// The IIN every ITSO shell carries in bytes 2-4.
     public static let iinBytes: [UInt8] = [0x63, 0x35, 0x97]
@@ -162,6 +177,7 @@ public struct ShellEnvironment: Sendable, Equatable {
         self.init(
             format: .full, shellLength: blocks, bitmap: bitmap, formatRevision: revision, fvc: bytes[11],
             isrn: isrn, ksc: bytes[12], kvc: bytes[13],
+            // Bytes 14-15: two reserved bits, then the 14-bit DATE.
             expiryDay: Int(bytes[14] & 0x3F) << 8 | Int(bytes[15]),
             sectorSize: b, sectorCount: s, directoryEntries: e, sctl: t, mcrn: mcrn, secrc: stored)
     }

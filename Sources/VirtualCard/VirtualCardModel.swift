@@ -17,6 +17,27 @@ public enum VirtualCardFault: Sendable, Hashable {
     case garbage(seed: UInt64?)
 }
 
+extension VirtualCardFault: CustomStringConvertible {
+    /// The fault in a technician's words, as `necctl simulate` prints it.
+    public var description: String {
+        switch self {
+        case .badSECRC: "bad SECRC"
+        case .badLuhn: "bad check digit (Luhn)"
+        case .removeAfter(let apdus):
+            apdus == 0 ? "leaves the reader at the first APDU" : "leaves the reader after \(apdus) APDU\(apdus == 1 ? "" : "s")"
+        case .delay(let duration): "answers \(VirtualCardFault.milliseconds(duration)) ms late"
+        case .garbage(let seed?): "answers random bytes (seed \(seed))"
+        case .garbage(nil): "answers random bytes"
+        }
+    }
+
+    private static func milliseconds(_ duration: Duration) -> String {
+        let c = duration.components
+        let ms = Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15
+        return ms == ms.rounded() ? String(Int64(ms)) : String(ms)
+    }
+}
+
 /// A virtual card: its chip, its UID, its ITSO shell if any, and its faults. A value; the
 /// state of one tap lives in `EmulatedCard`.
 public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
@@ -70,6 +91,9 @@ public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
     public static let futureExpiry = CivilDate(year: 2040, month: 12, day: 31)!
     /// The expiry an expired card gets: 2024-07-31.
     public static let pastExpiry = CivilDate(year: 2024, month: 7, day: 31)!
+    /// The ISRN `from(isrn:...)` gives a card when an option needs a shell but no ISRN
+    /// was given: `sampleISRN`.
+    public static let defaultShellISRN = sampleISRN
 
     /// A DESFire card with the ITSO application.
     /// - Parameters:
@@ -121,8 +145,10 @@ public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
         case uid(String)
         /// The emulator has no model for this media.
         case unsupportedMedia(Media)
-        /// An ISRN (or a shell fault) was given for a card that cannot carry a readable shell.
+        /// An ISRN (or a shell option) was given for a card that cannot carry a readable shell.
         case shellOnClassic
+        /// Both "expired" and "no expiry" were asked for.
+        case expiredAndNoExpiry
 
         /// A sentence for a technician.
         public var description: String {
@@ -131,23 +157,31 @@ public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
             case .uid(let text): "virtual card UID must be hex of 4, 7 or 10 bytes, or \"random\": \(text)"
             case .unsupportedMedia(let media): "no virtual card model for media \(media.rawValue)"
             case .shellOnClassic: "a MIFARE Classic virtual card carries no readable ITSO shell"
+            case .expiredAndNoExpiry: "a virtual card cannot be both expired and without expiry"
             }
         }
     }
 
     /// A model from command-line style options (for `necctl simulate`).
+    ///
+    /// The shell options (`expired`, `noExpiry`, `badCRC`, `badLuhn`) describe the ITSO
+    /// shell, so they give a card without an ISRN the shell of `defaultShellISRN`
+    /// rather than being silently ignored.
     /// - Parameters:
-    ///   - isrn: the ISRN, with or without spaces; nil for a card without ITSO.
+    ///   - isrn: the ISRN, with or without spaces; nil for a card without ITSO (unless a
+    ///     shell option is given).
     ///   - uid: the UID in hex, `"random"` for a random ID, nil for the sample UID.
     ///   - media: `.desfire`, `.iso7816` (CMD2) or `.classic`.
     ///   - expired: give the shell an expiry in the past (`pastExpiry`).
+    ///   - noExpiry: give the shell no expiry (day 0).
     ///   - badCRC: add the `badSECRC` fault.
     ///   - badLuhn: add the `badLuhn` fault.
     /// - Throws: `VirtualCardModel.Invalid`.
     public static func from(
         isrn: String?, uid: String? = nil, media: Media = .desfire, expired: Bool = false,
-        badCRC: Bool = false, badLuhn: Bool = false
+        noExpiry: Bool = false, badCRC: Bool = false, badLuhn: Bool = false
     ) throws(Invalid) -> Self {
+        guard !(expired && noExpiry) else { throw .expiredAndNoExpiry }
         let parsedUID: UID
         switch uid {
         case nil:
@@ -161,10 +195,15 @@ public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
             parsedUID = .fixed(bytes)
         }
         var shell: VirtualShell? = nil
-        if let isrn {
+        let shellOption = expired || noExpiry || badCRC || badLuhn
+        if isrn != nil || shellOption {
             let parsed: ISRN
-            do { parsed = try ISRN(isrn) } catch { throw .isrn(error) }
-            shell = VirtualShell(isrn: parsed, expiry: expired ? pastExpiry : futureExpiry)
+            if let isrn {
+                do { parsed = try ISRN(isrn) } catch { throw .isrn(error) }
+            } else {
+                parsed = defaultShellISRN
+            }
+            shell = VirtualShell(isrn: parsed, expiry: noExpiry ? nil : expired ? pastExpiry : futureExpiry)
         }
         var faults: [VirtualCardFault] = []
         if badCRC { faults.append(.badSECRC) }
@@ -231,11 +270,11 @@ public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
         }
         if let shell {
             parts.append("isrn \(shell.isrn.masked)")
-            parts.append("expiry \(shell.expiry)")
+            parts.append(shell.expiry.map { "expiry \($0)" } ?? "no expiry")
         } else {
             parts.append("no ITSO")
         }
-        if !faults.isEmpty { parts.append("faults \(faults)") }
+        if !faults.isEmpty { parts.append("faults: " + faults.map(\.description).joined(separator: " + ")) }
         return parts.joined(separator: ", ")
     }
 }

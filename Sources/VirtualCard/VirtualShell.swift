@@ -37,9 +37,14 @@ public struct VirtualShell: Sendable, Hashable {
     /// The ISRN the shell carries. `ISRN(unchecked:)` makes a shell with a bad check digit;
     /// digits beyond 18 are dropped and missing or non-digit ones are encoded as 0.
     public var isrn: ISRN
-    /// The expiry date. Dates outside what 14 bits of days since 1997-01-01 can hold
-    /// (1997-01-01 to 2041-11-10) are clamped to that range.
-    public var expiry: CivilDate
+    /// The expiry date, or nil for a card with no expiry, which the shell stores as day 0
+    /// (ITSO's "top of the range"). A date is stored as days since 1997-01-01, clamped to
+    /// what the 14 bits can hold with day 0 taken: 1997-01-02 (day 1) to 2041-11-09
+    /// (day 0x3FFF).
+    public var expiry: CivilDate?
+    /// The two reserved bits in front of the DATE (the top bits of byte 14), 0-3. Real
+    /// cards store 0; a decoder must mask them whatever they hold.
+    public var reservedBits: UInt8
     /// ShellFormatRevision, 0-15 (bits 12-15).
     public var formatRevision: UInt8
     /// FVC, the format version code (byte 11).
@@ -62,7 +67,7 @@ public struct VirtualShell: Sendable, Hashable {
 
     /// - Parameters:
     ///   - isrn: the ISRN to encode.
-    ///   - expiry: the expiry date.
+    ///   - expiry: the expiry date, or nil for no expiry (day 0).
     ///   - formatRevision: ShellFormatRevision (default 1).
     ///   - fvc: format version code (default 15, as in the worked example).
     ///   - ksc: key strategy code (default 1).
@@ -70,13 +75,15 @@ public struct VirtualShell: Sendable, Hashable {
     ///   - geometry: bytes 16-19 (default `20 10 08 10`).
     ///   - mcrn: the MCRN digits, or nil.
     ///   - fileLength: the DESFire file's length (default 32).
+    ///   - reservedBits: the two bits before the DATE (default 0).
     public init(
-        isrn: ISRN, expiry: CivilDate, formatRevision: UInt8 = 1, fvc: UInt8 = 0x0F,
+        isrn: ISRN, expiry: CivilDate?, formatRevision: UInt8 = 1, fvc: UInt8 = 0x0F,
         ksc: UInt8 = 0x01, kvc: UInt8 = 0x01, geometry: Geometry = .standard,
-        mcrn: String? = nil, fileLength: Int = 32
+        mcrn: String? = nil, fileLength: Int = 32, reservedBits: UInt8 = 0
     ) {
         self.isrn = isrn
         self.expiry = expiry
+        self.reservedBits = reservedBits
         self.formatRevision = formatRevision
         self.fvc = fvc
         self.ksc = ksc
@@ -90,7 +97,14 @@ public struct VirtualShell: Sendable, Hashable {
     public var shellLengthBlocks: Int { mcrn == nil ? 6 : 8 }
 
     /// The largest expiry day 14 bits can hold.
-    static let maxExpiryDay = 0x3FFF
+    static let maxExpiryDay = ShellEnvironment.maxExpiryDay
+
+    /// The day number bytes 14-15 store: 0 for no expiry, else the date's day clamped
+    /// to 1...0x3FFF (day 0 is not a date).
+    public var expiryDay: Int {
+        guard let expiry else { return ShellEnvironment.noExpiryDay }
+        return min(max(expiry.daysSinceUnixEpoch - CivilDate.itsoEpoch.daysSinceUnixEpoch, 1), Self.maxExpiryDay)
+    }
 
     /// The shell's own bytes (ShellLength x 4 of them, SECRC last).
     /// - Parameters:
@@ -117,9 +131,8 @@ public struct VirtualShell: Sendable, Hashable {
         out[11] = fvc
         out[12] = ksc
         out[13] = kvc
-        let day = min(max(expiry.daysSinceUnixEpoch - CivilDate.itsoEpoch.daysSinceUnixEpoch, 0),
-                      Self.maxExpiryDay)
-        out[14] = UInt8(day >> 8)  // the two reserved bits stay 0
+        let day = expiryDay
+        out[14] = (reservedBits & 0x03) << 6 | UInt8(day >> 8)
         out[15] = UInt8(day & 0xFF)
         out[16] = geometry.sectorSize
         out[17] = geometry.sectorCount

@@ -39,7 +39,17 @@ struct ScanCommand: AsyncParsableCommand {
         // SIGINT / SIGTERM end the scan cleanly (SCardCancel through stop()).
         let signals = SignalStop(monitor: monitor)
         defer { signals.cancel() }
-        if !json { printError("waiting for cards (Ctrl-C to stop)") }
+        // Every message for the person goes to standard error, so --json's standard
+        // output holds only the cards.
+        var readers = ReaderWait(filter: filter)
+        let waitingForCards = json ? nil : "waiting for cards (Ctrl-C to stop)"
+        // What pcscd has before the monitor starts: the monitor reports the readers it
+        // finds, but says nothing when there are none.
+        if let message = readers.start(listing: ReaderWait.listNow()) {
+            printError(message)
+        } else if let waitingForCards {
+            printError(waitingForCards)
+        }
         for await event in monitor {
             switch event {
             case .cardPresent(let name, _, let reading?):
@@ -57,15 +67,21 @@ struct ScanCommand: AsyncParsableCommand {
             case .cardRemoved(let name):
                 if !json, ReaderFilter.matches(name, filter) { printError("\(name): card removed") }
             case .readerAdded(let name):
-                printError("reader added: \(name)")
+                let ended = readers.added(name)
+                printError("reader added: \(name)" + (ReaderFilter.matches(name, filter) ? "" : readers.ignoredNote))
+                if ended, let waitingForCards { printError(waitingForCards) }
             case .readerRemoved(let name):
                 printError("reader removed: \(name)")
+                if let message = readers.gone(name) { printError(message) }
             case .readerUnavailable(let name):
                 printError("reader unavailable: \(name)")
+                if let message = readers.gone(name) { printError(message) }
             case .serviceLost(let error):
+                readers.serviceLost()
                 printError("pcscd unreachable (\(error)); waiting for it to come back")
             case .serviceRestored:
                 printError("pcscd reachable again")
+                if let message = readers.restored(listing: ReaderWait.listNow()) { printError(message) }
             }
         }
     }
@@ -77,6 +93,88 @@ enum ReaderFilter {
         guard let filter, !filter.isEmpty else { return true }
         if name == filter || name.hasPrefix(filter) { return true }
         return fnmatch(filter, name, 0) == 0
+    }
+}
+
+/// Whether `scan` has a reader to wait on, so that it says so when it has none (as
+/// pcsc_scan does) instead of waiting in silence: once when the wait begins (at start,
+/// when the last matching reader goes, or when pcscd comes back without one), and
+/// "reader added" when it ends.
+struct ReaderWait {
+    let filter: String?
+    /// The matching readers known to be usable.
+    private var usable: Set<String> = []
+    /// True while the "Waiting for a reader" message stands.
+    private(set) var waiting = false
+
+    init(filter: String?) {
+        self.filter = filter
+    }
+
+    /// The readers pcscd lists now, or nil when pcscd cannot be reached (the monitor
+    /// reports that itself).
+    static func listNow() -> [String]? {
+        guard let context = try? PCSCContext.establish() else { return nil }
+        defer { try? context.release() }
+        do {
+            return try context.listReaders()
+        } catch .noReadersAvailable {
+            return []
+        } catch {
+            return nil
+        }
+    }
+
+    /// At start: the message to print when no reader matches, else nil.
+    mutating func start(listing: [String]?) -> String? {
+        guard let listing else { return nil }
+        usable = Set(listing.filter { ReaderFilter.matches($0, filter) })
+        return beginWaitIfNone(listing: listing)
+    }
+
+    /// pcscd is back: the message when it has no matching reader.
+    mutating func restored(listing: [String]?) -> String? {
+        guard let listing else { return nil }
+        usable.formUnion(listing.filter { ReaderFilter.matches($0, filter) })
+        return beginWaitIfNone(listing: listing)
+    }
+
+    /// A reader appeared; true when it ends a wait.
+    mutating func added(_ name: String) -> Bool {
+        guard ReaderFilter.matches(name, filter) else { return false }
+        usable.insert(name)
+        defer { waiting = false }
+        return waiting
+    }
+
+    /// A reader went or became unusable: the message when no matching reader is left.
+    mutating func gone(_ name: String) -> String? {
+        guard usable.remove(name) != nil else { return nil }
+        return beginWaitIfNone(listing: nil)
+    }
+
+    /// pcscd went away, and every reader with it; the monitor's own message says so. A
+    /// wait for a reader that began before goes on: it ends when a reader comes.
+    mutating func serviceLost() {
+        usable = []
+    }
+
+    /// Appended to "reader added" for a reader `--reader` leaves out.
+    var ignoredNote: String {
+        filter.map { " (does not match --reader '\($0)': ignored)" } ?? ""
+    }
+
+    private mutating func beginWaitIfNone(listing: [String]?) -> String? {
+        guard usable.isEmpty, !waiting else { return nil }
+        waiting = true
+        guard let filter, !filter.isEmpty else { return "Waiting for a reader... (Ctrl-C to stop)" }
+        var message = "Waiting for a reader matching '\(filter)'..."
+        if let listing {
+            message += listing.isEmpty
+                ? " (pcscd sees no reader)"
+                : " (pcscd has: " + listing.joined(separator: ", ") + ")"
+        }
+        return message
     }
 }
 
@@ -129,6 +227,8 @@ enum ScanOutput {
         var issn: String?
         var expiry: String?
         var expired: Bool?
+        /// True when the shell stores expiry day 0 (no expiry); absent otherwise.
+        var no_expiry: Bool?
         var mcrn: String?
         var checks: [CheckRow]?
         var readable: Bool?
@@ -157,7 +257,9 @@ enum ScanOutput {
                 reader: row.reader, time: row.time, atr: row.atr, atr_meaning: row.atr_meaning,
                 media: id.media.rawValue, uid: id.uidHex, uid_random: id.uidRandom,
                 isrn: id.isrn?.digits, isrn_grouped: id.isrn?.grouped, oid: id.isrn?.oid, issn: id.isrn?.issn,
-                expiry: id.expiry?.description, expired: id.expiry.map { $0 < Today.utc() },
+                expiry: id.expiry?.description,
+                expired: id.noExpiry ? false : id.expiry.map { $0 < Today.utc() },
+                no_expiry: id.noExpiry ? true : nil,
                 mcrn: id.mcrn, checks: id.checks.map { CheckRow(name: $0.name, ok: $0.ok, reason: $0.reason) },
                 readable: id.isReadable, unreadable_reason: id.unreadableReason, error: nil,
                 apdus: id.apduCount, read_ms: row.read_ms
@@ -220,6 +322,8 @@ enum ScanOutput {
             }
             if let expiry = id.expiry {
                 add("expiry", expiry.description + (expiry < Today.utc() ? "  EXPIRED" : ""))
+            } else if id.noExpiry {
+                add("expiry", "none (ITSO day 0: no expiry)")
             }
             if let mcrn = id.mcrn { add("MCRN", mcrn) }
             lines.append("  checks:")

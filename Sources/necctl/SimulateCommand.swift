@@ -12,11 +12,13 @@ struct SimulateCommand: AsyncParsableCommand {
         discussion: """
             Needs pcscd with the vpcd driver (apt install pcscd vsmartcard-vpcd): vpcd \
             listens on 127.0.0.1:35963 by default, one reader per port. Each tap inserts \
-            the card, holds it for --hold seconds and removes it.
+            the card, holds it for --hold seconds and removes it. The shell options \
+            (--expired, --no-expiry, --bad-crc, --bad-luhn) give a card without --isrn \
+            the synthetic ISRN 633597 9999 0000 0019.
             """
     )
 
-    @Option(help: "The card's ISRN (18 digits, spaces allowed). Without it the card has no ITSO shell.")
+    @Option(help: "The card's ISRN (18 digits, spaces allowed). Without it (and without a shell option) the card has no ITSO shell.")
     var isrn: String?
 
     @Option(help: "The chip UID in hex (8, 14 or 20 digits), or 'random' for a random-ID card.")
@@ -27,6 +29,9 @@ struct SimulateCommand: AsyncParsableCommand {
 
     @Flag(help: "An expiry date in the past.")
     var expired = false
+
+    @Flag(name: .customLong("no-expiry"), help: "No expiry date: the shell stores ITSO day 0, which means the card never expires.")
+    var noExpiry = false
 
     @Flag(name: .customLong("bad-crc"), help: "Corrupt the shell's SECRC.")
     var badCRC = false
@@ -60,6 +65,10 @@ struct SimulateCommand: AsyncParsableCommand {
         guard gap >= 0, gap <= 86_400 else { throw ValidationError("--gap must be between 0 and 86400 seconds") }
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
         guard Media(rawValue: media) != nil else { throw ValidationError("--media must be desfire, iso7816 or classic") }
+        guard !(expired && noExpiry) else { throw ValidationError("--expired and --no-expiry contradict each other: give one") }
+        if media == Media.classic.rawValue, let flag = shellFlags.first {
+            throw ValidationError("\(flag) describes the ITSO shell, which a MIFARE Classic card does not carry")
+        }
     }
 
     func run() async throws {
@@ -90,11 +99,18 @@ struct SimulateCommand: AsyncParsableCommand {
         }
     }
 
+    /// The shell options given, as typed.
+    private var shellFlags: [String] {
+        [(expired, "--expired"), (noExpiry, "--no-expiry"), (badCRC, "--bad-crc"), (badLuhn, "--bad-luhn")]
+            .filter(\.0).map(\.1)
+    }
+
     private func makeModels() throws -> [VirtualCardModel] {
         let mediaValue = Media(rawValue: media) ?? .desfire
         guard let list else {
             let model = try VirtualCardModel.from(
-                isrn: isrn, uid: uid, media: mediaValue, expired: expired, badCRC: badCRC, badLuhn: badLuhn)
+                isrn: isrn, uid: uid, media: mediaValue, expired: expired, noExpiry: noExpiry,
+                badCRC: badCRC, badLuhn: badLuhn)
             return Array(repeating: model, count: count)
         }
         let cards = try ListCards.read(path: list, limit: count)
@@ -105,7 +121,8 @@ struct SimulateCommand: AsyncParsableCommand {
         return try cards.prefix(count).map { card throws -> VirtualCardModel in
             if let parsed = try? ISRN(card) {
                 return try VirtualCardModel.from(
-                    isrn: parsed.digits, uid: uid, media: mediaValue, expired: expired, badCRC: badCRC, badLuhn: badLuhn)
+                    isrn: parsed.digits, uid: uid, media: mediaValue, expired: expired, noExpiry: noExpiry,
+                    badCRC: badCRC, badLuhn: badLuhn)
             }
             // A UID row: a card with that UID and no ITSO shell.
             return try VirtualCardModel.from(isrn: nil, uid: card, media: mediaValue)

@@ -51,8 +51,11 @@ func hex(_ text: String) -> [UInt8] { Hex.bytes(text)! }
         var shell = exampleShell
         shell.expiry = CivilDate(year: 2060, month: 1, day: 1)!
         #expect(Array(shell.shellBytes()[14..<16]) == [0x3F, 0xFF])
+        // Day 0 means "no expiry", so the earliest date stored is day 1, 1997-01-02.
         shell.expiry = CivilDate(year: 1990, month: 1, day: 1)!
-        #expect(Array(shell.shellBytes()[14..<16]) == [0x00, 0x00])
+        #expect(Array(shell.shellBytes()[14..<16]) == [0x00, 0x01])
+        shell.expiry = CivilDate.itsoEpoch
+        #expect(Array(shell.shellBytes()[14..<16]) == [0x00, 0x01])
         shell.expiry = CivilDate(itsoDay: 0x2FE8)
         #expect(Array(shell.shellBytes()[14..<16]) == [0x2F, 0xE8])
     }

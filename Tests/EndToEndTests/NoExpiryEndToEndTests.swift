@@ -1,0 +1,183 @@
+import Foundation
+import NECCard
+import Testing
+import VirtualCard
+
+/// Cards whose ITSO shell stores expiry day 0 ("no expiry") through the whole stack: a
+/// real necd with a list, pcscd with vpcd readers, VirtualCard and `necctl simulate`
+/// taps. Every decision such a card can get, with the exact fields of its event: `card`
+/// never has an `expiry`, and rule 2 (`card_expired`) never applies.
+@Suite(.serialized, .enabled(if: VirtualReaders.available, "needs the virtual-reader rig: run via `make test` or scripts/with-virtual-readers"))
+struct NoExpiryEndToEndTests {
+    /// The UID every VirtualCard model has unless told otherwise.
+    static let uid = Hex.string(VirtualCardModel.sampleUID7)
+
+    /// A DESFire NEC whose shell stores day 0, with the reserved bits as given.
+    static func noExpiryCard(_ isrn: ISRN, reservedBits: UInt8 = 0) -> VirtualCardModel {
+        .desfireITSO(shell: VirtualShell(isrn: isrn, expiry: nil, reservedBits: reservedBits))
+    }
+
+    /// The `card` object a no-expiry card of this ISRN gives.
+    static func card(_ isrn: ISRN, media: String = "desfire") -> [String: Any] {
+        ["isrn": isrn.digits, "uid": uid, "media": media]
+    }
+
+    @Test func everyDecisionOfANoExpiryCardHasItsExactFields() async throws {
+        let d = try DaemonFixture()
+        try await d.start()
+        let watch = try d.watcher()
+        let till: [String: Any] = ["class": "TAP", "reader": d.tillReader, "lane": "till-1"]
+        let kiosk: [String: Any] = ["class": "IDENTIFY", "reader": d.kioskReader, "lane": "kiosk-1"]
+
+        // Rule 6: a free lunch, not card_expired.
+        try await d.tap(Self.noExpiryCard(DaemonFixture.lunchCard), port: d.tillPort)
+        let lunch = try d.decision(watch)
+        expectEvent(lunch, till, [
+            "card": Self.card(DaemonFixture.lunchCard), "decision": "authorised", "kind": "lunch", "pupil": "TEST-0001",
+        ])
+        let firstSeq = try #require(lunch["seq"] as? Int)
+
+        // Rule 8: the same pupil again.
+        try await d.tap(Self.noExpiryCard(DaemonFixture.lunchCard), port: d.tillPort)
+        let again = try d.decision(watch)
+        expectEvent(again, till, [
+            "card": Self.card(DaemonFixture.lunchCard), "decision": "declined", "reason": "already_redeemed",
+            "pupil": "TEST-0001",
+        ])
+        #expect(again["seq"] as? Int == firstSeq + 1)
+
+        // Rule 7, tapped by the technician's own tool: `necctl simulate --no-expiry`.
+        let simulated = try await simulate(d, ["--isrn", DaemonFixture.paidCard.grouped, "--no-expiry"])
+        #expect(simulated.contains("no expiry"), "simulate said: \(simulated)")
+        let paid = try d.decision(watch)
+        expectEvent(paid, till, [
+            "card": Self.card(DaemonFixture.paidCard), "decision": "authorised", "kind": "payment", "pupil": "TEST-0002",
+            "daily_limit": 250, "allergens": ["milk", "eggs"], "message": "see the test note",
+        ])
+
+        // Rule 3: not on the list, still showing what was read.
+        try await d.tap(Self.noExpiryCard(DaemonFixture.unknownCard), port: d.tillPort)
+        expectEvent(try d.decision(watch), till, [
+            "card": Self.card(DaemonFixture.unknownCard), "decision": "declined", "reason": "unknown_card",
+        ])
+
+        // Rule 4: hotlisted, with the pupil shown.
+        try await d.tap(Self.noExpiryCard(DaemonFixture.hotlistedCard), port: d.tillPort)
+        expectEvent(try d.decision(watch), till, [
+            "card": Self.card(DaemonFixture.hotlistedCard), "decision": "declined", "reason": "hotlisted",
+            "pupil": "TEST-0003",
+        ])
+
+        // Rule 5: outside valid_from..valid_until.
+        try await d.tap(Self.noExpiryCard(DaemonFixture.futureCard), port: d.tillPort)
+        expectEvent(try d.decision(watch), till, [
+            "card": Self.card(DaemonFixture.futureCard), "decision": "declined", "reason": "not_entitled",
+            "pupil": "TEST-0004",
+        ])
+
+        // A kiosk: IDENTIFY, and nothing redeemed, so the till still gives the lunch.
+        try await d.tap(Self.noExpiryCard(DaemonFixture.secondLunchCard), port: d.kioskPort)
+        expectEvent(try d.decision(watch), kiosk, [
+            "card": Self.card(DaemonFixture.secondLunchCard), "decision": "authorised", "kind": "lunch",
+            "pupil": "TEST-0008",
+        ])
+        try await d.tap(Self.noExpiryCard(DaemonFixture.secondLunchCard), port: d.tillPort)
+        expectEvent(try d.decision(watch), till, [
+            "card": Self.card(DaemonFixture.secondLunchCard), "decision": "authorised", "kind": "lunch",
+            "pupil": "TEST-0008",
+        ])
+
+        // A CMD2 card storing day 0 behind both reserved bits set: still no expiry.
+        let cmd2 = VirtualCardModel.cmd2ITSO(shell: VirtualShell(isrn: DaemonFixture.bothCard, expiry: nil, reservedBits: 3))
+        try await d.tap(cmd2, port: d.tillPort)
+        expectEvent(try d.decision(watch), till, [
+            "card": Self.card(DaemonFixture.bothCard, media: "iso7816"), "decision": "authorised", "kind": "lunch",
+            "pupil": "TEST-0006",
+        ])
+
+        // Rule 2 still holds for a card with a date in the past.
+        try await d.tap(DaemonFixture.card(DaemonFixture.expiredCard, expired: true), port: d.tillPort)
+        expectEvent(try d.decision(watch), till, [
+            "card": ["isrn": DaemonFixture.expiredCard.digits, "uid": Self.uid, "media": "desfire", "expiry": "2024-07-31"],
+            "decision": "declined", "reason": "card_expired",
+        ])
+
+        // `simulate --expired` without --isrn taps the default ISRN's expired shell, not a
+        // card without ITSO: rule 2 comes before the list.
+        _ = try await simulate(d, ["--expired"])
+        expectEvent(try d.decision(watch), till, [
+            "card": [
+                "isrn": VirtualCardModel.defaultShellISRN.digits, "uid": Self.uid, "media": "desfire",
+                "expiry": "2024-07-31",
+            ],
+            "decision": "declined", "reason": "card_expired",
+        ])
+
+        // Rule 1 comes first: a broken shell is unreadable, expiry or not. simulate names
+        // the fault in words.
+        let broken = try await simulate(d, ["--isrn", DaemonFixture.lunchCard.digits, "--no-expiry", "--bad-crc"])
+        #expect(broken.contains(", no expiry, faults: bad SECRC on "), "simulate said: \(broken)")
+        #expect(!broken.contains("VirtualCard"), "simulate said: \(broken)")
+        expectEvent(try d.decision(watch), till, [
+            "card": ["uid": Self.uid, "media": "desfire"], "decision": "declined", "reason": "unreadable",
+        ])
+
+        // The journal keeps what was sent: replayed, the first lunch is the same object.
+        let replay = try d.watcher(since: Int64(firstSeq - 1))
+        let replayed = try d.decision(replay)
+        #expect(canonicalJSON(replayed) == canonicalJSON(lunch))
+    }
+
+    /// Runs `necctl simulate` on the till's vpcd port, checks it succeeded, and waits
+    /// until necd sees the till reader empty again. Returns what it printed.
+    func simulate(_ d: DaemonFixture, _ arguments: [String]) async throws -> String {
+        let process = try ChildProcess(
+            BuiltProducts.executable("necctl"),
+            ["simulate"] + arguments + ["--port", String(d.tillPort), "--hold", "0.7"])
+        let status = await process.waitForExit(timeout: .seconds(15))
+        #expect(status == 0, "necctl simulate \(arguments): \(process.standardError)")
+        try await waitUntilEmpty(d, reader: d.tillReader)
+        return process.outputLines.joined(separator: "\n")
+    }
+
+    /// Polls necd's `readers` until `reader` is empty: the next tap is a new card.
+    func waitUntilEmpty(_ d: DaemonFixture, reader: String, timeout: Duration = .seconds(10)) async throws {
+        let client = try LineSocket(path: d.socketPath)
+        _ = client.readObject()
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            try client.send(#"{"cmd":"readers"}"#)
+            let readers = client.readObject(matching: { $0["class"] as? String == "READERS" })?["readers"] as? [[String: Any]]
+            if readers?.first(where: { $0["name"] as? String == reader })?["state"] as? String == "empty" { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("necd never saw \(reader) empty")
+    }
+}
+
+/// Checks that a TAP or IDENTIFY event has exactly the fields `common` + `fields` with
+/// those values (so a `card` without `expiry` in `fields` must have none), plus `seq`
+/// (an integer) and `time` (UTC, milliseconds). The one other
+/// key allowed is `method`, and only as `"card"`: protocol minor version 1 adds it to
+/// every event of a tap.
+func expectEvent(
+    _ event: [String: Any], _ common: [String: Any], _ fields: [String: Any],
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    var expected = common.merging(fields) { _, new in new }
+    expected["seq"] = event["seq"] as? Int ?? -1
+    expected["time"] = event["time"] as? String ?? "(missing)"
+    if let method = event["method"] { expected["method"] = method as? String == "card" ? method : "card" }
+    #expect(canonicalJSON(event) == canonicalJSON(expected), sourceLocation: sourceLocation)
+    let time = event["time"] as? String ?? ""
+    #expect(time.count == 24 && time.hasSuffix("Z") && time.dropFirst(19).hasPrefix("."), "time \(time)",
+            sourceLocation: sourceLocation)
+}
+
+/// A JSON object as text with sorted keys, so two objects compare (and print) exactly.
+func canonicalJSON(_ object: [String: Any]) -> String {
+    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+        return "(not JSON: \(object))"
+    }
+    return String(decoding: data, as: UTF8.self)
+}
