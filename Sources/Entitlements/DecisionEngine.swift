@@ -62,10 +62,11 @@ public struct ListRow: Sendable, Equatable {
     }
 }
 
-/// The decision rules of product.md as a pure function: no clock, no store.
+/// The decision rules (docs/entitlements.md) as a pure function: no clock, no store.
 ///
 /// Order: 1 `unreadable`, 2 `card_expired`, then (only when the list is stale and the
-/// policy is `decline`) `list_stale`, 3 `unknown_card`, 4 `hotlisted`, 5 `not_entitled`,
+/// policy is `decline`) `list_stale`, 3 `unknown_card`, 4 `hotlisted` (a hotlisted row for
+/// the ISRN or the UID), 5 `not_entitled`,
 /// 6 lunch, 7 payment, 8 `already_redeemed`. Staleness sits after the card's own checks
 /// because those need no list, and before rule 3 because every later rule trusts it.
 public enum DecisionEngine {
@@ -91,12 +92,14 @@ public enum DecisionEngine {
         if let expiry = identity.expiry, expiry < today { return .declined(.cardExpired, listStale: stale) }
         if stale && policy.stalePolicy == .decline { return .declined(.listStale, listStale: true) }
         // Rule 3: the ISRN's row wins over the UID's.
-        let row = identity.isrn.flatMap { isrn in rows.first { $0.card == isrn.digits } }
-            ?? identity.uidHex.flatMap { uid in rows.first { $0.card == uid } }
-        guard let row else { return .declined(.unknownCard, listStale: stale) }
-        // Rule 4: the pupil is shown (the till may keep the card), nothing else.
-        if row.hotlisted {
-            return Verdict(decision: .declined, reason: .hotlisted, pupil: row.pupil, listStale: stale)
+        let isrnRow = identity.isrn.flatMap { isrn in rows.first { $0.card == isrn.digits } }
+        let uidRow = identity.uidHex.flatMap { uid in rows.first { $0.card == uid } }
+        guard let row = isrnRow ?? uidRow else { return .declined(.unknownCard, listStale: stale) }
+        // Rule 4: a hotlisted row for either number of the card wins, whichever row
+        // decides the rest: a lost card is lost however it is looked up. The pupil is
+        // shown (the till may keep the card), nothing else.
+        if let lost = [isrnRow, uidRow].compactMap({ $0 }).first(where: \.hotlisted) {
+            return Verdict(decision: .declined, reason: .hotlisted, pupil: lost.pupil, listStale: stale)
         }
         var verdict = Verdict(
             decision: .declined, pupil: row.pupil, allergens: row.allergens.isEmpty ? nil : row.allergens,

@@ -17,6 +17,23 @@ extension DaemonEndToEndTests {
         #expect(said.contains(#"\#(d.configPath):5: time_zone: unknown time zone "BST""#), "\(said)")
     }
 
+    // MARK: Decisions
+
+    @Test func aHotlistedRowForAnyIdentifierOfTheCardWins() async throws {
+        let d = try DaemonFixture()
+        try await d.start()
+        let watch = try d.watcher()
+        let card = VirtualCardModel.desfireITSO(
+            uid: DaemonFixture.halfHotlistedUID,
+            shell: VirtualShell(isrn: DaemonFixture.halfHotlistedCard, expiry: CivilDate(iso: "2035-07-31")!))
+        try await d.tap(card, port: d.tillPort)
+        let decision = try d.decision(watch)
+        #expect(decision["decision"] as? String == "declined")
+        #expect(decision["reason"] as? String == "hotlisted")
+        #expect(decision["pupil"] as? String == "TEST-0011")
+        #expect(decision["kind"] == nil)
+    }
+
     // MARK: Helpers
 
     /// Runs necd with `configPath` and expects it to stop with a failure; returns what it said.
