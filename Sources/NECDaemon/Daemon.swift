@@ -29,6 +29,10 @@ public enum Daemon {
             logger.notice("no configuration file at \(NECConfiguration.defaultPath): using the defaults")
         }
         try makeParentDirectory(of: configuration.database, mode: 0o700)
+        // One necd per database, for necd's whole life; taken before the store is opened.
+        let databaseLock = try lock(
+            configuration.database + ".lock", holder: "is using the database \(configuration.database)")
+        defer { databaseLock.release() }
         let store: EntitlementStore
         do {
             store = try EntitlementStore(path: configuration.database, policy: configuration.decisionPolicy)
@@ -41,13 +45,24 @@ public enum Daemon {
 
         let activated = try SocketActivation.takeListeningSockets()
         let endpoint: SocketServerConfiguration.Endpoint
+        var socketLock: InstanceLock?
         if let socket = activated.first {
             logger.info("using the listening socket systemd passed (fd \(socket.fileDescriptor))")
             endpoint = .inheritedDescriptor(socket.fileDescriptor)
         } else {
             try makeParentDirectory(of: configuration.socket, mode: 0o755)
+            // One necd per socket path too: two daemons with different databases must not
+            // take turns replacing each other's socket.
+            socketLock = try lock(configuration.socket + ".lock", holder: "is serving the socket \(configuration.socket)")
+            // Refuse now, before anything starts, if some other server answers on the path.
+            do {
+                try SocketFile.prepareToBind(path: configuration.socket)
+            } catch {
+                throw StartupError(description: error.description)
+            }
             endpoint = .path(configuration.socket)
         }
+        defer { socketLock?.release() }
         var group: SocketServerConfiguration.Group? = nil
         if getgrnam(configuration.socketGroup) != nil {
             group = .name(configuration.socketGroup)
@@ -91,6 +106,24 @@ public enum Daemon {
                 atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
         } catch {
             throw StartupError(description: "cannot create \(parent): \(error)")
+        }
+    }
+
+    /// Takes an ``InstanceLock``, or explains who holds it.
+    /// - Parameters:
+    ///   - path: the lock file.
+    ///   - holder: what the other necd is doing, for the message ("is using the database ...").
+    static func lock(_ path: String, holder: String) throws -> InstanceLock {
+        do {
+            return try InstanceLock.acquire(path: path)
+        } catch {
+            switch error {
+            case .held(let pid):
+                let other = pid.map { "another necd (pid \($0))" } ?? "another necd"
+                throw StartupError(description: "\(other) \(holder) (it holds \(path)); stop it first")
+            case .failed:
+                throw StartupError(description: "cannot lock \(error)")
+            }
         }
     }
 }

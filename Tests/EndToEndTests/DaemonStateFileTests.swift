@@ -8,6 +8,71 @@ import VirtualCard
 // against the real executables (necd, necctl), real SQLite files and real sockets. An
 // extension of the end-to-end suite, so it runs serialised with it on the same rig.
 extension DaemonEndToEndTests {
+    // MARK: One necd per database and socket
+
+    @Test func aSecondNecdOnTheSameDatabaseOrSocketRefusesToStart() async throws {
+        let d = try DaemonFixture()
+        try await d.start()
+        let first = try #require(d.daemon).process.processIdentifier
+        let socketBefore = try #require(FileIdentity(d.socketPath))
+
+        // The same configuration: the database is taken.
+        let same = try await necdRefuses(configPath: d.configPath)
+        #expect(same.contains("another necd (pid \(first)) is using the database \(d.databasePath)"), "\(same)")
+
+        // Another database, the same socket: the socket is taken.
+        let otherConfig = d.directory + "/other.toml"
+        try """
+            socket = "\(d.socketPath)"
+            socket_group = "necd-no-such-group"
+            database = "\(d.directory)/other.sqlite"
+            """.write(toFile: otherConfig, atomically: true, encoding: .utf8)
+        let other = try await necdRefuses(configPath: otherConfig)
+        #expect(other.contains("another necd (pid \(first)) is serving the socket \(d.socketPath)"), "\(other)")
+
+        // The first necd still owns its socket, untouched, and still serves.
+        #expect(FileIdentity(d.socketPath) == socketBefore)
+        let client = try LineSocket(path: d.socketPath)
+        #expect(client.readObject()?["class"] as? String == "VERSION")
+        let watch = try d.watcher()
+        try await d.tap(DaemonFixture.card(DaemonFixture.lunchCard), port: d.tillPort)
+        #expect(try d.decision(watch)["kind"] as? String == "lunch")
+        #expect(nextDecision(watch, timeout: .seconds(1)) == nil)
+        #expect(await d.stopDaemon() == 0)
+    }
+
+    @Test func aSocketAnotherProcessListensOnIsNeverTakenOver() async throws {
+        let d = try DaemonFixture()
+        let listener = try TestListener(path: d.socketPath)
+        let before = try #require(FileIdentity(d.socketPath))
+        let said = try await necdRefuses(configPath: d.configPath)
+        #expect(said.contains("\(d.socketPath) is in use: another process is listening on it"), "\(said)")
+        #expect(FileIdentity(d.socketPath) == before)
+        // The other process still gets its connections.
+        let client = try LineSocket(path: d.socketPath)
+        #expect(listener.acceptOne())
+        _ = client
+    }
+
+    @Test func aStaleSocketFileIsReplacedAndStoppingLeavesASocketNecdDidNotMake() async throws {
+        let d = try DaemonFixture()
+        // A socket file nobody listens on (a necd that was killed): connect is refused.
+        try TestListener.staleSocketFile(at: d.socketPath)
+        try await d.start()
+        let watch = try d.watcher()
+        _ = watch
+        // Someone else's socket appears at the path while necd runs (the file was removed
+        // by hand and another server bound the path). Stopping necd must not delete it.
+        unlink(d.socketPath)
+        let listener = try TestListener(path: d.socketPath)
+        let theirs = try #require(FileIdentity(d.socketPath))
+        #expect(await d.stopDaemon() == 0)
+        #expect(FileIdentity(d.socketPath) == theirs)
+        let client = try LineSocket(path: d.socketPath)
+        #expect(listener.acceptOne())
+        _ = client
+    }
+
     // MARK: Files and directories necd creates
 
     @Test func anAbbreviationIsNotATimeZone() async throws {
