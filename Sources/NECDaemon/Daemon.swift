@@ -28,7 +28,7 @@ public enum Daemon {
         } else {
             logger.notice("no configuration file at \(NECConfiguration.defaultPath): using the defaults")
         }
-        try makeParentDirectory(of: configuration.database, mode: 0o700)
+        try makeDirectory(containing: configuration.database, for: "the database", mode: 0o700)
         // One necd per database, for necd's whole life; taken before the store is opened.
         let databaseLock = try lock(
             configuration.database + ".lock", holder: "is using the database \(configuration.database)")
@@ -50,7 +50,7 @@ public enum Daemon {
             logger.info("using the listening socket systemd passed (fd \(socket.fileDescriptor))")
             endpoint = .inheritedDescriptor(socket.fileDescriptor)
         } else {
-            try makeParentDirectory(of: configuration.socket, mode: 0o755)
+            try makeDirectory(containing: configuration.socket, for: "the socket", mode: 0o755)
             // One necd per socket path too: two daemons with different databases must not
             // take turns replacing each other's socket.
             socketLock = try lock(configuration.socket + ".lock", holder: "is serving the socket \(configuration.socket)")
@@ -98,15 +98,34 @@ public enum Daemon {
         logger.info("necd stopped")
     }
 
-    static func makeParentDirectory(of path: String, mode: Int) throws {
-        let parent = (path as NSString).deletingLastPathComponent
-        guard !parent.isEmpty, !FileManager.default.fileExists(atPath: parent) else { return }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
-        } catch {
-            throw StartupError(description: "cannot create \(parent): \(error)")
+    /// Creates the directory that will hold `path`, when it is missing, and only that
+    /// one (as systemd's StateDirectory= and RuntimeDirectory= do): a missing directory
+    /// above it means a mistyped path, and making a tree of directories would hide it.
+    /// - Parameters:
+    ///   - path: the socket or database file.
+    ///   - purpose: what the file is, for the message.
+    ///   - mode: the new directory's permissions, whatever the umask.
+    static func makeDirectory(containing path: String, for purpose: String, mode: mode_t) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        guard !directory.isEmpty else { return }
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFDIR else {
+                throw StartupError(description: "cannot use \(directory) for \(purpose): it is not a directory")
+            }
+            return
         }
+        let above = (directory as NSString).deletingLastPathComponent
+        if !above.isEmpty, stat(above, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
+            throw StartupError(
+                description: "cannot create \(directory) for \(purpose): \(above) does not exist"
+                    + " (necd creates only the last directory of the path)")
+        }
+        if mkdir(directory, mode) != 0 && errno != EEXIST {
+            throw StartupError(description: "cannot create \(directory) for \(purpose): \(String(cString: strerror(errno)))")
+        }
+        // mkdir's mode passes through the umask; say exactly what is meant.
+        chmod(directory, mode)
     }
 
     /// Takes an ``InstanceLock``, or explains who holds it.

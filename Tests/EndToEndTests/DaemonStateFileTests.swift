@@ -75,6 +75,43 @@ extension DaemonEndToEndTests {
 
     // MARK: Files and directories necd creates
 
+    @Test func onlyTheLastDirectoryOfTheSocketAndDatabasePathsIsCreated() async throws {
+        let d = try DaemonFixture()
+        let deepSocket = d.directory + "/run/necd/necd.sock"
+        let config = d.directory + "/deep.toml"
+        try """
+            socket = "\(deepSocket)"
+            socket_group = "necd-no-such-group"
+            database = "\(d.databasePath)"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let socketSaid = try await necdRefuses(configPath: config)
+        #expect(socketSaid.contains("cannot create \(d.directory)/run/necd for the socket: \(d.directory)/run does not exist"), "\(socketSaid)")
+        #expect(!FileManager.default.fileExists(atPath: d.directory + "/run"))
+
+        let deepDatabase = d.directory + "/lib/necd/necd.sqlite"
+        try """
+            socket = "\(d.socketPath)"
+            socket_group = "necd-no-such-group"
+            database = "\(deepDatabase)"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let databaseSaid = try await necdRefuses(configPath: config)
+        #expect(databaseSaid.contains("cannot create \(d.directory)/lib/necd for the database: \(d.directory)/lib does not exist"), "\(databaseSaid)")
+        #expect(!FileManager.default.fileExists(atPath: d.directory + "/lib"))
+
+        // One missing directory is created, as systemd's RuntimeDirectory= would.
+        mkdir(d.directory + "/run", 0o755)
+        try """
+            socket = "\(deepSocket)"
+            socket_group = "necd-no-such-group"
+            database = "\(d.databasePath)"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let process = try ChildProcess(BuiltProducts.executable("necd"), ["--config", config])
+        defer { process.terminate() }
+        let banner = try await firstBanner(deepSocket, process)
+        #expect(banner?["class"] as? String == "VERSION")
+        #expect(FileIdentity(d.directory + "/run/necd")?.permissions == 0o755)
+    }
+
     @Test func anAbbreviationIsNotATimeZone() async throws {
         let d = try DaemonFixture()
         try d.configure(#"time_zone = "BST""#)
