@@ -29,6 +29,7 @@ public final class EntitlementStore: Sendable {
     public init(path: String, policy: DecisionPolicy = DecisionPolicy(), readerCount: Int = 4) throws {
         self.path = path
         self.policy = policy
+        EntitlementStore.createPrivately(path)
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.maximumReaderCount = readerCount
@@ -43,6 +44,17 @@ public final class EntitlementStore: Sendable {
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Schema.migrator.migrate(pool)
+    }
+
+    /// Creates a missing database file with mode 0600, whoever opens it first (necd, or
+    /// `necctl list import` under a login's umask of 0022): SQLite would make it 0644,
+    /// readable by every user, and it holds pupil references. SQLite gives the -wal and
+    /// -shm files the database file's mode, so they are private too. An existing file is
+    /// never opened here: closing a descriptor of a file SQLite has open drops its locks.
+    static func createPrivately(_ path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if fd >= 0 { close(fd) }
+        // Any failure (it exists, the directory is missing) is SQLite's to report.
     }
 
     // MARK: Decisions

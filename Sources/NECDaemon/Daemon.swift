@@ -22,6 +22,10 @@ public enum Daemon {
     ///   - logger: where to log.
     /// - Throws: `StartupError` or `ConfigurationError` when necd cannot start.
     public static func run(configurationPath: String?, logger: Logger) async throws {
+        // Nothing necd creates is for others to read unless it says so (the socket's mode
+        // is set explicitly): the database, its -wal and -shm, and the lock files hold or
+        // sit beside pupil references. Under systemd, UMask=0077 says the same.
+        umask(0o077)
         let configuration = try NECConfiguration.load(path: configurationPath)
         if let source = configuration.source {
             logger.info("configuration from \(source)")

@@ -75,6 +75,28 @@ extension DaemonEndToEndTests {
 
     // MARK: Files and directories necd creates
 
+    @Test func theStateFilesAreCreatedPrivateWhateverTheUmask() async throws {
+        let d = try DaemonFixture()
+        // The usual login umask: files would be 0644 if necd left it to the caller.
+        let saved = umask(0o022)
+        defer { umask(saved) }
+        // The fixture's database, made by `necctl list import` under this umask, is private too.
+        #expect(FileIdentity(d.databasePath)?.permissions == 0o600)
+        let state = d.directory + "/state"
+        let database = state + "/necd.sqlite"
+        // A database necd creates itself, in a directory it creates itself.
+        try d.configure("", database: database)
+        try await d.start()
+        let files = [database, database + "-wal", database + "-shm", database + ".lock", d.socketPath + ".lock"]
+        #expect(FileIdentity(state)?.permissions == 0o700)
+        for file in files { #expect(FileIdentity(file)?.permissions == 0o600, "\(file)") }
+        #expect(FileIdentity(d.socketPath)?.permissions == 0o660)
+        let watch = try d.watcher()
+        try await d.tap(DaemonFixture.card(DaemonFixture.lunchCard), port: d.tillPort)
+        #expect(try d.decision(watch)["reason"] as? String == "unknown_card")
+        for file in files { #expect(FileIdentity(file)?.permissions == 0o600, "\(file) after a tap") }
+    }
+
     @Test func onlyTheLastDirectoryOfTheSocketAndDatabasePathsIsCreated() async throws {
         let d = try DaemonFixture()
         let deepSocket = d.directory + "/run/necd/necd.sock"
