@@ -1,6 +1,7 @@
 public import Foundation
 public import NECCard
 import GRDB
+import GRDBSQLite
 
 /// The entitlement store: the list in force, redemptions and the event journal, all in
 /// one SQLite database (WAL) behind a GRDB `DatabasePool`.
@@ -13,12 +14,28 @@ import GRDB
 ///
 /// Memory: the list is never copied into memory; every decision reads its row(s)
 /// through the `(list_id, card)` key.
+///
+/// Waiting: taps write through a connection of their own (`tapWriter`) that waits at
+/// most ``tapBusyTimeout`` for SQLite's write lock, so a pupil never waits behind another
+/// process's long write, nor behind this process's other writes (pruning, imports),
+/// which use the pool's writer and its long timeout. Past the timeout a tap is declined
+/// `unavailable` at once.
 public final class EntitlementStore: Sendable {
     /// The decision policy (time zone, staleness, retention).
     public let policy: DecisionPolicy
     /// The database file path.
     public let path: String
     let pool: DatabasePool
+    /// The tap path's writer: decisions (and voids, which are journalled like taps, in
+    /// the same order) on one serial connection with a short busy timeout.
+    let tapWriter: DatabaseQueue
+
+    /// How long a tap waits for another connection's write transaction before it is
+    /// declined `unavailable`: far above a decision's own few milliseconds, and short
+    /// enough for a queue at the till not to notice.
+    public static let tapBusyTimeout: TimeInterval = 0.25
+    /// How long everything else (imports, pruning, requests' writes) waits for the lock.
+    public static let busyTimeout: TimeInterval = 10
 
     /// Opens (creating and migrating if needed) the store at `path`.
     /// - Parameters:
@@ -30,10 +47,19 @@ public final class EntitlementStore: Sendable {
         self.path = path
         self.policy = policy
         EntitlementStore.createPrivately(path)
+        pool = try DatabasePool(path: path, configuration: EntitlementStore.configuration(
+            label: "necd.entitlements", busyTimeout: EntitlementStore.busyTimeout, readerCount: readerCount))
+        try Schema.migrator.migrate(pool)
+        // Opened after the pool: the database is in WAL mode and migrated by now.
+        tapWriter = try DatabaseQueue(path: path, configuration: EntitlementStore.configuration(
+            label: "necd.taps", busyTimeout: EntitlementStore.tapBusyTimeout, readerCount: 1))
+    }
+
+    private static func configuration(label: String, busyTimeout: TimeInterval, readerCount: Int) -> Configuration {
         var config = Configuration()
-        config.busyMode = .timeout(10)
+        config.busyMode = .timeout(busyTimeout)
         config.maximumReaderCount = readerCount
-        config.label = "necd.entitlements"
+        config.label = label
         config.prepareDatabase { db in
             // FULL: a commit is on disk before decide() returns (see the type's doc).
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -42,8 +68,7 @@ public final class EntitlementStore: Sendable {
             // 2 MiB page cache per connection: RSS stays small with a 1M-row list.
             try db.execute(sql: "PRAGMA cache_size = -2048")
         }
-        pool = try DatabasePool(path: path, configuration: config)
-        try Schema.migrator.migrate(pool)
+        return config
     }
 
     /// Creates a missing database file with mode 0600, whoever opens it first (necd, or
@@ -62,29 +87,41 @@ public final class EntitlementStore: Sendable {
     /// Decides one tap and records it: the event, and the redemption of a lunch at a
     /// till, in one transaction committed before this returns.
     ///
-    /// Never throws. When the store cannot write, the answer is declined `unavailable`
-    /// (never a lunch), itself journalled when possible; when even that cannot be
-    /// stored, the event comes back with `seq == nil` and is not replayable.
+    /// Never throws. When the store cannot write (another connection has held the write
+    /// lock for ``tapBusyTimeout``, the disk is full), the answer is declined `unavailable`
+    /// (never a lunch), itself journalled when possible; when even that cannot be stored,
+    /// the event comes back with `seq == nil` and is not replayable.
     /// - Parameters:
     ///   - identity: what was read from the card.
     ///   - reader: the PC/SC reader name.
     ///   - lane: the reader's configured lane label.
     ///   - role: `till` redeems lunches (class TAP), `kiosk` never does (class IDENTIFY).
     ///   - at: the clock.
+    ///   - onStored: called with the event once it is stored (or known not to be), before
+    ///     the next tap or void is journalled: publish it here and watchers get events in
+    ///     `seq` order.
     /// - Returns: the stored event.
-    public func decide(_ identity: CardIdentity, reader: String, lane: String?, role: ReaderRole, at: Date) -> StoredEvent {
+    public func decide(
+        _ identity: CardIdentity, reader: String, lane: String?, role: ReaderRole, at: Date,
+        onStored: (StoredEvent) -> Void = { _ in }
+    ) -> StoredEvent {
         let millis = EntitlementStore.millis(at)
         let card = CardFields(identity)
         let eventClass: EventClass = role == .till ? .tap : .identify
         let today = policy.localDate(of: at)
-        do {
-            return try pool.writeWithoutTransaction { db in
-                var event: StoredEvent?
+        func event(_ verdict: Verdict) -> StoredEvent {
+            StoredEvent(
+                seq: nil, timeMillis: millis, eventClass: eventClass, reader: reader, lane: lane, card: card,
+                verdict: verdict)
+        }
+        return tapWriter.writeWithoutTransaction { db in
+            var stored: StoredEvent?
+            do {
+                // Set only once the transaction has committed: a failed COMMIT leaves nil.
+                var decided: StoredEvent?
                 try db.inTransaction(.immediate) {
                     let verdict = try self.evaluate(db, identity: identity, at: at, today: today)
-                    var e = StoredEvent(
-                        seq: nil, timeMillis: millis, eventClass: eventClass, reader: reader, lane: lane,
-                        card: card, verdict: verdict)
+                    var e = event(verdict)
                     let seq = try EntitlementStore.insert(e, db)
                     e.seq = seq
                     if role == .till, verdict.isLunch, let pupil = verdict.pupil {
@@ -92,18 +129,36 @@ public final class EntitlementStore: Sendable {
                             sql: "INSERT INTO redemption (pupil, day, seq) VALUES (?, ?, ?)",
                             arguments: [pupil, today.daysSinceUnixEpoch, seq])
                     }
-                    event = e
+                    decided = e
                     return .commit
                 }
-                return event!
+                stored = decided
+            } catch {
+                var unavailable = event(.declined(.unavailable))
+                unavailable.seq = EntitlementStore.journalUnavailable(unavailable, db, after: error)
+                stored = unavailable
             }
-        } catch {
-            var e = StoredEvent(
-                seq: nil, timeMillis: millis, eventClass: eventClass, reader: reader, lane: lane, card: card,
-                verdict: .declined(.unavailable))
-            e.seq = try? pool.write { db in try EntitlementStore.insert(e, db) }
-            return e
+            let result = stored ?? event(.declined(.unavailable))
+            onStored(result)
+            return result
         }
+    }
+
+    /// Journals an `unavailable` decision after `error`, when the database lets it; the
+    /// seq, or nil. After a busy timeout it does not wait again: the lock's holder has
+    /// just been waited for, and the pupil is waiting too.
+    private static func journalUnavailable(_ event: StoredEvent, _ db: Database, after error: any Error) -> Int64? {
+        let busy = (error as? DatabaseError).map { $0.resultCode == .SQLITE_BUSY || $0.resultCode == .SQLITE_LOCKED } ?? false
+        if busy { sqlite3_busy_timeout(db.sqliteConnection, 0) }
+        defer {
+            if busy { sqlite3_busy_timeout(db.sqliteConnection, Int32(tapBusyTimeout * 1000)) }
+        }
+        var seq: Int64?
+        try? db.inTransaction(.immediate) {
+            seq = try insert(event, db)
+            return .commit
+        }
+        return seq
     }
 
     /// The decision `card` would get at `at`, without redeeming or journalling anything.
