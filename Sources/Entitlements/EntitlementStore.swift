@@ -230,13 +230,14 @@ public final class EntitlementStore: Sendable {
         let v = e.verdict
         try db.cachedStatement(sql: """
             INSERT INTO event (time_ms, class, reader, lane, isrn, uid, media, expiry, decision, kind, reason,
-                               pupil, allergens, message, daily_limit, list_stale)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               pupil, allergens, message, daily_limit, list_stale, voided)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
                 e.timeMillis, e.eventClass.rawValue, e.reader, e.lane, e.card.isrn, e.card.uid,
-                e.card.media.rawValue, e.card.expiry?.description, v.decision.rawValue, v.kind?.rawValue,
+                e.card.media.rawValue, e.card.expiry?.description,
+                e.eventClass == .voided ? "" : v.decision.rawValue, v.kind?.rawValue,
                 v.reason?.rawValue, v.pupil, v.allergens?.joined(separator: ";"), v.message, v.dailyLimit,
-                v.listStale,
+                v.listStale, e.voided,
             ])
         return db.lastInsertedRowID
     }
@@ -253,9 +254,15 @@ public final class EntitlementStore: Sendable {
         let card = CardFields(
             isrn: row["isrn"], uid: row["uid"], media: Media(rawValue: row["media"]) ?? .unknown,
             expiry: (row["expiry"] as String?).flatMap { CivilDate(iso: $0) })
+        let eventClass = EventClass(rawValue: row["class"]) ?? .tap
+        if eventClass == .voided {
+            var voiding = StoredEvent.voiding(row["voided"], pupil: row["pupil"], lane: row["lane"], timeMillis: row["time_ms"])
+            voiding.seq = row["seq"]
+            return voiding
+        }
         return StoredEvent(
             seq: row["seq"], timeMillis: row["time_ms"],
-            eventClass: EventClass(rawValue: row["class"]) ?? .tap, reader: row["reader"], lane: row["lane"],
+            eventClass: eventClass, reader: row["reader"], lane: row["lane"],
             card: card, verdict: verdict)
     }
 
@@ -279,16 +286,50 @@ public final class EntitlementStore: Sendable {
         }
     }
 
-    /// Releases the lunch redeemed by event `seq` (a till cancelling a sale).
-    public func void(seq: Int64) throws -> VoidOutcome {
-        try pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM event WHERE seq = ?", arguments: [seq]) != nil else {
-                return .unknownSeq
+    /// Releases the lunch redeemed by event `seq` (a till cancelling a sale), if it is a
+    /// lunch of today (the local date at `at`), and journals a VOIDED event for it.
+    ///
+    /// Runs on the tap path's writer, so the VOIDED event takes its place in the journal
+    /// order with the taps, and waits as briefly for the write lock.
+    /// - Parameters:
+    ///   - seq: the event whose lunch to release.
+    ///   - at: the clock.
+    ///   - onStored: called with the VOIDED event once it is stored, in journal order
+    ///     with the taps (see ``decide(_:reader:lane:role:at:onStored:)``).
+    /// - Throws: ``JournalUnavailable`` when the journal cannot be written now; nothing
+    ///   was voided.
+    public func void(seq: Int64, at: Date = Date(), onStored: (StoredEvent) -> Void = { _ in }) throws -> VoidOutcome {
+        let today = policy.localDate(of: at)
+        let millis = EntitlementStore.millis(at)
+        do {
+            return try tapWriter.writeWithoutTransaction { db in
+                var outcome = VoidOutcome.unknownSeq
+                try db.inTransaction(.immediate) {
+                    guard let voided = try Row.fetchOne(db, sql: "SELECT lane FROM event WHERE seq = ?", arguments: [seq])
+                    else { return .commit }
+                    guard let redemption = try Row.fetchOne(
+                        db, sql: "SELECT pupil, day FROM redemption WHERE seq = ?", arguments: [seq])
+                    else {
+                        outcome = .nothingToRelease
+                        return .commit
+                    }
+                    let pupil: String = redemption["pupil"]
+                    let day: Int = redemption["day"]
+                    guard day == today.daysSinceUnixEpoch else {
+                        outcome = .notToday(lunchDay: CivilDate(daysSinceUnixEpoch: day))
+                        return .commit
+                    }
+                    try db.execute(sql: "DELETE FROM redemption WHERE seq = ?", arguments: [seq])
+                    var event = StoredEvent.voiding(seq, pupil: pupil, lane: voided["lane"], timeMillis: millis)
+                    event.seq = try EntitlementStore.insert(event, db)
+                    outcome = .released(voided: event)
+                    return .commit
+                }
+                if case .released(let event) = outcome { onStored(event) }
+                return outcome
             }
-            guard let pupil = try String.fetchOne(db, sql: "SELECT pupil FROM redemption WHERE seq = ?", arguments: [seq])
-            else { return .nothingToRelease }
-            try db.execute(sql: "DELETE FROM redemption WHERE seq = ?", arguments: [seq])
-            return .released(pupil: pupil)
+        } catch let error as DatabaseError {
+            throw JournalUnavailable(reason: error.message ?? "\(error.resultCode)")
         }
     }
 

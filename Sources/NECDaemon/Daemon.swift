@@ -5,6 +5,7 @@ import Glibc
 import NECProtocol
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// necd: loads the configuration, opens the store, and runs the socket server, the tap
@@ -73,6 +74,7 @@ public enum Daemon {
         } else if case .path = endpoint {
             logger.warning("socket_group \(configuration.socketGroup) does not exist; the socket keeps the daemon's group")
         }
+        let relay = EventRelay()
         let list = try? store.listStatus()
         let readyStatus = list.map { "list of \($0.rows) rows; waiting for cards" } ?? "no list imported; every card is unknown"
         let server = SocketServer(
@@ -84,8 +86,9 @@ public enum Daemon {
                     do { try notifier.ready(status: readyStatus) } catch { logger.warning("sd_notify: \(error)") }
                 }
             ),
-            backend: DaemonBackendStore(state: state, registry: registry)
+            backend: DaemonBackendStore(state: state, registry: registry, publish: relay.publish)
         )
+        relay.attach(server)
         let pipeline = TapPipeline(state: state, registry: registry, server: server, logger: logger)
         let housekeeping = Housekeeping(
             configurationPath: configurationPath, state: state, notifier: notifier, logger: logger)
@@ -148,6 +151,22 @@ public enum Daemon {
                 throw StartupError(description: "cannot lock \(error)")
             }
         }
+    }
+}
+
+/// Hands events journalled by requests (VOIDED) to the socket server, which is made
+/// after the backend that journals them.
+final class EventRelay: Sendable {
+    private let server = Mutex<SocketServer?>(nil)
+
+    /// From now on, events go to `server`.
+    func attach(_ server: SocketServer) {
+        self.server.withLock { $0 = server }
+    }
+
+    /// Sends `event` to every watcher (dropped before ``attach(_:)``, when nobody can watch yet).
+    @Sendable func publish(_ event: EventLine) {
+        server.withLock { $0 }?.publish(event)
     }
 }
 

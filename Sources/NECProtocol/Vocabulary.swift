@@ -43,6 +43,8 @@ public struct MessageClass: RawRepresentable, Codable, Hashable, Sendable, Custo
     public static let identify = MessageClass("IDENTIFY")
     /// A reader appeared, changed state or went away.
     public static let reader = MessageClass("READER")
+    /// A till voided an earlier lunch (`voided` names its event); stored and replayed (minor version 1).
+    public static let voided = MessageClass("VOIDED")
 }
 
 /// Declares an open string vocabulary: known values as constants, unknown ones kept.

@@ -186,6 +186,53 @@ extension DaemonEndToEndTests {
         #expect(served["pupil"] as? String == "TEST-0001")
     }
 
+    @Test func aVoidIsJournalledAndOnlyTodaysLunchCanBeVoided() async throws {
+        let d = try DaemonFixture()
+        // UTC-12: the lunch's local day. The daemon is later restarted at UTC+14, where
+        // the same instant is always a later day (26 hours apart).
+        try d.configure(#"time_zone = "Etc/GMT+12""#)
+        try await d.start()
+        let watch = try d.watcher()
+        try await d.tap(DaemonFixture.card(DaemonFixture.lunchCard), port: d.tillPort)
+        let lunch = try d.decision(watch)
+        let lunchSeq = try #require(lunch["seq"] as? Int)
+        #expect(lunch["kind"] as? String == "lunch")
+
+        let till = try LineSocket(path: d.socketPath)
+        _ = till.readObject()
+        try till.send(#"{"cmd":"void","seq":\#(lunchSeq)}"#)
+        #expect(till.readLine() == #"{"class":"VOID","seq":\#(lunchSeq)}"#)
+        let voided = try #require(watch.readObject(matching: { $0["class"] as? String == "VOIDED" }, timeout: .seconds(5)))
+        #expect(voided["seq"] as? Int == lunchSeq + 1)
+        #expect(voided["voided"] as? Int == lunchSeq)
+        #expect(voided["pupil"] as? String == "TEST-0001")
+        #expect(voided["lane"] as? String == "till-1")
+        #expect((voided["time"] as? String)?.hasSuffix("Z") == true)
+        #expect(Set(voided.keys) == ["class", "seq", "time", "voided", "pupil", "lane"])
+        // Replayed like any event, byte for byte.
+        let replay = try d.watcher(since: Int64(lunchSeq))
+        #expect(replay.readLine().map { $0.contains(#""class":"VOIDED","seq":\#(lunchSeq + 1),"#) } == true)
+        // The lunch is released: the pupil is served again.
+        try await d.tap(DaemonFixture.card(DaemonFixture.lunchCard), port: d.tillPort)
+        let again = try d.decision(watch)
+        #expect(again["kind"] as? String == "lunch")
+        let againSeq = try #require(again["seq"] as? Int)
+        #expect(againSeq == lunchSeq + 2)
+
+        // A day later (as necd's zone now sees it), that lunch cannot be voided.
+        #expect(await d.stopDaemon() == 0)
+        try d.configure(#"time_zone = "Etc/GMT-14""#)
+        try await d.start()
+        let late = try LineSocket(path: d.socketPath)
+        _ = late.readObject()
+        try late.send(#"{"cmd":"void","seq":\#(againSeq)}"#)
+        let refused = try #require(late.readObject())
+        #expect(refused["class"] as? String == "ERROR")
+        #expect((refused["message"] as? String)?.contains("only a lunch of today can be voided") == true, "\(refused)")
+        try late.send(#"{"cmd":"status"}"#)
+        #expect(late.readObject()?["last_seq"] as? Int == againSeq)
+    }
+
     // MARK: Helpers
 
     /// Runs necd with `configPath` and expects it to stop with a failure; returns what it said.

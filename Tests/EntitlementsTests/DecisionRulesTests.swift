@@ -244,9 +244,13 @@ import Testing
         let id = Fixture.identity(isrn: Fixture.isrn(1))
         let first = store.decide(id, reader: "R", lane: nil, role: .till, at: now)
         #expect(store.decide(id, reader: "R", lane: nil, role: .till, at: now).reason == .alreadyRedeemed)
-        #expect(try store.void(seq: first.seq!) == .released(pupil: Fixture.pupil(1)))
-        #expect(try store.void(seq: first.seq!) == .nothingToRelease)
-        #expect(try store.void(seq: 999) == .unknownSeq)
+        guard case .released(let voided) = try store.void(seq: first.seq!, at: now) else {
+            Issue.record("the lunch was not released")
+            return
+        }
+        #expect(voided.eventClass == .voided && voided.voided == first.seq && voided.pupil == Fixture.pupil(1))
+        #expect(try store.void(seq: first.seq!, at: now) == .nothingToRelease)
+        #expect(try store.void(seq: 999, at: now) == .unknownSeq)
         #expect(store.decide(id, reader: "R", lane: nil, role: .till, at: now).kind == .lunch)
     }
 
