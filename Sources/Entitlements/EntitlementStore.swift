@@ -182,7 +182,7 @@ public final class EntitlementStore: Sendable {
     /// applies them.
     func evaluate(_ db: Database, identity: CardIdentity, at: Date, today: CivilDate) throws -> Verdict {
         let current = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT id, imported_at_ms FROM list_version WHERE state = 'current'"))
+            db.cachedStatement(sql: "SELECT id, imported_at_ms, signer FROM list_version WHERE state = 'current'"))
         var rows: [ListRow] = []
         var lunches: Set<String> = []
         if let current, identity.isReadable {
@@ -206,8 +206,11 @@ public final class EntitlementStore: Sendable {
             }
         }
         let importedAt = current.map { Date(timeIntervalSince1970: Double($0[1] as Int64) / 1000) }
+        // The signer was recorded at import; the policy is necd's own configuration.
+        let trusted = current.map { policy.trusts(signer: $0[2]) } ?? true
         return DecisionEngine.evaluate(
-            identity: identity, rows: rows, lunchesToday: lunches, listImportedAt: importedAt, now: at, policy: policy)
+            identity: identity, rows: rows, lunchesToday: lunches, listImportedAt: importedAt, listTrusted: trusted,
+            now: at, policy: policy)
     }
 
     static func listRow(_ row: Row) -> ListRow {

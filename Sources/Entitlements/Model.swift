@@ -17,7 +17,7 @@ public enum AuthorisationKind: String, Sendable, Codable, CaseIterable {
     case payment
 }
 
-/// `reason` of a declined decision; the raw values are product.md's reason codes.
+/// `reason` of a declined decision; the raw values are the protocol's reason codes.
 public enum DeclineReason: String, Sendable, Codable, CaseIterable {
     /// Rule 1: no usable ISRN or UID, or an integrity check failed.
     case unreadable
@@ -35,6 +35,9 @@ public enum DeclineReason: String, Sendable, Codable, CaseIterable {
     case unavailable
     /// The list is older than `max_list_age` and `stale_list_policy = "decline"`.
     case listStale = "list_stale"
+    /// `require_signed_lists` is on and the list in force is unsigned, or signed by a key
+    /// not in `trusted_list_keys` (protocol minor version 1).
+    case listUntrusted = "list_untrusted"
 }
 
 /// `class` of a decision object.
@@ -186,7 +189,7 @@ public struct StoredEvent: Sendable, Equatable {
     /// `list_stale`.
     public var listStale: Bool { verdict.listStale }
 
-    /// The product.md JSON object, without the trailing newline. Deterministic: replay
+    /// The protocol's JSON object, without the trailing newline. Deterministic: replay
     /// and live delivery send the same bytes.
     public func jsonLine() -> String {
         var json = JSONObjectWriter()
@@ -222,7 +225,7 @@ public struct LookupResult: Sendable, Equatable {
         self.verdict = verdict
     }
 
-    /// The product.md LOOKUP object, without the trailing newline.
+    /// The protocol's LOOKUP object, without the trailing newline.
     public func jsonLine() -> String {
         var json = JSONObjectWriter()
         json.string("class", EventClass.lookup.rawValue)

@@ -76,7 +76,14 @@ public enum Daemon {
         }
         let relay = EventRelay()
         let list = try? store.listStatus()
-        let readyStatus = list.map { "list of \($0.rows) rows; waiting for cards" } ?? "no list imported; every card is unknown"
+        let untrusted = list.map { !store.policy.trusts(signer: $0.signer) } ?? false
+        let readyStatus =
+            untrusted ? "the list in force is not signed by a trusted key; every card is declined"
+            : list.map { "list of \($0.rows) rows; waiting for cards" } ?? "no list imported; every card is unknown"
+        if let list, untrusted {
+            logger.error(
+                "require_signed_lists is on and the list in force is \(list.signer == nil ? "unsigned" : "signed by a key not in trusted_list_keys"): every card is declined list_untrusted until a signed list is imported")
+        }
         let server = SocketServer(
             configuration: SocketServerConfiguration(
                 endpoint: endpoint, group: group, release: ProtocolVersion.release,

@@ -118,6 +118,8 @@ public struct DeclineReason: OpenVocabulary {
     public static let unavailable = DeclineReason(rawValue: "unavailable")
     /// The list is too old and the policy is to decline.
     public static let listStale = DeclineReason(rawValue: "list_stale")
+    /// Signed lists are required and the list in force is not signed by a trusted key (minor version 1).
+    public static let listUntrusted = DeclineReason(rawValue: "list_untrusted")
 }
 
 /// The kind of chip a card carries.

@@ -186,6 +186,50 @@ extension DaemonEndToEndTests {
         #expect(served["pupil"] as? String == "TEST-0001")
     }
 
+    @Test func necdRefusesToDecideFromAListItsConfigurationDoesNotTrust() async throws {
+        let d = try DaemonFixture()
+        let necctl = BuiltProducts.executable("necctl")
+        let trusted = try Self.keyPair(d.directory + "/trusted.key")
+        let stranger = try Self.keyPair(d.directory + "/stranger.key")
+        try d.configure("""
+            require_signed_lists = true
+            trusted_list_keys = ["\(trusted)"]
+            """)
+        // The fixture imported its list unsigned, with `--database` and no configuration.
+        try await d.start()
+        let banner = try LineSocket(path: d.socketPath)
+        let version = try #require(banner.readObject())
+        #expect(version["proto_minor"] as? Int == 1)
+        let watch = try d.watcher()
+        try await d.tap(DaemonFixture.card(DaemonFixture.lunchCard), port: d.tillPort)
+        let unsigned = try d.decision(watch)
+        #expect(unsigned["decision"] as? String == "declined")
+        #expect(unsigned["reason"] as? String == "list_untrusted")
+        #expect(unsigned["pupil"] == nil)
+        try banner.send(#"{"cmd":"lookup","card":"\#(DaemonFixture.lunchCard.digits)"}"#)
+        #expect(banner.readObject()?["reason"] as? String == "list_untrusted")
+
+        // Signed, by a key necctl was told to trust but necd's configuration does not name.
+        let list = d.directory + "/list.csv"
+        try Shell.run(necctl, "list", "sign", list, "--key", d.directory + "/stranger.key", "--out", list + ".stranger")
+        try Shell.run(
+            necctl, "list", "import", list, "--signature", list + ".stranger", "--trusted-key", stranger,
+            "--database", d.databasePath)
+        try await d.tap(DaemonFixture.card(DaemonFixture.lunchCard), port: d.tillPort)
+        #expect(try d.decision(watch)["reason"] as? String == "list_untrusted")
+
+        // Signed by the trusted key: served.
+        try Shell.run(necctl, "list", "sign", list, "--key", d.directory + "/trusted.key", "--out", list + ".sig")
+        try Shell.run(
+            necctl, "list", "import", list, "--signature", list + ".sig", "--trusted-key", trusted,
+            "--database", d.databasePath)
+        try await d.tap(DaemonFixture.card(DaemonFixture.lunchCard), port: d.tillPort)
+        let signed = try d.decision(watch)
+        #expect(signed["decision"] as? String == "authorised")
+        #expect(signed["kind"] as? String == "lunch")
+        #expect(signed["pupil"] as? String == "TEST-0001")
+    }
+
     @Test func aVoidIsJournalledAndOnlyTodaysLunchCanBeVoided() async throws {
         let d = try DaemonFixture()
         // UTC-12: the lunch's local day. The daemon is later restarted at UTC+14, where
