@@ -34,7 +34,7 @@ public final class EntitlementStore: Sendable {
     /// declined `unavailable`: far above a decision's own few milliseconds, and short
     /// enough for a queue at the till not to notice.
     public static let tapBusyTimeout: TimeInterval = 0.25
-    /// How long everything else (imports, pruning, requests' writes) waits for the lock.
+    /// How long everything else (imports, pruning, rollbacks) waits for the lock.
     public static let busyTimeout: TimeInterval = 10
 
     /// Opens (creating and migrating if needed) the store at `path`.

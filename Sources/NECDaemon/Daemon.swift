@@ -135,7 +135,9 @@ public enum Daemon {
                 description: "cannot create \(directory) for \(purpose): \(above) does not exist"
                     + " (necd creates only the last directory of the path)")
         }
-        if mkdir(directory, mode) != 0 && errno != EEXIST {
+        guard mkdir(directory, mode) == 0 else {
+            // Made meanwhile by someone else: theirs, mode and all.
+            if errno == EEXIST { return }
             throw StartupError(description: "cannot create \(directory) for \(purpose): \(String(cString: strerror(errno)))")
         }
         // mkdir's mode passes through the umask; say exactly what is meant.
