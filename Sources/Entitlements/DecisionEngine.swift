@@ -62,10 +62,12 @@ public struct ListRow: Sendable, Equatable {
     }
 }
 
-/// The decision rules of product.md as a pure function: no clock, no store.
+/// The decision rules (docs/entitlements.md) as a pure function: no clock, no store.
 ///
-/// Order: 1 `unreadable`, 2 `card_expired`, then (only when the list is stale and the
-/// policy is `decline`) `list_stale`, 3 `unknown_card`, 4 `hotlisted`, 5 `not_entitled`,
+/// Order: 1 `unreadable`, 2 `card_expired`, then (only when `require_signed_lists` is on
+/// and the list in force is not signed by a trusted key) `list_untrusted`, then (only when
+/// the list is stale and the policy is `decline`) `list_stale`, 3 `unknown_card`, 4 `hotlisted` (a hotlisted row for
+/// the ISRN or the UID), 5 `not_entitled`,
 /// 6 lunch, 7 payment, 8 `already_redeemed`. Staleness sits after the card's own checks
 /// because those need no list, and before rule 3 because every later rule trusts it.
 public enum DecisionEngine {
@@ -76,12 +78,14 @@ public enum DecisionEngine {
     ///   - lunchesToday: pupils who have a lunch redemption on `now`'s local date.
     ///   - listImportedAt: when the list in force was imported; nil when there is none
     ///     (a missing list counts as stale).
+    ///   - listTrusted: whether the policy trusts the list in force's signer (true when
+    ///     there is no list: nothing to distrust, every card is unknown).
     ///   - now: the clock.
     ///   - policy: time zone, staleness.
     /// - Returns: the verdict. A lunch verdict means "redeem a lunch now" at a till.
     public static func evaluate(
         identity: CardIdentity, rows: [ListRow], lunchesToday: Set<String>,
-        listImportedAt: Date?, now: Date, policy: DecisionPolicy
+        listImportedAt: Date?, listTrusted: Bool = true, now: Date, policy: DecisionPolicy
     ) -> Verdict {
         let stale = listImportedAt.map { now.timeIntervalSince($0) > Double(policy.maxListAge) * 86_400 } ?? true
         let today = policy.localDate(of: now)
@@ -89,14 +93,18 @@ public enum DecisionEngine {
         if identity.unreadableReason != nil { return .declined(.unreadable, listStale: stale) }
         // Rule 2: the expiry date is the last day the card is valid.
         if let expiry = identity.expiry, expiry < today { return .declined(.cardExpired, listStale: stale) }
+        // The list itself: one the configuration does not trust decides nothing, stale or not.
+        if !listTrusted { return .declined(.listUntrusted, listStale: stale) }
         if stale && policy.stalePolicy == .decline { return .declined(.listStale, listStale: true) }
         // Rule 3: the ISRN's row wins over the UID's.
-        let row = identity.isrn.flatMap { isrn in rows.first { $0.card == isrn.digits } }
-            ?? identity.uidHex.flatMap { uid in rows.first { $0.card == uid } }
-        guard let row else { return .declined(.unknownCard, listStale: stale) }
-        // Rule 4: the pupil is shown (the till may keep the card), nothing else.
-        if row.hotlisted {
-            return Verdict(decision: .declined, reason: .hotlisted, pupil: row.pupil, listStale: stale)
+        let isrnRow = identity.isrn.flatMap { isrn in rows.first { $0.card == isrn.digits } }
+        let uidRow = identity.uidHex.flatMap { uid in rows.first { $0.card == uid } }
+        guard let row = isrnRow ?? uidRow else { return .declined(.unknownCard, listStale: stale) }
+        // Rule 4: a hotlisted row for either number of the card wins, whichever row
+        // decides the rest: a lost card is lost however it is looked up. The pupil is
+        // shown (the till may keep the card), nothing else.
+        if let lost = [isrnRow, uidRow].compactMap({ $0 }).first(where: \.hotlisted) {
+            return Verdict(decision: .declined, reason: .hotlisted, pupil: lost.pupil, listStale: stale)
         }
         var verdict = Verdict(
             decision: .declined, pupil: row.pupil, allergens: row.allergens.isEmpty ? nil : row.allergens,

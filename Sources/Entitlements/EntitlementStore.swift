@@ -1,6 +1,7 @@
 public import Foundation
 public import NECCard
 import GRDB
+import GRDBSQLite
 
 /// The entitlement store: the list in force, redemptions and the event journal, all in
 /// one SQLite database (WAL) behind a GRDB `DatabasePool`.
@@ -13,12 +14,28 @@ import GRDB
 ///
 /// Memory: the list is never copied into memory; every decision reads its row(s)
 /// through the `(list_id, card)` key.
+///
+/// Waiting: taps write through a connection of their own (`tapWriter`) that waits at
+/// most ``tapBusyTimeout`` for SQLite's write lock, so a pupil never waits behind another
+/// process's long write, nor behind this process's other writes (pruning, imports),
+/// which use the pool's writer and its long timeout. Past the timeout a tap is declined
+/// `unavailable` at once.
 public final class EntitlementStore: Sendable {
     /// The decision policy (time zone, staleness, retention).
     public let policy: DecisionPolicy
     /// The database file path.
     public let path: String
     let pool: DatabasePool
+    /// The tap path's writer: decisions (and voids, which are journalled like taps, in
+    /// the same order) on one serial connection with a short busy timeout.
+    let tapWriter: DatabaseQueue
+
+    /// How long a tap waits for another connection's write transaction before it is
+    /// declined `unavailable`: far above a decision's own few milliseconds, and short
+    /// enough for a queue at the till not to notice.
+    public static let tapBusyTimeout: TimeInterval = 0.25
+    /// How long everything else (imports, pruning, rollbacks) waits for the lock.
+    public static let busyTimeout: TimeInterval = 10
 
     /// Opens (creating and migrating if needed) the store at `path`.
     /// - Parameters:
@@ -29,10 +46,20 @@ public final class EntitlementStore: Sendable {
     public init(path: String, policy: DecisionPolicy = DecisionPolicy(), readerCount: Int = 4) throws {
         self.path = path
         self.policy = policy
+        EntitlementStore.createPrivately(path)
+        pool = try DatabasePool(path: path, configuration: EntitlementStore.configuration(
+            label: "necd.entitlements", busyTimeout: EntitlementStore.busyTimeout, readerCount: readerCount))
+        try Schema.migrator.migrate(pool)
+        // Opened after the pool: the database is in WAL mode and migrated by now.
+        tapWriter = try DatabaseQueue(path: path, configuration: EntitlementStore.configuration(
+            label: "necd.taps", busyTimeout: EntitlementStore.tapBusyTimeout, readerCount: 1))
+    }
+
+    private static func configuration(label: String, busyTimeout: TimeInterval, readerCount: Int) -> Configuration {
         var config = Configuration()
-        config.busyMode = .timeout(10)
+        config.busyMode = .timeout(busyTimeout)
         config.maximumReaderCount = readerCount
-        config.label = "necd.entitlements"
+        config.label = label
         config.prepareDatabase { db in
             // FULL: a commit is on disk before decide() returns (see the type's doc).
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -41,8 +68,18 @@ public final class EntitlementStore: Sendable {
             // 2 MiB page cache per connection: RSS stays small with a 1M-row list.
             try db.execute(sql: "PRAGMA cache_size = -2048")
         }
-        pool = try DatabasePool(path: path, configuration: config)
-        try Schema.migrator.migrate(pool)
+        return config
+    }
+
+    /// Creates a missing database file with mode 0600, whoever opens it first (necd, or
+    /// `necctl list import` under a login's umask of 0022): SQLite would make it 0644,
+    /// readable by every user, and it holds pupil references. SQLite gives the -wal and
+    /// -shm files the database file's mode, so they are private too. An existing file is
+    /// never opened here: closing a descriptor of a file SQLite has open drops its locks.
+    static func createPrivately(_ path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if fd >= 0 { close(fd) }
+        // Any failure (it exists, the directory is missing) is SQLite's to report.
     }
 
     // MARK: Decisions
@@ -50,29 +87,41 @@ public final class EntitlementStore: Sendable {
     /// Decides one tap and records it: the event, and the redemption of a lunch at a
     /// till, in one transaction committed before this returns.
     ///
-    /// Never throws. When the store cannot write, the answer is declined `unavailable`
-    /// (never a lunch), itself journalled when possible; when even that cannot be
-    /// stored, the event comes back with `seq == nil` and is not replayable.
+    /// Never throws. When the store cannot write (another connection has held the write
+    /// lock for ``tapBusyTimeout``, the disk is full), the answer is declined `unavailable`
+    /// (never a lunch), itself journalled when possible; when even that cannot be stored,
+    /// the event comes back with `seq == nil` and is not replayable.
     /// - Parameters:
     ///   - identity: what was read from the card.
     ///   - reader: the PC/SC reader name.
     ///   - lane: the reader's configured lane label.
     ///   - role: `till` redeems lunches (class TAP), `kiosk` never does (class IDENTIFY).
     ///   - at: the clock.
+    ///   - onStored: called with the event once it is stored (or known not to be), before
+    ///     the next tap or void is journalled: publish it here and watchers get events in
+    ///     `seq` order.
     /// - Returns: the stored event.
-    public func decide(_ identity: CardIdentity, reader: String, lane: String?, role: ReaderRole, at: Date) -> StoredEvent {
+    public func decide(
+        _ identity: CardIdentity, reader: String, lane: String?, role: ReaderRole, at: Date,
+        onStored: (StoredEvent) -> Void = { _ in }
+    ) -> StoredEvent {
         let millis = EntitlementStore.millis(at)
         let card = CardFields(identity)
         let eventClass: EventClass = role == .till ? .tap : .identify
         let today = policy.localDate(of: at)
-        do {
-            return try pool.writeWithoutTransaction { db in
-                var event: StoredEvent?
+        func event(_ verdict: Verdict) -> StoredEvent {
+            StoredEvent(
+                seq: nil, timeMillis: millis, eventClass: eventClass, reader: reader, lane: lane, card: card,
+                verdict: verdict)
+        }
+        return tapWriter.writeWithoutTransaction { db in
+            var stored: StoredEvent?
+            do {
+                // Set only once the transaction has committed: a failed COMMIT leaves nil.
+                var decided: StoredEvent?
                 try db.inTransaction(.immediate) {
                     let verdict = try self.evaluate(db, identity: identity, at: at, today: today)
-                    var e = StoredEvent(
-                        seq: nil, timeMillis: millis, eventClass: eventClass, reader: reader, lane: lane,
-                        card: card, verdict: verdict)
+                    var e = event(verdict)
                     let seq = try EntitlementStore.insert(e, db)
                     e.seq = seq
                     if role == .till, verdict.isLunch, let pupil = verdict.pupil {
@@ -80,18 +129,36 @@ public final class EntitlementStore: Sendable {
                             sql: "INSERT INTO redemption (pupil, day, seq) VALUES (?, ?, ?)",
                             arguments: [pupil, today.daysSinceUnixEpoch, seq])
                     }
-                    event = e
+                    decided = e
                     return .commit
                 }
-                return event!
+                stored = decided
+            } catch {
+                var unavailable = event(.declined(.unavailable))
+                unavailable.seq = EntitlementStore.journalUnavailable(unavailable, db, after: error)
+                stored = unavailable
             }
-        } catch {
-            var e = StoredEvent(
-                seq: nil, timeMillis: millis, eventClass: eventClass, reader: reader, lane: lane, card: card,
-                verdict: .declined(.unavailable))
-            e.seq = try? pool.write { db in try EntitlementStore.insert(e, db) }
-            return e
+            let result = stored ?? event(.declined(.unavailable))
+            onStored(result)
+            return result
         }
+    }
+
+    /// Journals an `unavailable` decision after `error`, when the database lets it; the
+    /// seq, or nil. After a busy timeout it does not wait again: the lock's holder has
+    /// just been waited for, and the pupil is waiting too.
+    private static func journalUnavailable(_ event: StoredEvent, _ db: Database, after error: any Error) -> Int64? {
+        let busy = (error as? DatabaseError).map { $0.resultCode == .SQLITE_BUSY || $0.resultCode == .SQLITE_LOCKED } ?? false
+        if busy { sqlite3_busy_timeout(db.sqliteConnection, 0) }
+        defer {
+            if busy { sqlite3_busy_timeout(db.sqliteConnection, Int32(tapBusyTimeout * 1000)) }
+        }
+        var seq: Int64?
+        try? db.inTransaction(.immediate) {
+            seq = try insert(event, db)
+            return .commit
+        }
+        return seq
     }
 
     /// The decision `card` would get at `at`, without redeeming or journalling anything.
@@ -115,7 +182,7 @@ public final class EntitlementStore: Sendable {
     /// applies them.
     func evaluate(_ db: Database, identity: CardIdentity, at: Date, today: CivilDate) throws -> Verdict {
         let current = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT id, imported_at_ms FROM list_version WHERE state = 'current'"))
+            db.cachedStatement(sql: "SELECT id, imported_at_ms, signer FROM list_version WHERE state = 'current'"))
         var rows: [ListRow] = []
         var lunches: Set<String> = []
         if let current, identity.isReadable {
@@ -139,8 +206,11 @@ public final class EntitlementStore: Sendable {
             }
         }
         let importedAt = current.map { Date(timeIntervalSince1970: Double($0[1] as Int64) / 1000) }
+        // The signer was recorded at import; the policy is necd's own configuration.
+        let trusted = current.map { policy.trusts(signer: $0[2]) } ?? true
         return DecisionEngine.evaluate(
-            identity: identity, rows: rows, lunchesToday: lunches, listImportedAt: importedAt, now: at, policy: policy)
+            identity: identity, rows: rows, lunchesToday: lunches, listImportedAt: importedAt, listTrusted: trusted,
+            now: at, policy: policy)
     }
 
     static func listRow(_ row: Row) -> ListRow {
@@ -163,13 +233,14 @@ public final class EntitlementStore: Sendable {
         let v = e.verdict
         try db.cachedStatement(sql: """
             INSERT INTO event (time_ms, class, reader, lane, isrn, uid, media, expiry, decision, kind, reason,
-                               pupil, allergens, message, daily_limit, list_stale)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               pupil, allergens, message, daily_limit, list_stale, voided)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
                 e.timeMillis, e.eventClass.rawValue, e.reader, e.lane, e.card.isrn, e.card.uid,
-                e.card.media.rawValue, e.card.expiry?.description, v.decision.rawValue, v.kind?.rawValue,
+                e.card.media.rawValue, e.card.expiry?.description,
+                e.eventClass == .voided ? "" : v.decision.rawValue, v.kind?.rawValue,
                 v.reason?.rawValue, v.pupil, v.allergens?.joined(separator: ";"), v.message, v.dailyLimit,
-                v.listStale,
+                v.listStale, e.voided,
             ])
         return db.lastInsertedRowID
     }
@@ -186,9 +257,15 @@ public final class EntitlementStore: Sendable {
         let card = CardFields(
             isrn: row["isrn"], uid: row["uid"], media: Media(rawValue: row["media"]) ?? .unknown,
             expiry: (row["expiry"] as String?).flatMap { CivilDate(iso: $0) })
+        let eventClass = EventClass(rawValue: row["class"]) ?? .tap
+        if eventClass == .voided {
+            var voiding = StoredEvent.voiding(row["voided"], pupil: row["pupil"], lane: row["lane"], timeMillis: row["time_ms"])
+            voiding.seq = row["seq"]
+            return voiding
+        }
         return StoredEvent(
             seq: row["seq"], timeMillis: row["time_ms"],
-            eventClass: EventClass(rawValue: row["class"]) ?? .tap, reader: row["reader"], lane: row["lane"],
+            eventClass: eventClass, reader: row["reader"], lane: row["lane"],
             card: card, verdict: verdict)
     }
 
@@ -212,16 +289,50 @@ public final class EntitlementStore: Sendable {
         }
     }
 
-    /// Releases the lunch redeemed by event `seq` (a till cancelling a sale).
-    public func void(seq: Int64) throws -> VoidOutcome {
-        try pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM event WHERE seq = ?", arguments: [seq]) != nil else {
-                return .unknownSeq
+    /// Releases the lunch redeemed by event `seq` (a till cancelling a sale), if it is a
+    /// lunch of today (the local date at `at`), and journals a VOIDED event for it.
+    ///
+    /// Runs on the tap path's writer, so the VOIDED event takes its place in the journal
+    /// order with the taps, and waits as briefly for the write lock.
+    /// - Parameters:
+    ///   - seq: the event whose lunch to release.
+    ///   - at: the clock.
+    ///   - onStored: called with the VOIDED event once it is stored, in journal order
+    ///     with the taps (see ``decide(_:reader:lane:role:at:onStored:)``).
+    /// - Throws: ``JournalUnavailable`` when the journal cannot be written now; nothing
+    ///   was voided.
+    public func void(seq: Int64, at: Date = Date(), onStored: (StoredEvent) -> Void = { _ in }) throws -> VoidOutcome {
+        let today = policy.localDate(of: at)
+        let millis = EntitlementStore.millis(at)
+        do {
+            return try tapWriter.writeWithoutTransaction { db in
+                var outcome = VoidOutcome.unknownSeq
+                try db.inTransaction(.immediate) {
+                    guard let voided = try Row.fetchOne(db, sql: "SELECT lane FROM event WHERE seq = ?", arguments: [seq])
+                    else { return .commit }
+                    guard let redemption = try Row.fetchOne(
+                        db, sql: "SELECT pupil, day FROM redemption WHERE seq = ?", arguments: [seq])
+                    else {
+                        outcome = .nothingToRelease
+                        return .commit
+                    }
+                    let pupil: String = redemption["pupil"]
+                    let day: Int = redemption["day"]
+                    guard day == today.daysSinceUnixEpoch else {
+                        outcome = .notToday(lunchDay: CivilDate(daysSinceUnixEpoch: day))
+                        return .commit
+                    }
+                    try db.execute(sql: "DELETE FROM redemption WHERE seq = ?", arguments: [seq])
+                    var event = StoredEvent.voiding(seq, pupil: pupil, lane: voided["lane"], timeMillis: millis)
+                    event.seq = try EntitlementStore.insert(event, db)
+                    outcome = .released(voided: event)
+                    return .commit
+                }
+                if case .released(let event) = outcome { onStored(event) }
+                return outcome
             }
-            guard let pupil = try String.fetchOne(db, sql: "SELECT pupil FROM redemption WHERE seq = ?", arguments: [seq])
-            else { return .nothingToRelease }
-            try db.execute(sql: "DELETE FROM redemption WHERE seq = ?", arguments: [seq])
-            return .released(pupil: pupil)
+        } catch let error as DatabaseError {
+            throw JournalUnavailable(reason: error.message ?? "\(error.resultCode)")
         }
     }
 

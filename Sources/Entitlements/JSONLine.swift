@@ -1,6 +1,6 @@
 import NECCard
 
-/// Writes one JSON object with keys in the order they are added: product.md's objects
+/// Writes one JSON object with keys in the order they are added: the protocol's objects
 /// have a fixed key order so that a replayed event is byte-identical to the live one.
 /// Absent values are never written (no `null`).
 struct JSONObjectWriter {

@@ -17,7 +17,7 @@ public enum AuthorisationKind: String, Sendable, Codable, CaseIterable {
     case payment
 }
 
-/// `reason` of a declined decision; the raw values are product.md's reason codes.
+/// `reason` of a declined decision; the raw values are the protocol's reason codes.
 public enum DeclineReason: String, Sendable, Codable, CaseIterable {
     /// Rule 1: no usable ISRN or UID, or an integrity check failed.
     case unreadable
@@ -35,6 +35,9 @@ public enum DeclineReason: String, Sendable, Codable, CaseIterable {
     case unavailable
     /// The list is older than `max_list_age` and `stale_list_policy = "decline"`.
     case listStale = "list_stale"
+    /// `require_signed_lists` is on and the list in force is unsigned, or signed by a key
+    /// not in `trusted_list_keys` (protocol minor version 1).
+    case listUntrusted = "list_untrusted"
 }
 
 /// `class` of a decision object.
@@ -45,6 +48,8 @@ public enum EventClass: String, Sendable, Codable, CaseIterable {
     case identify = "IDENTIFY"
     /// An answer to a lookup: evaluated, never redeemed, never stored.
     case lookup = "LOOKUP"
+    /// A till voided the lunch of an earlier event (`voided`); stored and replayed like a tap.
+    case voided = "VOIDED"
 }
 
 /// The `card` object: what was read from the card (or typed, for a lookup).
@@ -117,7 +122,8 @@ public struct Verdict: Sendable, Equatable {
     public var isLunch: Bool { decision == .authorised && kind == .lunch }
 }
 
-/// One decision as stored in the event journal and sent to clients.
+/// One event as stored in the journal and sent to clients: a decision (TAP, IDENTIFY),
+/// or a void (VOIDED: `voided`, the pupil and the lane; no reader, card or decision).
 public struct StoredEvent: Sendable, Equatable {
     /// Strictly increasing journal number; nil only when even the `unavailable` event
     /// could not be stored (the store is failing): such an event is not replayable.
@@ -134,11 +140,13 @@ public struct StoredEvent: Sendable, Equatable {
     public var card: CardFields
     /// The outcome of the rules.
     public var verdict: Verdict
+    /// For VOIDED: the `seq` of the event whose lunch was voided.
+    public var voided: Int64?
 
     /// - Parameters: the event's fields, see the properties.
     public init(
         seq: Int64?, timeMillis: Int64, eventClass: EventClass, reader: String, lane: String?,
-        card: CardFields, verdict: Verdict
+        card: CardFields, verdict: Verdict, voided: Int64? = nil
     ) {
         self.seq = seq
         self.timeMillis = timeMillis
@@ -147,6 +155,19 @@ public struct StoredEvent: Sendable, Equatable {
         self.lane = lane
         self.card = card
         self.verdict = verdict
+        self.voided = voided
+    }
+
+    /// A VOIDED event: the lunch of event `voided`, the pupil's, released at `timeMillis`.
+    /// - Parameters:
+    ///   - voided: the voided event's `seq`.
+    ///   - pupil: the pupil whose lunch it was.
+    ///   - lane: the voided event's lane.
+    ///   - timeMillis: when it was voided.
+    public static func voiding(_ voided: Int64, pupil: String, lane: String?, timeMillis: Int64) -> StoredEvent {
+        StoredEvent(
+            seq: nil, timeMillis: timeMillis, eventClass: .voided, reader: "", lane: lane, card: CardFields(),
+            verdict: Verdict(decision: .authorised, pupil: pupil), voided: voided)
     }
 
     /// The event's time (millisecond precision).
@@ -168,13 +189,19 @@ public struct StoredEvent: Sendable, Equatable {
     /// `list_stale`.
     public var listStale: Bool { verdict.listStale }
 
-    /// The product.md JSON object, without the trailing newline. Deterministic: replay
+    /// The protocol's JSON object, without the trailing newline. Deterministic: replay
     /// and live delivery send the same bytes.
     public func jsonLine() -> String {
         var json = JSONObjectWriter()
         json.string("class", eventClass.rawValue)
         if let seq { json.integer("seq", seq) }
         json.string("time", ISOTime.string(millis: timeMillis))
+        if eventClass == .voided {
+            if let voided { json.integer("voided", voided) }
+            if let pupil = verdict.pupil { json.string("pupil", pupil) }
+            if let lane { json.string("lane", lane) }
+            return json.finish()
+        }
         json.string("reader", reader)
         if let lane { json.string("lane", lane) }
         json.card(card)
@@ -198,7 +225,7 @@ public struct LookupResult: Sendable, Equatable {
         self.verdict = verdict
     }
 
-    /// The product.md LOOKUP object, without the trailing newline.
+    /// The protocol's LOOKUP object, without the trailing newline.
     public func jsonLine() -> String {
         var json = JSONObjectWriter()
         json.string("class", EventClass.lookup.rawValue)
@@ -250,10 +277,25 @@ public struct ListStatus: Sendable, Equatable {
 
 /// What `void(seq:)` did.
 public enum VoidOutcome: Sendable, Equatable {
-    /// The lunch of event `seq` was released; the pupil may have another today.
-    case released(pupil: String)
+    /// The lunch of event `seq` was released (the pupil may have another today), and
+    /// this VOIDED event journalled.
+    case released(voided: StoredEvent)
     /// Event `seq` exists but holds no lunch redemption (not a lunch, or already voided).
     case nothingToRelease
     /// No event has that `seq` (never written, or pruned).
     case unknownSeq
+    /// Event `seq` is the lunch of an earlier day (local date): only today's can be voided.
+    case notToday(lunchDay: CivilDate)
+}
+
+/// The journal could not be written now: another connection held the write lock for
+/// longer than a tap may wait (``EntitlementStore/tapBusyTimeout``), or the disk failed.
+/// Nothing was changed; trying again later may succeed.
+public struct JournalUnavailable: Error, Sendable, CustomStringConvertible {
+    /// What SQLite said, for the log.
+    public var reason: String
+    /// - Parameter reason: what SQLite said.
+    public init(reason: String) { self.reason = reason }
+    /// A message for the log.
+    public var description: String { "the journal cannot be written now: \(reason)" }
 }

@@ -1,7 +1,7 @@
 public import Foundation
 public import NECCard
 
-/// How a reader's taps are treated (product.md, `[[reader]]` tables).
+/// How a reader's taps are treated (the configuration's `[[reader]]` tables).
 public enum ReaderRole: String, Sendable, Codable, CaseIterable {
     /// A canteen till: a lunch decision redeems the lunch. Class `TAP`.
     case till
@@ -17,7 +17,7 @@ public enum StaleListPolicy: String, Sendable, Codable, CaseIterable {
     case decline
 }
 
-/// The configuration keys the decision rules depend on, with product.md's defaults.
+/// The configuration keys the decision rules depend on, with the documented defaults.
 public struct DecisionPolicy: Sendable, Equatable {
     /// The zone whose local date is "today" for the one-lunch-a-day rule.
     public var timeZone: TimeZone
@@ -27,6 +27,11 @@ public struct DecisionPolicy: Sendable, Equatable {
     public var stalePolicy: StaleListPolicy
     /// Days events and redemptions are kept (`event_retention`).
     public var eventRetention: Int
+    /// `require_signed_lists`: decide only from a list signed by one of ``trustedListKeys``.
+    public var requireSignedLists: Bool
+    /// `trusted_list_keys`, each the base64 of its 32 raw bytes, as the store records a
+    /// list's signer.
+    public var trustedListKeys: Set<String>
 
     /// The zone of the default configuration, `Europe/London`.
     public static let defaultTimeZone: TimeZone = TimeZone(identifier: "Europe/London") ?? TimeZone(secondsFromGMT: 0)!
@@ -36,14 +41,28 @@ public struct DecisionPolicy: Sendable, Equatable {
     ///   - maxListAge: `max_list_age` in days, default 7.
     ///   - stalePolicy: `stale_list_policy`, default `allow`.
     ///   - eventRetention: `event_retention` in days, default 14.
+    ///   - requireSignedLists: `require_signed_lists`, default false.
+    ///   - trustedListKeys: `trusted_list_keys` in base64, default none.
     public init(
         timeZone: TimeZone = DecisionPolicy.defaultTimeZone, maxListAge: Int = 7,
-        stalePolicy: StaleListPolicy = .allow, eventRetention: Int = 14
+        stalePolicy: StaleListPolicy = .allow, eventRetention: Int = 14,
+        requireSignedLists: Bool = false, trustedListKeys: Set<String> = []
     ) {
         self.timeZone = timeZone
         self.maxListAge = maxListAge
         self.stalePolicy = stalePolicy
         self.eventRetention = eventRetention
+        self.requireSignedLists = requireSignedLists
+        self.trustedListKeys = trustedListKeys
+    }
+
+    /// Whether decisions may be made from a list recorded with this signer (the base64
+    /// public key its signature was verified with at import, nil for an unsigned list).
+    /// Checked by the daemon itself at every decision, whoever imported the list and
+    /// with whatever options: `necctl list import --database` reads no configuration.
+    public func trusts(signer: String?) -> Bool {
+        guard requireSignedLists else { return true }
+        return signer.map(trustedListKeys.contains) ?? false
     }
 
     /// The local calendar date of `instant` in the configured zone. Uses the zone's UTC

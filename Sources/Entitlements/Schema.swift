@@ -11,6 +11,11 @@ import GRDB
 ///   has emptied the table.
 /// - `redemption`: one row per pupil per local day; the primary key is the
 ///   one-lunch-a-day rule, enforced by SQLite whatever process writes.
+///
+/// v2 adds `event.voided`: a VOIDED event (class `VOIDED`) names the voided event's seq
+/// there, its pupil in `pupil` and its lane in `lane`; it has no reader, card or decision,
+/// and stores `''` in the v1 columns that may not be null (`reader`, `decision`) and
+/// `unknown` in `media`.
 enum Schema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -67,6 +72,9 @@ enum Schema {
                 ) WITHOUT ROWID;
                 CREATE INDEX redemption_seq ON redemption(seq);
                 """)
+        }
+        migrator.registerMigration("v2: voids are journalled") { db in
+            try db.execute(sql: "ALTER TABLE event ADD COLUMN voided INTEGER")
         }
         return migrator
     }

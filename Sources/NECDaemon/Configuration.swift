@@ -287,7 +287,7 @@ private struct DocumentReader {
             configuration.database = try filePath(string(value, key), key, line)
         case "time_zone":
             let name = try string(value, key)
-            guard !name.isEmpty, let zone = TimeZone(identifier: name) else {
+            guard let zone = TimeZoneName.zone(named: name) else {
                 throw .badValue(
                     path: path, line: line, key: key,
                     reason: "unknown time zone \"\(name)\" (use an IANA name such as \"Europe/London\")")
@@ -447,6 +447,49 @@ private struct DocumentReader {
             rule.lane = lane
         }
         return rule
+    }
+}
+
+/// `time_zone` accepts IANA zone names only. Foundation's `TimeZone(identifier:)` also
+/// takes abbreviations and offsets ("BST" is Bangladesh, UTC+6; "GMT+1"), which would
+/// silently move "today" for the one-lunch-a-day rule; so a name must be one Foundation
+/// knows as a zone identifier, or a zone file of the system's tz database.
+enum TimeZoneName {
+    /// Where the tz database's compiled zone files live.
+    static let zoneDirectory = "/usr/share/zoneinfo"
+
+    /// The zone called `name`, or nil when `name` is not an IANA zone name.
+    static func zone(named name: String) -> TimeZone? {
+        guard isIANAName(name) else { return nil }
+        return TimeZone(identifier: name)
+    }
+
+    /// True for `Area/City` names, `UTC`, `Etc/...` and the other names of the tz database.
+    static func isIANAName(_ name: String) -> Bool {
+        if name == "UTC" || TimeZone.knownTimeZoneIdentifiers.contains(name) { return true }
+        // Zone names are ASCII letters, digits, `_`, `-` and `+` in `/`-separated parts;
+        // anything else (`..`, a leading `/`) could not name a zone file.
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        let wellFormed = !parts.isEmpty && parts.allSatisfy { part in
+            guard let first = part.unicodeScalars.first, first.properties.isAlphabetic, first.isASCII else { return false }
+            return part.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-+".unicodeScalars.contains($0)) }
+        }
+        // posix/ and right/ are copies of the database with other leap-second rules, not zones.
+        guard wellFormed, parts[0] != "posix", parts[0] != "right" else { return false }
+        return isZoneFile(zoneDirectory + "/" + name)
+    }
+
+    /// A regular file starting with the TZif magic (RFC 8536), as every compiled zone is.
+    /// Links are followed: the database links its aliases (`UTC`, `GB`) to their zones.
+    private static func isZoneFile(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return false }
+        var magic = [UInt8](repeating: 0, count: 4)
+        let count = magic.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4) }
+        return count == 4 && magic == Array("TZif".utf8)
     }
 }
 

@@ -5,6 +5,7 @@ import Glibc
 import NECProtocol
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// necd: loads the configuration, opens the store, and runs the socket server, the tap
@@ -22,13 +23,21 @@ public enum Daemon {
     ///   - logger: where to log.
     /// - Throws: `StartupError` or `ConfigurationError` when necd cannot start.
     public static func run(configurationPath: String?, logger: Logger) async throws {
+        // Nothing necd creates is for others to read unless it says so (the socket's mode
+        // is set explicitly): the database, its -wal and -shm, and the lock files hold or
+        // sit beside pupil references. Under systemd, UMask=0077 says the same.
+        umask(0o077)
         let configuration = try NECConfiguration.load(path: configurationPath)
         if let source = configuration.source {
             logger.info("configuration from \(source)")
         } else {
             logger.notice("no configuration file at \(NECConfiguration.defaultPath): using the defaults")
         }
-        try makeParentDirectory(of: configuration.database, mode: 0o700)
+        try makeDirectory(containing: configuration.database, for: "the database", mode: 0o700)
+        // One necd per database, for necd's whole life; taken before the store is opened.
+        let databaseLock = try lock(
+            configuration.database + ".lock", holder: "is using the database \(configuration.database)")
+        defer { databaseLock.release() }
         let store: EntitlementStore
         do {
             store = try EntitlementStore(path: configuration.database, policy: configuration.decisionPolicy)
@@ -41,21 +50,40 @@ public enum Daemon {
 
         let activated = try SocketActivation.takeListeningSockets()
         let endpoint: SocketServerConfiguration.Endpoint
+        var socketLock: InstanceLock?
         if let socket = activated.first {
             logger.info("using the listening socket systemd passed (fd \(socket.fileDescriptor))")
             endpoint = .inheritedDescriptor(socket.fileDescriptor)
         } else {
-            try makeParentDirectory(of: configuration.socket, mode: 0o755)
+            try makeDirectory(containing: configuration.socket, for: "the socket", mode: 0o755)
+            // One necd per socket path too: two daemons with different databases must not
+            // take turns replacing each other's socket.
+            socketLock = try lock(configuration.socket + ".lock", holder: "is serving the socket \(configuration.socket)")
+            // Refuse now, before anything starts, if some other server answers on the path.
+            do {
+                try SocketFile.prepareToBind(path: configuration.socket)
+            } catch {
+                throw StartupError(description: error.description)
+            }
             endpoint = .path(configuration.socket)
         }
+        defer { socketLock?.release() }
         var group: SocketServerConfiguration.Group? = nil
         if getgrnam(configuration.socketGroup) != nil {
             group = .name(configuration.socketGroup)
         } else if case .path = endpoint {
             logger.warning("socket_group \(configuration.socketGroup) does not exist; the socket keeps the daemon's group")
         }
+        let relay = EventRelay()
         let list = try? store.listStatus()
-        let readyStatus = list.map { "list of \($0.rows) rows; waiting for cards" } ?? "no list imported; every card is unknown"
+        let untrusted = list.map { !store.policy.trusts(signer: $0.signer) } ?? false
+        let readyStatus =
+            untrusted ? "the list in force is not signed by a trusted key; every card is declined"
+            : list.map { "list of \($0.rows) rows; waiting for cards" } ?? "no list imported; every card is unknown"
+        if let list, untrusted {
+            logger.error(
+                "require_signed_lists is on and the list in force is \(list.signer == nil ? "unsigned" : "signed by a key not in trusted_list_keys"): every card is declined list_untrusted until a signed list is imported")
+        }
         let server = SocketServer(
             configuration: SocketServerConfiguration(
                 endpoint: endpoint, group: group, release: ProtocolVersion.release,
@@ -65,8 +93,9 @@ public enum Daemon {
                     do { try notifier.ready(status: readyStatus) } catch { logger.warning("sd_notify: \(error)") }
                 }
             ),
-            backend: DaemonBackendStore(state: state, registry: registry)
+            backend: DaemonBackendStore(state: state, registry: registry, publish: relay.publish)
         )
+        relay.attach(server)
         let pipeline = TapPipeline(state: state, registry: registry, server: server, logger: logger)
         let housekeeping = Housekeeping(
             configurationPath: configurationPath, state: state, notifier: notifier, logger: logger)
@@ -83,15 +112,70 @@ public enum Daemon {
         logger.info("necd stopped")
     }
 
-    static func makeParentDirectory(of path: String, mode: Int) throws {
-        let parent = (path as NSString).deletingLastPathComponent
-        guard !parent.isEmpty, !FileManager.default.fileExists(atPath: parent) else { return }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
-        } catch {
-            throw StartupError(description: "cannot create \(parent): \(error)")
+    /// Creates the directory that will hold `path`, when it is missing, and only that
+    /// one (as systemd's StateDirectory= and RuntimeDirectory= do): a missing directory
+    /// above it means a mistyped path, and making a tree of directories would hide it.
+    /// - Parameters:
+    ///   - path: the socket or database file.
+    ///   - purpose: what the file is, for the message.
+    ///   - mode: the new directory's permissions, whatever the umask.
+    static func makeDirectory(containing path: String, for purpose: String, mode: mode_t) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        guard !directory.isEmpty else { return }
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFDIR else {
+                throw StartupError(description: "cannot use \(directory) for \(purpose): it is not a directory")
+            }
+            return
         }
+        let above = (directory as NSString).deletingLastPathComponent
+        if !above.isEmpty, stat(above, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
+            throw StartupError(
+                description: "cannot create \(directory) for \(purpose): \(above) does not exist"
+                    + " (necd creates only the last directory of the path)")
+        }
+        guard mkdir(directory, mode) == 0 else {
+            // Made meanwhile by someone else: theirs, mode and all.
+            if errno == EEXIST { return }
+            throw StartupError(description: "cannot create \(directory) for \(purpose): \(String(cString: strerror(errno)))")
+        }
+        // mkdir's mode passes through the umask; say exactly what is meant.
+        chmod(directory, mode)
+    }
+
+    /// Takes an ``InstanceLock``, or explains who holds it.
+    /// - Parameters:
+    ///   - path: the lock file.
+    ///   - holder: what the other necd is doing, for the message ("is using the database ...").
+    static func lock(_ path: String, holder: String) throws -> InstanceLock {
+        do {
+            return try InstanceLock.acquire(path: path)
+        } catch {
+            switch error {
+            case .held(let pid):
+                let other = pid.map { "another necd (pid \($0))" } ?? "another necd"
+                throw StartupError(description: "\(other) \(holder) (it holds \(path)); stop it first")
+            case .failed:
+                throw StartupError(description: "cannot lock \(error)")
+            }
+        }
+    }
+}
+
+/// Hands events journalled by requests (VOIDED) to the socket server, which is made
+/// after the backend that journals them.
+final class EventRelay: Sendable {
+    private let server = Mutex<SocketServer?>(nil)
+
+    /// From now on, events go to `server`.
+    func attach(_ server: SocketServer) {
+        self.server.withLock { $0 = server }
+    }
+
+    /// Sends `event` to every watcher (dropped before ``attach(_:)``, when nobody can watch yet).
+    @Sendable func publish(_ event: EventLine) {
+        server.withLock { $0 }?.publish(event)
     }
 }
 

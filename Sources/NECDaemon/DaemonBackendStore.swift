@@ -7,6 +7,8 @@ import NECProtocol
 struct DaemonBackendStore: DaemonBackend {
     let state: DaemonState
     let registry: ReaderRegistry
+    /// Where events this backend journals (VOIDED) go once stored: to every watcher.
+    let publish: @Sendable (EventLine) -> Void
 
     func storedEvents(after seq: Int64, limit: Int) async throws -> [EventLine] {
         try state.snapshot.store.events(after: seq, limit: limit).map { EventLine(seq: $0.seq, json: $0.jsonLine()) }
@@ -59,13 +61,24 @@ struct DaemonBackendStore: DaemonBackend {
     }
 
     func void(seq: Int64) async throws -> VoidMessage {
-        switch try state.snapshot.store.void(seq: seq) {
+        let outcome: VoidOutcome
+        do {
+            // The VOIDED event is published from inside the journal's order, like a tap.
+            outcome = try state.snapshot.store.void(seq: seq, at: Date()) { voided in
+                publish(EventLine(seq: voided.seq, json: voided.jsonLine()))
+            }
+        } catch is JournalUnavailable {
+            throw RequestRefusal("void: the database is busy or cannot be written; nothing was voided, try again")
+        }
+        switch outcome {
         case .released:
             return VoidMessage(seq: seq)
         case .nothingToRelease:
             throw RequestRefusal("event \(seq) holds no lunch to release (not a lunch, or already voided)")
         case .unknownSeq:
             throw RequestRefusal("no event \(seq) (never written, or pruned)")
+        case .notToday(let day):
+            throw RequestRefusal("event \(seq) is a lunch of \(day): only a lunch of today can be voided")
         }
     }
 

@@ -34,6 +34,7 @@ extension NECConfiguration {
     public var decisionPolicy: DecisionPolicy {
         DecisionPolicy(
             timeZone: timeZone, maxListAge: maxListAge, stalePolicy: staleListPolicy,
-            eventRetention: eventRetention)
+            eventRetention: eventRetention, requireSignedLists: requireSignedLists,
+            trustedListKeys: Set(trustedListKeys.map { Data($0).base64EncodedString() }))
     }
 }

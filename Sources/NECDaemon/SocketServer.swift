@@ -32,6 +32,10 @@ public actor SocketServer: Service {
     public struct AlreadyStarted: Error, Hashable, Sendable {}
 
     private var state: State = .initial
+    /// Pending connections the kernel queues (a socket this server binds listens with it).
+    private static let listenBacklog: Int32 = 256
+    /// The socket file this server bound, so it removes that file and no other.
+    private var boundSocketFile: SocketFile.Identity?
     private let configuration: SocketServerConfiguration
     private let backend: any DaemonBackend
     private let registry: SocketClientRegistry
@@ -77,6 +81,7 @@ public actor SocketServer: Service {
         guard case .initial = state else {
             try? await serverChannel.channel.close()
             state = .shutdown
+            removeBoundSocketFile()
             return
         }
         state = .running(serverChannel: serverChannel.channel)
@@ -99,9 +104,16 @@ public actor SocketServer: Service {
             Task { await self.beginShutdown() }
         }
         state = .shutdown
-        // The file is ours; a socket handed over by systemd is systemd's.
-        if case .path(let path) = configuration.endpoint { unlink(path) }
+        removeBoundSocketFile()
         logger.info("socket server stopped")
+    }
+
+    /// The file is ours unless someone has put another there since; a socket handed over
+    /// by systemd is systemd's.
+    private func removeBoundSocketFile() {
+        if case .path(let path) = configuration.endpoint, let bound = boundSocketFile {
+            SocketFile.remove(path, ifStill: bound)
+        }
     }
 
     private func isRunning() -> Bool {
@@ -136,7 +148,7 @@ public actor SocketServer: Service {
     // traps in deinit ("Deinited NIOAsyncWriter without calling finish()").
     private func bind() async throws -> NIOAsyncChannel<any Channel, Never> {
         let bootstrap = ServerBootstrap(group: configuration.eventLoopGroup)
-            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.backlog, value: Self.listenBacklog)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.autoRead, value: false)
         let initializer: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { channel in
@@ -144,18 +156,24 @@ public actor SocketServer: Service {
         }
         switch configuration.endpoint {
         case .path(let path):
-            // Replaces a stale socket file from an earlier run; NIO refuses to remove anything but a socket.
-            let channel = try await bootstrap.bind(
-                unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer
-            )
+            // Replaces a stale socket file from an earlier run, never one a live server answers on.
+            try SocketFile.prepareToBind(path: path)
+            let descriptor = try SocketFile.bindListening(path: path, backlog: Self.listenBacklog)
+            let bound = SocketFile.Identity(path: path)
+            boundSocketFile = bound
             do {
                 try SocketFile.apply(path: path, mode: configuration.mode, group: configuration.group)
             } catch {
-                try? await channel.channel.close()
-                unlink(path)
+                close(descriptor)
+                if let bound { SocketFile.remove(path, ifStill: bound) }
                 throw error
             }
-            return channel
+            do {
+                return try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
+            } catch {
+                if let bound { SocketFile.remove(path, ifStill: bound) }
+                throw error
+            }
         case .inheritedDescriptor(let descriptor):
             return try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
         }

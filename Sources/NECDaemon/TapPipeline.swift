@@ -96,10 +96,13 @@ public struct TapPipeline: Service {
         }
         let settings = current.configuration.readerSettings(for: reading.reader)
         let role = settings.role
+        // Stored (when the store could write) before anyone is told; published from inside
+        // the store's journal order, so a void journalled meanwhile cannot overtake it.
         let event = current.store.decide(
-            identity, reader: reading.reader, lane: settings.lane, role: role, at: reading.time)
-        // Stored (when the store could write) before anyone is told.
-        server.publish(EventLine(seq: event.seq, json: event.jsonLine()))
+            identity, reader: reading.reader, lane: settings.lane, role: role, at: reading.time
+        ) { stored in
+            server.publish(EventLine(seq: stored.seq, json: stored.jsonLine()))
+        }
         var summary = "\(event.eventClass.rawValue) \(reading.reader): card \(Self.masked(identity))"
         summary += " \(event.decision.rawValue)"
         if let kind = event.kind { summary += " \(kind.rawValue)" }

@@ -9,8 +9,9 @@
 public enum ProtocolVersion {
     /// The major version: changes only with an incompatible change.
     public static let major = 1
-    /// The minor version: grows when something optional is added.
-    public static let minor = 0
+    /// The minor version: grows when something optional is added. 1: `VOIDED` events and
+    /// the `list_untrusted` reason.
+    public static let minor = 1
     /// The release of necd this module belongs to, sent in the `VERSION` banner.
     public static let release = "0.1.0"
 }

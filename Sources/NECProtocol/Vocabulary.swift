@@ -43,6 +43,8 @@ public struct MessageClass: RawRepresentable, Codable, Hashable, Sendable, Custo
     public static let identify = MessageClass("IDENTIFY")
     /// A reader appeared, changed state or went away.
     public static let reader = MessageClass("READER")
+    /// A till voided an earlier lunch (`voided` names its event); stored and replayed (minor version 1).
+    public static let voided = MessageClass("VOIDED")
 }
 
 /// Declares an open string vocabulary: known values as constants, unknown ones kept.
@@ -116,6 +118,8 @@ public struct DeclineReason: OpenVocabulary {
     public static let unavailable = DeclineReason(rawValue: "unavailable")
     /// The list is too old and the policy is to decline.
     public static let listStale = DeclineReason(rawValue: "list_stale")
+    /// Signed lists are required and the list in force is not signed by a trusted key (minor version 1).
+    public static let listUntrusted = DeclineReason(rawValue: "list_untrusted")
 }
 
 /// The kind of chip a card carries.

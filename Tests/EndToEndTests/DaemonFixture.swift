@@ -15,6 +15,7 @@ final class DaemonFixture {
     let kioskPort: UInt16
     let tillReader: String
     let kioskReader: String
+    private let socketGroup: String
     private(set) var daemon: ChildProcess?
 
     /// Synthetic pupils and cards (OID 9999): see `listCSV`.
@@ -28,6 +29,9 @@ final class DaemonFixture {
     static let secondLunchCard = syntheticISRN(108)
     static let unknownCard = syntheticISRN(199)
     static let uidRowUID: [UInt8] = [0x04, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0x01]
+    /// A card whose ISRN row is active and whose UID row is hotlisted (a lost card).
+    static let halfHotlistedCard = syntheticISRN(109)
+    static let halfHotlistedUID: [UInt8] = [0x04, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0x02]
 
     static var listCSV: String {
         """
@@ -41,12 +45,14 @@ final class DaemonFixture {
         \(restartCard.digits),TEST-0007,fsm,active,,,,,
         \(secondLunchCard.digits),TEST-0008,fsm,active,,,,,
         \(Hex.string(uidRowUID)),TEST-0009,fsm,active,,,,,
+        \(halfHotlistedCard.digits),TEST-0011,fsm,active,,,,,
+        \(Hex.string(halfHotlistedUID)),TEST-0011,fsm,hotlisted,,,,,
 
         """
     }
 
     /// - Parameters:
-    ///   - extraConfiguration: TOML lines appended to the configuration.
+    ///   - extraConfiguration: top-level TOML keys added to the configuration.
     ///   - socketGroup: `socket_group`, nil for one that does not exist here.
     init(extraConfiguration: String = "", socketGroup: String? = nil) throws {
         let template = FileManager.default.temporaryDirectory.appendingPathComponent("necd-e2e-XXXXXX").path
@@ -66,11 +72,25 @@ final class DaemonFixture {
         kioskPort = ports[3]
         tillReader = names[2]
         kioskReader = names[3]
+        self.socketGroup = socketGroup ?? "necd-no-such-group"
+        try configure(extraConfiguration)
+        let listPath = directory + "/list.csv"
+        try Self.listCSV.write(toFile: listPath, atomically: true, encoding: .utf8)
+        try Shell.run(BuiltProducts.executable("necctl"), "list", "import", listPath, "--database", databasePath)
+    }
+
+    /// (Re)writes the configuration: the fixture's socket, database and readers, with
+    /// `extra` (top-level TOML keys) before the `[[reader]]` tables.
+    /// - Parameters:
+    ///   - extra: top-level TOML keys.
+    ///   - database: another `database` than the fixture's (which holds its list).
+    func configure(_ extra: String, database: String? = nil) throws {
         let config = """
             socket = "\(socketPath)"
-            socket_group = "\(socketGroup ?? "necd-no-such-group")"
-            database = "\(databasePath)"
+            socket_group = "\(socketGroup)"
+            database = "\(database ?? databasePath)"
             debounce = 0.5
+            \(extra)
 
             [[reader]]
             match = "\(kioskReader)"
@@ -81,12 +101,19 @@ final class DaemonFixture {
             match = "\(tillReader)"
             role = "till"
             lane = "till-1"
-            \(extraConfiguration)
+
             """
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        let listPath = directory + "/list.csv"
-        try Self.listCSV.write(toFile: listPath, atomically: true, encoding: .utf8)
-        try Shell.run(BuiltProducts.executable("necctl"), "list", "import", listPath, "--database", databasePath)
+    }
+
+    /// Stops necd with SIGTERM and waits for it; returns its exit status.
+    @discardableResult
+    func stopDaemon() async -> Int32? {
+        guard let daemon else { return nil }
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let status = await daemon.waitForExit(timeout: .seconds(10))
+        self.daemon = nil
+        return status
     }
 
     deinit {

@@ -68,6 +68,24 @@ import Testing
         // Both on the list: the ISRN's row decides (here hotlisted, the UID row is fine).
         let both = decide(Fixture.identity(isrn: isrn, uid: uid), [row(card: uid), row(hotlisted: true)])
         #expect(both.reason == .hotlisted)
+        // Both active, for two pupils (an old card's UID reissued): the ISRN's pupil.
+        var other = row(card: uid)
+        other.pupil = Fixture.pupil(43)
+        #expect(decide(Fixture.identity(isrn: isrn, uid: uid), [other, row()]).pupil == Fixture.pupil(42))
+    }
+
+    @Test func rule4AHotlistedUIDRowWinsOverAnActiveISRNRow() {
+        // The card was reported lost by its UID; its ISRN row is still active.
+        var lost = row(hotlisted: true, card: uid)
+        lost.pupil = Fixture.pupil(43)
+        let v = decide(Fixture.identity(isrn: isrn, uid: uid), [row(), lost])
+        #expect(v == Verdict(decision: .declined, reason: .hotlisted, pupil: Fixture.pupil(43)))
+        // In either order, and whatever else the active row allows.
+        #expect(decide(Fixture.identity(isrn: isrn, uid: uid), [lost, row([.fsm, .paid])]).reason == .hotlisted)
+        // A hotlisted row for another card does not matter.
+        var elsewhere = row(hotlisted: true, card: Fixture.uid(99))
+        elsewhere.pupil = Fixture.pupil(99)
+        #expect(decide(Fixture.identity(isrn: isrn, uid: uid), [row(), elsewhere]).kind == .lunch)
     }
 
     @Test func rule4HotlistedBeforeValidity() {
@@ -168,6 +186,23 @@ import Testing
         #expect(events.map(\.seq) == (1...12).map { Int64($0) })
     }
 
+    @Test func aHotlistedUIDRowWinsThroughTheStore() throws {
+        let list = """
+            card,pupil,entitlement,status
+            \(Fixture.isrn(6)),\(Fixture.pupil(6)),fsm,active
+            \(Fixture.uid(6)),\(Fixture.pupil(6)),fsm,hotlisted
+
+            """
+        let (store, _) = try Fixture.store(list: list, at: now)
+        let card = Fixture.identity(isrn: Fixture.isrn(6), uid: Fixture.uid(6))
+        let tap = store.decide(card, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: now)
+        #expect(tap.decision == .declined && tap.reason == .hotlisted && tap.pupil == Fixture.pupil(6))
+        #expect(try store.lookup(card, at: now).verdict.reason == .hotlisted)
+        // Nothing was redeemed: read by its ISRN alone, the pupil is still owed today's lunch.
+        let other = store.decide(Fixture.identity(isrn: Fixture.isrn(6)), reader: "R", lane: nil, role: .till, at: now)
+        #expect(other.kind == .lunch)
+    }
+
     @Test func kioskNeverRedeems() throws {
         let (store, _) = try Fixture.store(list: list(), at: now)
         let id = Fixture.identity(isrn: Fixture.isrn(1))
@@ -209,9 +244,13 @@ import Testing
         let id = Fixture.identity(isrn: Fixture.isrn(1))
         let first = store.decide(id, reader: "R", lane: nil, role: .till, at: now)
         #expect(store.decide(id, reader: "R", lane: nil, role: .till, at: now).reason == .alreadyRedeemed)
-        #expect(try store.void(seq: first.seq!) == .released(pupil: Fixture.pupil(1)))
-        #expect(try store.void(seq: first.seq!) == .nothingToRelease)
-        #expect(try store.void(seq: 999) == .unknownSeq)
+        guard case .released(let voided) = try store.void(seq: first.seq!, at: now) else {
+            Issue.record("the lunch was not released")
+            return
+        }
+        #expect(voided.eventClass == .voided && voided.voided == first.seq && voided.pupil == Fixture.pupil(1))
+        #expect(try store.void(seq: first.seq!, at: now) == .nothingToRelease)
+        #expect(try store.void(seq: 999, at: now) == .unknownSeq)
         #expect(store.decide(id, reader: "R", lane: nil, role: .till, at: now).kind == .lunch)
     }
 

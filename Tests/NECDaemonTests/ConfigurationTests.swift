@@ -228,6 +228,27 @@ struct ConfigurationTests {
         #expect(error(in: text) == expected)
     }
 
+    @Test(
+        "Abbreviations and offsets are not time zones: only IANA names are",
+        arguments: ["BST", "PST", "GMT+1", "UTC+1", "posix/Europe/London", "right/UTC", "../zoneinfo/UTC", "Europe/london", "zone.tab", "localtime/"])
+    func timeZoneAbbreviations(name: String) {
+        #expect(error(in: "debounce = 1\ntime_zone = \"\(name)\"\n") == .badValue(
+            path: "/etc/necd/necd.toml", line: 2, key: "time_zone",
+            reason: "unknown time zone \"\(name)\" (use an IANA name such as \"Europe/London\")"))
+    }
+
+    @Test(
+        "IANA names are accepted, with their own offsets",
+        arguments: [
+            ("Europe/London", 0), ("UTC", 0), ("Etc/UTC", 0), ("Etc/GMT+12", -43_200), ("Etc/GMT-14", 50_400),
+            ("America/Argentina/Buenos_Aires", -10_800), ("Asia/Dhaka", 21_600),
+        ])
+    func timeZoneNames(name: String, offsetInJanuary: Int) throws {
+        let configuration = try NECConfiguration.parse("time_zone = \"\(name)\"\n", path: "/etc/necd/necd.toml")
+        let january = Date(timeIntervalSince1970: 1_767_225_600)  // 2026-01-01T00:00:00Z
+        #expect(configuration.timeZone.secondsFromGMT(for: january) == offsetInJanuary)
+    }
+
     @Test("Bad [[reader]] tables are refused with the table's key and line")
     func badReaders() {
         let role = error(in: "debounce = 1\n\n[[reader]]\nmatch = \"ACS*\"\nrole = \"cashier\"\n")

@@ -20,7 +20,7 @@ func connectPastBanner(_ path: String, reading: Bool = true) async throws -> Soc
     let client = try await SocketTestClient.connect(to: path, reading: reading)
     if reading {
         let banner = await client.nextLine()
-        #expect(banner == #"{"class":"VERSION","release":"0.1.0","proto_major":1,"proto_minor":0}"#)
+        #expect(banner == #"{"class":"VERSION","release":"0.1.0","proto_major":1,"proto_minor":1}"#)
     }
     return client
 }

@@ -8,7 +8,7 @@ private func text(_ message: some Encodable) -> String {
 @Suite("Messages encode exactly as the product contract writes them")
 struct MessageTests {
     @Test func versionBannerIsByteExact() {
-        #expect(text(VersionMessage()) == #"{"class":"VERSION","release":"0.1.0","proto_major":1,"proto_minor":0}"# + "\n")
+        #expect(text(VersionMessage()) == #"{"class":"VERSION","release":"0.1.0","proto_major":1,"proto_minor":1}"# + "\n")
     }
 
     @Test func absentValuesAreLeftOutNeverNull() {
