@@ -75,7 +75,7 @@ struct ListCommand: ParsableCommand {
                 bar.clear()
                 let s = summary.status
                 let signed = s.signer.map { "signed by \($0)" } ?? "unsigned"
-                print("imported \(s.rows) rows from \(file) (\(signed), sha256 \(s.sha256))")
+                printOut("imported \(s.rows) rows from \(file) (\(signed), sha256 \(s.sha256))")
             } catch let error as ListImportError {
                 bar.clear()
                 printError("necctl: \(error.description)")
@@ -105,17 +105,17 @@ struct ListCommand: ParsableCommand {
             let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
             let now = Date()
             guard let s = try store.listStatus() else {
-                if json { print(#"{"class":"LIST","present":false}"#) } else { print("no list imported") }
+                if json { printOut(#"{"class":"LIST","present":false}"#) } else { printOut("no list imported") }
                 throw ExitCode(1)
             }
             let policy = configuration.decisionPolicy
             let stale = s.isStale(at: now, policy: policy)
             if json {
-                print(ListStatusJSON.line(s, now: now, stale: stale))
+                printOut(ListStatusJSON.line(s, now: now, stale: stale))
             } else {
                 let formatter = ISO8601DateFormatter()
                 formatter.timeZone = policy.timeZone
-                print("""
+                printOut("""
                     rows      \(s.rows)
                     imported  \(formatter.string(from: s.importedAt)) (\(Self.age(s.age(at: now))) ago)\(stale ? ", STALE" : "")
                     file      \(s.file)
@@ -152,7 +152,7 @@ struct ListCommand: ParsableCommand {
             let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
             do {
                 let s = try store.rollbackList()
-                print("rolled back: \(s.rows) rows from \(s.file) are in force")
+                printOut("rolled back: \(s.rows) rows from \(s.file) are in force")
             } catch let error as ListImportError {
                 printError("necctl: \(error.description)")
                 throw ExitCode(1)
@@ -183,7 +183,7 @@ struct ListCommand: ParsableCommand {
             }
             let pub = key.publicKey.base64
             _ = FileManager.default.createFile(atPath: out + ".pub", contents: Data((pub + "\n").utf8))
-            print("trusted_list_keys = [\"\(pub)\"]")
+            printOut("trusted_list_keys = [\"\(pub)\"]")
         }
     }
 
@@ -224,7 +224,7 @@ struct ListCommand: ParsableCommand {
                 printError("necctl: cannot write \(path)")
                 throw ExitCode(2)
             }
-            print("wrote \(path) (public key \(privateKey.publicKey.base64))")
+            printOut("wrote \(path) (public key \(privateKey.publicKey.base64))")
         }
     }
 }
@@ -271,13 +271,13 @@ final class ProgressBar {
         let percent = String(Int(fraction * 100))
         let megabytes = String(format: "%.1f", Double(done) / 1e6)
         let line = "\r[\(bar)] \(String(repeating: " ", count: 3 - percent.count))\(percent)%  \(megabytes) MB"
-        FileHandle.standardError.write(Data(line.utf8))
+        Output.errorText(line)
         drawn = true
     }
 
     func clear() {
         guard drawn else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        Output.errorText("\r\u{1B}[K")
         drawn = false
     }
 }

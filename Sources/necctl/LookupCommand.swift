@@ -38,9 +38,9 @@ struct LookupCommand: ParsableCommand {
         let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
         let result = try store.lookup(card: card, at: Date())
         if json {
-            print(result.jsonLine())
+            printOut(result.jsonLine())
         } else {
-            print(Self.describe(result))
+            printOut(Self.describe(result))
         }
         if result.verdict.decision != .authorised { throw ExitCode(1) }
     }

@@ -41,7 +41,7 @@ struct ReadersCommand: ParsableCommand {
             throw ExitCode(2)
         }
         if names.isEmpty {
-            if json { print(#"{"readers":[]}"#) } else { print("no readers (pcscd is running but sees no reader)") }
+            if json { printOut(#"{"readers":[]}"#) } else { printOut("no readers (pcscd is running but sees no reader)") }
             throw ExitCode(1)
         }
         var states = names.map { ReaderState(reader: $0) }
@@ -64,12 +64,12 @@ struct ReadersCommand: ParsableCommand {
                 atr_meaning: atr.map { ATRKind(atr: $0).meaning }, flags: flags.description
             )
             if json {
-                print(String(decoding: try encoder.encode(row), as: UTF8.self))
+                printOut(String(decoding: try encoder.encode(row), as: UTF8.self))
             } else {
-                print("\(row.reader): \(row.state)")
+                printOut("\(row.reader): \(row.state)")
                 if let atr = row.atr, let meaning = row.atr_meaning {
-                    print("  ATR \(atr)")
-                    print("      \(meaning)")
+                    printOut("  ATR \(atr)")
+                    printOut("      \(meaning)")
                 }
             }
         }

@@ -82,7 +82,7 @@ struct SimulateCommand: AsyncParsableCommand {
                     // "-" when no APDU was answered: the reader never read the card.
                     line += " last_answer_unix_ns=" + (stats.lastAnsweredAt.map { String($0.unixNanoseconds) } ?? "-")
                 }
-                print(line)
+                printOut(line)
             } catch {
                 printError("necctl simulate: \(error)")
                 throw ExitCode(2)

@@ -60,7 +60,7 @@ struct WatchCommand: AsyncParsableCommand {
                     case .tap(let tap): line = MessageCoding.line(tap)
                     case .reader(let change): line = MessageCoding.line(change)
                     }
-                    FileHandle.standardOutput.write(Data(line))
+                    Output.write(line)
                 } else {
                     printOut(format.line(event))
                 }
