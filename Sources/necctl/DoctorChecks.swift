@@ -214,16 +214,22 @@ struct Doctor {
             }
             return .ok("necd", detail)
         } catch let error as NECClientError {
-            if case .cannotConnect = error, !FileManager.default.fileExists(atPath: socket) {
-                return .fault("necd", "not running: no socket at \(socket)", fix: fix)
+            guard case .cannotConnect = error else {
+                return .fault("necd", "not answering on \(socket): \(error.description)", fix: fix)
             }
-            if case .cannotConnect = error, access(socket, W_OK) != 0, errno == EACCES {
-                // Not necd's fault: this user may not talk to it. Tills in the group can.
-                return .warning(
-                    "necd", "\(socket): permission denied for this user",
-                    fix: "run as root (sudo necctl doctor) or join the socket's group: usermod -aG \(configuration.socketGroup) $USER")
+            // The client's reason names socket calls; ask the socket what is wrong, in words.
+            guard let problem = SocketProblem.diagnose(socket, group: configuration.socketGroup) else {
+                return .fault("necd", "not answering on \(socket): the connection failed, then worked when checked again", fix: fix)
             }
-            return .fault("necd", "not answering on \(socket): \(error.description)", fix: fix)
+            switch problem.kind {
+            case .missing, .refused:
+                return .fault("necd", "not running: \(problem.summary)", fix: fix)
+            case .permissionDenied:
+                // Not necd's fault: this user may not talk to it (the socket check says whether tills can).
+                return .warning("necd", problem.summary, fix: problem.fix + "; or: sudo necctl doctor")
+            case .notASocket, .other:
+                return .fault("necd", "not answering: \(problem.summary)", fix: problem.fix)
+            }
         } catch {
             return .fault("necd", "not answering on \(socket) within 5 s", fix: "systemctl restart necd; " + fix)
         }
@@ -233,7 +239,14 @@ struct Doctor {
         let socket = configuration.socket
         var info = stat()
         guard lstat(socket, &info) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let code = errno
+            if code == EACCES {
+                // Its folder hides it from this user: not a fault of the till's setup.
+                return .warning(
+                    "socket", "\(socket): this user may not look into its folder",
+                    fix: "run as root to check the socket: sudo necctl doctor")
+            }
+            let reason = String(cString: strerror(code))
             return .fault("socket", "\(socket): \(reason)", fix: "systemctl enable --now necd.socket (it creates the socket)")
         }
         guard (info.st_mode & S_IFMT) == S_IFSOCK else {

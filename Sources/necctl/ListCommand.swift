@@ -57,12 +57,7 @@ struct ListCommand: ParsableCommand {
             let configuration = try options.resolveOrExit()
             let database = configuration.database
             let trust = try trustOptions.trust(configuration)
-            let directory = (database as NSString).deletingLastPathComponent
-            if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
-                try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
-            }
-            let store = try EntitlementStore(path: database, readerCount: 1)
+            let store = try StoreAccess.open(path: database, creating: true)
             let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
             do {
                 let summary = try store.importList(
@@ -98,11 +93,7 @@ struct ListCommand: ParsableCommand {
         func run() throws {
             let configuration = try options.resolveOrExit()
             let database = configuration.database
-            guard FileManager.default.fileExists(atPath: database) else {
-                printError("necctl: no database at \(database)")
-                throw ExitCode(2)
-            }
-            let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
+            let store = try StoreAccess.open(path: database, policy: configuration.decisionPolicy)
             let now = Date()
             guard let s = try store.listStatus() else {
                 if json { printOut(#"{"class":"LIST","present":false}"#) } else { printOut("no list imported") }
@@ -145,11 +136,7 @@ struct ListCommand: ParsableCommand {
         func run() throws {
             let configuration = try options.resolveOrExit()
             let database = configuration.database
-            guard FileManager.default.fileExists(atPath: database) else {
-                printError("necctl: no database at \(database)")
-                throw ExitCode(2)
-            }
-            let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
+            let store = try StoreAccess.open(path: database, policy: configuration.decisionPolicy)
             do {
                 let s = try store.rollbackList()
                 printOut("rolled back: \(s.rows) rows from \(s.file) are in force")

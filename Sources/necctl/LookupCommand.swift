@@ -31,11 +31,7 @@ struct LookupCommand: ParsableCommand {
     func run() throws {
         let configuration = try options.resolveOrExit()
         let database = configuration.database
-        guard FileManager.default.fileExists(atPath: database) else {
-            printError("necctl: no database at \(database) (import a list first, or pass --database)")
-            throw ExitCode(2)
-        }
-        let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
+        let store = try StoreAccess.open(path: database, policy: configuration.decisionPolicy)
         let result = try store.lookup(card: card, at: Date())
         if json {
             printOut(result.jsonLine())

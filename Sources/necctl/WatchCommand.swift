@@ -37,15 +37,21 @@ struct WatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.resolveOrExit()
-        let client = NECClient(socketPath: configuration.socket)
+        let socket = configuration.socket
+        let client = NECClient(socketPath: socket)
         do {
             _ = try await Doctor.withTimeout(.seconds(5)) { try await client.status() }
         } catch let error as NECClientError {
-            printError("necctl: cannot reach necd: \(error.description)")
-            printError("  is necd running? (systemctl status necd.socket necd; necctl doctor)")
+            if let problem = SocketProblem.diagnose(socket, group: configuration.socketGroup) {
+                printError("necctl: cannot reach necd: \(problem.summary)")
+                printError("  \(problem.fix)")
+            } else {
+                printError("necctl: cannot reach necd on \(socket): \(error.description)")
+                printError("  is necd running? (systemctl status necd.socket necd; necctl doctor)")
+            }
             throw ExitCode(2)
         } catch {
-            printError("necctl: necd did not answer on \(configuration.socket) within 5 s")
+            printError("necctl: necd did not answer on \(socket) within 5 s")
             throw ExitCode(2)
         }
         let format = EventFormat(
@@ -65,8 +71,11 @@ struct WatchCommand: AsyncParsableCommand {
                     printOut(format.line(event))
                 }
             }
+        } catch let error as NECClientError {
+            printError("necctl: \(error.description)")
+            throw ExitCode(2)
         } catch {
-            printError("necctl: \(error)")
+            printError("necctl: watching stopped: \(Doctor.oneLine(error))")
             throw ExitCode(2)
         }
     }

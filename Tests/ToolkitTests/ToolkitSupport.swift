@@ -190,6 +190,12 @@ final class Child: @unchecked Sendable {
         return await child.wait(timeout: timeout)
     }
 
+    /// Runs necctl as user nobody (group nogroup, no other groups), so file modes apply:
+    /// the tests run as root, which no permission stops.
+    static func necctlAsNobody(_ arguments: [String]) async throws -> Result {
+        try await run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", Built.necctl] + arguments)
+    }
+
     /// Runs necctl to the end.
     static func necctl(_ arguments: [String], environment: [String: String] = [:], directory: String? = nil) async throws -> Result {
         try await run(Built.necctl, arguments, environment: environment, directory: directory)
