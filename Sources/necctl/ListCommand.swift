@@ -156,6 +156,9 @@ struct ListCommand: ParsableCommand {
         @Option(help: "The private key file to create.")
         var out = "list-signing.key"
 
+        /// Accepted as by every command (necctl(1), COMMON OPTIONS); this one uses none of the files.
+        @OptionGroup var options: ConfigOptions
+
         func run() throws {
             guard !FileManager.default.fileExists(atPath: out) else {
                 printError("necctl: \(out) exists; not overwriting a key")
@@ -188,6 +191,9 @@ struct ListCommand: ParsableCommand {
 
         @Option(help: "The signature file to write (default FILE.sig).")
         var out: String?
+
+        /// Accepted as by every command (necctl(1), COMMON OPTIONS); this one uses none of the files.
+        @OptionGroup var options: ConfigOptions
 
         func run() throws {
             guard let keyText = try? String(contentsOfFile: key, encoding: .utf8) else {
