@@ -75,7 +75,7 @@ struct WatchTests {
                 #expect(object["seq"] is Int)
             }
             let readable = await human.waitForLines(2, timeout: .seconds(10))
-            #expect(readable.contains { $0.contains("TAP") && $0.contains("[till-1]") && ($0.contains("AUTHORISED") || $0.contains("DECLINED")) })
+            #expect(readable.contains { $0.contains("till-1") && ($0.contains("authorised: ") || $0.contains("declined: ")) }, "\(readable)")
             #expect(!readable.joined().contains("\u{1B}["), "no colour into a file")
 
             // --since 0 replays what is stored.
