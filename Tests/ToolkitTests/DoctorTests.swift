@@ -232,6 +232,38 @@ struct DoctorTests {
         }
     }
 
+    /// pcscd stops under a running necd: doctor must not go on reporting the daemon's last
+    /// reader count beside "pcscd not reachable".
+    @Test(.enabled(if: Rig.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
+    func noReaderCountWhilePcscdIsDown() async throws {
+        try await PcscdLock.withPcscdToItself {
+            let scratch = try Scratch()
+            let group = String(cString: getgrgid(getgid()).pointee.gr_name)
+            let path = try config(scratch, extra: "socket_group = \"\(group)\"")
+            try await importGeneratedList(rows: 10, into: scratch.file("necd.sqlite"), scratch: scratch)
+            let daemon = try Child(Built.executable("necd"), ["--config", path])
+            defer { daemon.stop() }
+            try await waitForDaemon(config: path)
+            // necd has seen the rig's readers before pcscd goes.
+            let before = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", path]).stdout)
+            #expect(before["necd"]?.detail?.contains("\(Rig.readers.count) readers") == true, "\(before["necd"]?.detail ?? "")")
+
+            try await Rig.pcscd("kill")
+            let result: Child.Result
+            do {
+                result = try await Child.necctl(["doctor", "--json", "--config", path])
+            }
+            try await Rig.pcscd("start")
+            let lines = try doctorLines(result.stdout)
+            #expect(lines["pcscd"]?.status == "fault")
+            let necd = try #require(lines["necd"])
+            #expect(necd.status == "warning")
+            let detail = necd.detail ?? ""
+            #expect(detail.contains("readers unknown while pcscd is unreachable"), "\(detail)")
+            #expect(detail.range(of: #"\b[0-9]+ readers?\b"#, options: .regularExpression) == nil, "a reader count while pcscd is down: \(detail)")
+        }
+    }
+
     private static func size(_ path: String) -> Int {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
     }
