@@ -66,15 +66,36 @@ public struct NECClient: Sendable {
     /// incompatible protocol; stop it by ending the iteration (or cancelling its task).
     /// - Parameter since: replay stored events with a greater `seq` first.
     public func events(since: Int64? = nil) -> AsyncThrowingStream<DaemonEvent, any Error> {
+        events(since: since, connectionChanges: { _ in })
+    }
+
+    /// What ``events(since:connectionChanges:)`` tells about its connection.
+    public enum ConnectionChange: Sendable, Hashable {
+        /// The daemon answered `watch`: events flow (again).
+        case watching
+        /// A connection attempt failed or the connection dropped; the stream will retry.
+        case lost
+    }
+
+    /// ``events(since:)``, also telling `connectionChanges` each time the stream starts
+    /// watching and each time a connection fails or drops, so a program can say that it
+    /// is waiting for the daemon. Called on the stream's own task, before the events of
+    /// the new connection are handed out.
+    public func events(
+        since: Int64? = nil, connectionChanges: @escaping @Sendable (ConnectionChange) -> Void
+    ) -> AsyncThrowingStream<DaemonEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: DaemonEvent.self)
         let task = Task { [self] in
-            await follow(since: since, into: continuation)
+            await follow(since: since, into: continuation, connectionChanges: connectionChanges)
         }
         continuation.onTermination = { _ in task.cancel() }
         return stream
     }
 
-    private func follow(since: Int64?, into continuation: AsyncThrowingStream<DaemonEvent, any Error>.Continuation) async {
+    private func follow(
+        since: Int64?, into continuation: AsyncThrowingStream<DaemonEvent, any Error>.Continuation,
+        connectionChanges: @Sendable (ConnectionChange) -> Void
+    ) async {
         var resumeAfter = since
         var delay = reconnectPolicy.initialDelay
         while !Task.isCancelled {
@@ -87,6 +108,7 @@ public struct NECClient: Sendable {
                             // Lower than asked only when the daemon's journal was reset.
                             if let start = answer.since, start < resumeAfter ?? .max { resumeAfter = start }
                             delay = reconnectPolicy.initialDelay
+                            connectionChanges(.watching)
                         case .tap(let tap):
                             // The daemon never repeats an event; this guards a resume after an odd restart.
                             if let last = resumeAfter, tap.seq <= last { continue }
@@ -109,6 +131,7 @@ public struct NECClient: Sendable {
                 // Refused, reset, or gone: try again after the wait.
             }
             if Task.isCancelled { break }
+            connectionChanges(.lost)
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, reconnectPolicy.maximumDelay)
         }

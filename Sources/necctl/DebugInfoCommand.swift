@@ -42,7 +42,7 @@ struct DebugInfoCommand: AsyncParsableCommand {
         day.dateFormat = "yyyyMMdd-HHmmss"
         let path = output ?? "necd-debuginfo-\(host)-\(day.string(from: Date())).txt"
         if path == "-" {
-            FileHandle.standardOutput.write(Data(text.utf8))
+            Output.write(Array(text.utf8))
             return
         }
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
@@ -56,7 +56,12 @@ struct DebugInfoCommand: AsyncParsableCommand {
     private func redactFile(_ path: String, _ redactor: Redactor) throws {
         let data: Data
         if path == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
+            do {
+                data = try FileHandle.standardInput.readToEnd() ?? Data()
+            } catch {
+                printError("necctl: cannot read standard input: \(error.localizedDescription)")
+                throw ExitCode(2)
+            }
         } else {
             guard let contents = FileManager.default.contents(atPath: path) else {
                 printError("necctl: cannot read \(path)")
@@ -66,7 +71,7 @@ struct DebugInfoCommand: AsyncParsableCommand {
         }
         let text = String(decoding: data, as: UTF8.self)
         let masked = path.lowercased().hasSuffix(".csv") ? redactor.redactCSV(text) : redactor.redact(text)
-        FileHandle.standardOutput.write(Data(masked.utf8))
+        Output.write(Array(masked.utf8))
     }
 }
 

@@ -32,21 +32,34 @@ struct Doctor {
             configuration = try options.resolve()
             findings.append(.ok("config", configuration.source.map { "read \($0)" } ?? "no \(NECConfiguration.defaultPath): all defaults"))
         } catch {
-            findings.append(.fault(
-                "config", error.description,
-                fix: "correct that line of the file (every key is listed in the necd.toml example), then restart necd"))
+            findings.append(.fault("config", error.description, fix: Self.configurationFix(error)))
             var defaults = NECConfiguration()
             options.applyOverrides(to: &defaults)
             configuration = defaults
         }
-        findings += pcscChecks(configuration)
+        let pcsc = pcscChecks(configuration)
+        findings += pcsc
         findings.append(pn533Check())
         findings.append(autosuspendCheck())
-        findings.append(await necdCheck(configuration))
+        let pcscdReachable = pcsc.first { $0.check == "pcscd" }?.status == .ok
+        findings.append(await necdCheck(configuration, pcscdReachable: pcscdReachable))
         findings.append(socketCheck(configuration))
         findings += databaseChecks(configuration)
         findings.append(timeZoneCheck(configuration))
         return findings
+    }
+
+    /// The fix for a configuration that cannot be loaded: what to do differs by why.
+    static func configurationFix(_ error: ConfigurationError) -> String {
+        let example = "/usr/share/doc/necd/necd.toml.example"
+        switch error {
+        case .fileMissing(let path):
+            return "no file at \(path): check the --config path, or create the file (\(example) lists every key)"
+        case .unreadable:
+            return "check the file's owner and mode (root:necd 0640) or run as root: sudo necctl doctor"
+        case .syntax, .unknownKey, .wrongType, .badValue:
+            return "correct that line of the file (every key is listed in \(example)), then restart necd"
+        }
     }
 
     // MARK: pcscd and readers
@@ -198,7 +211,10 @@ struct Doctor {
 
     // MARK: necd and its socket
 
-    private func necdCheck(_ configuration: NECConfiguration) async -> Finding {
+    /// necd's answer to `status`. The reader count is shown only while necd has a pcscd
+    /// context and doctor reached pcscd itself: with pcscd down, a daemon's last count is
+    /// old news, and "2 readers" beside "pcscd not reachable" sends people the wrong way.
+    private func necdCheck(_ configuration: NECConfiguration, pcscdReachable: Bool) async -> Finding {
         let socket = configuration.socket
         let client = NECClient(socketPath: socket)
         let fix = "systemctl enable --now necd.socket necd; journalctl -u necd -e shows why it stopped"
@@ -206,25 +222,35 @@ struct Doctor {
             let status = try await Self.withTimeout(.seconds(5)) { try await client.status() }
             var parts = ["release \(status.release)", "up \(Self.duration(status.uptime))"]
             parts.append(status.pcscdConnected ? "pcscd connected" : "NO pcscd context")
-            parts.append("\(status.readerCount) reader\(status.readerCount == 1 ? "" : "s")")
+            if status.pcscdConnected && pcscdReachable {
+                parts.append("\(status.readerCount) reader\(status.readerCount == 1 ? "" : "s")")
+            } else {
+                parts.append("readers unknown while pcscd is unreachable")
+            }
             if let seq = status.lastSeq { parts.append("last seq \(seq)") }
             if let clients = status.clients { parts.append("\(clients) client\(clients == 1 ? "" : "s")") }
             let detail = "answering on \(socket): " + parts.joined(separator: ", ")
-            if !status.pcscdConnected {
+            if !status.pcscdConnected || !pcscdReachable {
                 return .warning("necd", detail, fix: "see the pcscd check; necd reconnects by itself once pcscd runs")
             }
             return .ok("necd", detail)
         } catch let error as NECClientError {
-            if case .cannotConnect = error, !FileManager.default.fileExists(atPath: socket) {
-                return .fault("necd", "not running: no socket at \(socket)", fix: fix)
+            guard case .cannotConnect = error else {
+                return .fault("necd", "not answering on \(socket): \(error.description)", fix: fix)
             }
-            if case .cannotConnect = error, access(socket, W_OK) != 0, errno == EACCES {
-                // Not necd's fault: this user may not talk to it. Tills in the group can.
-                return .warning(
-                    "necd", "\(socket): permission denied for this user",
-                    fix: "run as root (sudo necctl doctor) or join the socket's group: usermod -aG \(configuration.socketGroup) $USER")
+            // The client's reason names socket calls; ask the socket what is wrong, in words.
+            guard let problem = SocketProblem.diagnose(socket, group: configuration.socketGroup) else {
+                return .fault("necd", "not answering on \(socket): the connection failed, then worked when checked again", fix: fix)
             }
-            return .fault("necd", "not answering on \(socket): \(error.description)", fix: fix)
+            switch problem.kind {
+            case .missing, .refused:
+                return .fault("necd", "not running: \(problem.summary)", fix: fix)
+            case .permissionDenied:
+                // Not necd's fault: this user may not talk to it (the socket check says whether tills can).
+                return .warning("necd", problem.summary, fix: problem.fix + "; or: sudo necctl doctor")
+            case .notASocket, .other:
+                return .fault("necd", "not answering: \(problem.summary)", fix: problem.fix)
+            }
         } catch {
             return .fault("necd", "not answering on \(socket) within 5 s", fix: "systemctl restart necd; " + fix)
         }
@@ -234,7 +260,14 @@ struct Doctor {
         let socket = configuration.socket
         var info = stat()
         guard lstat(socket, &info) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let code = errno
+            if code == EACCES {
+                // Its folder hides it from this user: not a fault of the till's setup.
+                return .warning(
+                    "socket", "\(socket): this user may not look into its folder",
+                    fix: "run as root to check the socket: sudo necctl doctor")
+            }
+            let reason = String(cString: strerror(code))
             return .fault("socket", "\(socket): \(reason)", fix: "systemctl enable --now necd.socket (it creates the socket)")
         }
         guard (info.st_mode & S_IFMT) == S_IFSOCK else {
@@ -245,14 +278,21 @@ struct Doctor {
         let group = getgrgid(info.st_gid).map { String(cString: $0.pointee.gr_name) } ?? String(info.st_gid)
         let detail = "\(socket) owner \(owner), group \(group), mode \(String(mode, radix: 8))"
         let expectedGroup = configuration.socketGroup
+        let fix = "SocketMode=0660 and SocketGroup=\(expectedGroup) in necd.socket (socket_group in necd.toml without systemd), then systemctl restart necd.socket"
+        // Connecting to a Unix socket needs write permission on it.
+        let anyone = mode & 0o002 != 0
+        let groupMayConnect = mode & 0o020 != 0
         var problems: [String] = []
-        if mode & 0o007 != 0 { problems.append("anyone on the machine can connect") }
-        if mode & 0o060 != 0o060 { problems.append("group \(group) cannot connect") }
-        if group != expectedGroup { problems.append("group is not \(expectedGroup)") }
+        if !groupMayConnect { problems.append("group \(group) cannot connect (mode \(String(mode, radix: 8)))") }
+        if group != expectedGroup { problems.append("group is \(group), not socket_group \(expectedGroup)") }
+        // Tills run as users in socket_group: unless everyone may connect, either problem
+        // above leaves every till unable to open the socket.
+        if !problems.isEmpty && !anyone {
+            return .fault("socket", detail + ": no till can connect: " + problems.joined(separator: ", "), fix: fix)
+        }
+        if anyone { problems.insert("anyone on the machine can connect", at: 0) }
         if problems.isEmpty { return .ok("socket", detail) }
-        return .warning(
-            "socket", detail + ": " + problems.joined(separator: ", "),
-            fix: "SocketMode=0660 and SocketGroup=\(expectedGroup) in necd.socket (socket_group in necd.toml without systemd), then systemctl restart necd.socket")
+        return .warning("socket", detail + ": " + problems.joined(separator: ", "), fix: fix)
     }
 
     // MARK: List, database, journal, clock
@@ -329,19 +369,34 @@ struct Doctor {
         let age = list.age(at: now)
         let signed = list.signer == nil ? "unsigned" : "signed"
         let detail = "\(list.rows) rows from \(list.file), imported \(Self.duration(age)) ago, \(signed)"
+        if configuration.requireSignedLists {
+            // necd declines every tap list_untrusted from a list its configuration does not trust.
+            let signFix = "import the council's list with its signature: necctl list import FILE --signature FILE.sig"
+                + " (signed by a key in trusted_list_keys)"
+            guard let signer = list.signer else {
+                return .fault(
+                    "list", detail + ", but require_signed_lists is true: necd declines every tap list_untrusted",
+                    fix: signFix)
+            }
+            let trusted = configuration.trustedListKeys.map { Data($0).base64EncodedString() }
+            if !trusted.contains(signer) {
+                return .fault(
+                    "list", detail + " by a key not in trusted_list_keys (\(Self.keyPrefix(signer))...)"
+                        + ": necd declines every tap list_untrusted",
+                    fix: signFix + "; or add its public key to trusted_list_keys if the council really uses it")
+            }
+        }
         if list.isStale(at: now, policy: configuration.decisionPolicy) {
             let effect = configuration.staleListPolicy == .decline ? "every tap is declined list_stale" : "events say list_stale"
             return .warning(
                 "list", detail + ": older than max_list_age (\(configuration.maxListAge) days), \(effect)",
                 fix: "import the council's current list: " + importFix)
         }
-        if list.signer == nil && configuration.requireSignedLists {
-            return .warning(
-                "list", detail + ", but require_signed_lists is true",
-                fix: "import the list with its signature: necctl list import FILE --signature FILE.sig")
-        }
         return .ok("list", detail)
     }
+
+    /// The start of a base64 public key: enough to tell keys apart, short enough for a line.
+    static func keyPrefix(_ key: String) -> String { String(key.prefix(8)) }
 
     private func clockFinding(newestEvent: Date?) -> Finding {
         let formatter = ISO8601DateFormatter()

@@ -57,12 +57,7 @@ struct ListCommand: ParsableCommand {
             let configuration = try options.resolveOrExit()
             let database = configuration.database
             let trust = try trustOptions.trust(configuration)
-            let directory = (database as NSString).deletingLastPathComponent
-            if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
-                try FileManager.default.createDirectory(
-                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
-            }
-            let store = try EntitlementStore(path: database, readerCount: 1)
+            let store = try StoreAccess.open(path: database, creating: true)
             let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
             do {
                 let summary = try store.importList(
@@ -75,7 +70,7 @@ struct ListCommand: ParsableCommand {
                 bar.clear()
                 let s = summary.status
                 let signed = s.signer.map { "signed by \($0)" } ?? "unsigned"
-                print("imported \(s.rows) rows from \(file) (\(signed), sha256 \(s.sha256))")
+                printOut("imported \(s.rows) rows from \(file) (\(signed), sha256 \(s.sha256))")
             } catch let error as ListImportError {
                 bar.clear()
                 printError("necctl: \(error.description)")
@@ -98,24 +93,20 @@ struct ListCommand: ParsableCommand {
         func run() throws {
             let configuration = try options.resolveOrExit()
             let database = configuration.database
-            guard FileManager.default.fileExists(atPath: database) else {
-                printError("necctl: no database at \(database)")
-                throw ExitCode(2)
-            }
-            let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
+            let store = try StoreAccess.open(path: database, policy: configuration.decisionPolicy)
             let now = Date()
             guard let s = try store.listStatus() else {
-                if json { print(#"{"class":"LIST","present":false}"#) } else { print("no list imported") }
+                if json { printOut(#"{"class":"LIST","present":false}"#) } else { printOut("no list imported") }
                 throw ExitCode(1)
             }
             let policy = configuration.decisionPolicy
             let stale = s.isStale(at: now, policy: policy)
             if json {
-                print(ListStatusJSON.line(s, now: now, stale: stale))
+                printOut(ListStatusJSON.line(s, now: now, stale: stale))
             } else {
                 let formatter = ISO8601DateFormatter()
                 formatter.timeZone = policy.timeZone
-                print("""
+                printOut("""
                     rows      \(s.rows)
                     imported  \(formatter.string(from: s.importedAt)) (\(Self.age(s.age(at: now))) ago)\(stale ? ", STALE" : "")
                     file      \(s.file)
@@ -145,14 +136,10 @@ struct ListCommand: ParsableCommand {
         func run() throws {
             let configuration = try options.resolveOrExit()
             let database = configuration.database
-            guard FileManager.default.fileExists(atPath: database) else {
-                printError("necctl: no database at \(database)")
-                throw ExitCode(2)
-            }
-            let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
+            let store = try StoreAccess.open(path: database, policy: configuration.decisionPolicy)
             do {
                 let s = try store.rollbackList()
-                print("rolled back: \(s.rows) rows from \(s.file) are in force")
+                printOut("rolled back: \(s.rows) rows from \(s.file) are in force")
             } catch let error as ListImportError {
                 printError("necctl: \(error.description)")
                 throw ExitCode(1)
@@ -169,6 +156,9 @@ struct ListCommand: ParsableCommand {
         @Option(help: "The private key file to create.")
         var out = "list-signing.key"
 
+        /// Accepted as by every command (necctl(1), COMMON OPTIONS); this one uses none of the files.
+        @OptionGroup var options: ConfigOptions
+
         func run() throws {
             guard !FileManager.default.fileExists(atPath: out) else {
                 printError("necctl: \(out) exists; not overwriting a key")
@@ -183,7 +173,7 @@ struct ListCommand: ParsableCommand {
             }
             let pub = key.publicKey.base64
             _ = FileManager.default.createFile(atPath: out + ".pub", contents: Data((pub + "\n").utf8))
-            print("trusted_list_keys = [\"\(pub)\"]")
+            printOut("trusted_list_keys = [\"\(pub)\"]")
         }
     }
 
@@ -201,6 +191,9 @@ struct ListCommand: ParsableCommand {
 
         @Option(help: "The signature file to write (default FILE.sig).")
         var out: String?
+
+        /// Accepted as by every command (necctl(1), COMMON OPTIONS); this one uses none of the files.
+        @OptionGroup var options: ConfigOptions
 
         func run() throws {
             guard let keyText = try? String(contentsOfFile: key, encoding: .utf8) else {
@@ -224,7 +217,7 @@ struct ListCommand: ParsableCommand {
                 printError("necctl: cannot write \(path)")
                 throw ExitCode(2)
             }
-            print("wrote \(path) (public key \(privateKey.publicKey.base64))")
+            printOut("wrote \(path) (public key \(privateKey.publicKey.base64))")
         }
     }
 }
@@ -271,13 +264,13 @@ final class ProgressBar {
         let percent = String(Int(fraction * 100))
         let megabytes = String(format: "%.1f", Double(done) / 1e6)
         let line = "\r[\(bar)] \(String(repeating: " ", count: 3 - percent.count))\(percent)%  \(megabytes) MB"
-        FileHandle.standardError.write(Data(line.utf8))
+        Output.errorText(line)
         drawn = true
     }
 
     func clear() {
         guard drawn else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        Output.errorText("\r\u{1B}[K")
         drawn = false
     }
 }

@@ -31,16 +31,12 @@ struct LookupCommand: ParsableCommand {
     func run() throws {
         let configuration = try options.resolveOrExit()
         let database = configuration.database
-        guard FileManager.default.fileExists(atPath: database) else {
-            printError("necctl: no database at \(database) (import a list first, or pass --database)")
-            throw ExitCode(2)
-        }
-        let store = try EntitlementStore(path: database, policy: configuration.decisionPolicy, readerCount: 1)
+        let store = try StoreAccess.open(path: database, policy: configuration.decisionPolicy)
         let result = try store.lookup(card: card, at: Date())
         if json {
-            print(result.jsonLine())
+            printOut(result.jsonLine())
         } else {
-            print(Self.describe(result))
+            printOut(Self.describe(result))
         }
         if result.verdict.decision != .authorised { throw ExitCode(1) }
     }

@@ -16,6 +16,7 @@ struct NecCtl: AsyncParsableCommand {
 
     /// ArgumentParser exits 64 on a usage error; product.md says 2, and 2 for faults too.
     static func main() async {
+        Output.prepare()
         do {
             var command = try parseAsRoot()
             if var async = command as? any AsyncParsableCommand {
@@ -28,19 +29,8 @@ struct NecCtl: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }  // --help, --version
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            printError(fullMessage(for: error))
             Foundation.exit(2)
         }
     }
-}
-
-/// Writes `text` and a newline to standard error.
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-}
-
-/// Writes `text` and a newline to standard output at once (no stdio buffering), so a
-/// program reading our pipe sees each card as it is decoded.
-func printOut(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

@@ -29,6 +29,9 @@ struct ScanCommand: AsyncParsableCommand {
     @Flag(help: "Show every APDU with its direction, time taken and meaning.")
     var trace = false
 
+    /// Accepted as by every command (necctl(1), COMMON OPTIONS); this one uses none of the files.
+    @OptionGroup var options: ConfigOptions
+
     func run() async throws {
         let filter = reader
         let trace = self.trace

@@ -60,6 +60,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Add each tap's last APDU answer time (last_answer_unix_ns, CLOCK_REALTIME) for latency benchmarks.")
     var timestamps = false
 
+    /// Accepted as by every command (necctl(1), COMMON OPTIONS); this one uses none of the files.
+    @OptionGroup var options: ConfigOptions
+
     func validate() throws {
         guard hold > 0, hold <= 86_400 else { throw ValidationError("--hold must be between 0 and 86400 seconds") }
         guard gap >= 0, gap <= 86_400 else { throw ValidationError("--gap must be between 0 and 86400 seconds") }
@@ -91,7 +94,7 @@ struct SimulateCommand: AsyncParsableCommand {
                     // "-" when no APDU was answered: the reader never read the card.
                     line += " last_answer_unix_ns=" + (stats.lastAnsweredAt.map { String($0.unixNanoseconds) } ?? "-")
                 }
-                print(line)
+                printOut(line)
             } catch {
                 printError("necctl simulate: \(error)")
                 throw ExitCode(2)

@@ -12,7 +12,8 @@ import NECCard
 let baseTime = Date(timeIntervalSince1970: 1_795_435_200)
 
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    // write(contentsOf:) throws; write(_:) is a fatal error when standard error is a closed pipe.
+    try? FileHandle.standardError.write(contentsOf: Data((message + "\n").utf8))
     exit(2)
 }
 

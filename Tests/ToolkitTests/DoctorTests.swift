@@ -17,43 +17,47 @@ struct DoctorTests {
 
     @Test(.enabled(if: Rig.available, "needs scripts/with-virtual-readers"))
     func pcscdStoppedIsAFaultAndExits2() async throws {
-        let scratch = try Scratch()
-        let path = try config(scratch)
-        try await Rig.pcscd("kill")
-        let result: Child.Result
-        do {
-            result = try await Child.necctl(["doctor", "--json", "--config", path])
-        }
-        try await Rig.pcscd("start")
-        #expect(result.status == 2)
-        let lines = try doctorLines(result.stdout)
-        #expect(lines["pcscd"]?.status == "fault")
-        #expect(lines["pcscd"]?.fix?.contains("pcscd") == true)
-        #expect(lines["readers"]?.status == "fault")
-        #expect(lines["summary"]?.status == "fault")
+        try await PcscdLock.withPcscdToItself {
+            let scratch = try Scratch()
+            let path = try config(scratch)
+            try await Rig.pcscd("kill")
+            let result: Child.Result
+            do {
+                result = try await Child.necctl(["doctor", "--json", "--config", path])
+            }
+            try await Rig.pcscd("start")
+            #expect(result.status == 2)
+            let lines = try doctorLines(result.stdout)
+            #expect(lines["pcscd"]?.status == "fault")
+            #expect(lines["pcscd"]?.fix?.contains("pcscd") == true)
+            #expect(lines["readers"]?.status == "fault")
+            #expect(lines["summary"]?.status == "fault")
 
-        // And with pcscd back, the same checks are ok and list the rig's readers.
-        let again = try await Child.necctl(["doctor", "--json", "--config", path])
-        let healed = try doctorLines(again.stdout)
-        #expect(healed["pcscd"]?.status == "ok")
-        #expect(healed["readers"]?.status == "ok")
-        for reader in Rig.readers {
-            #expect(healed["readers"]?.detail?.contains(reader) == true)
+            // And with pcscd back, the same checks are ok and list the rig's readers.
+            let again = try await Child.necctl(["doctor", "--json", "--config", path])
+            let healed = try doctorLines(again.stdout)
+            #expect(healed["pcscd"]?.status == "ok")
+            #expect(healed["readers"]?.status == "ok")
+            for reader in Rig.readers {
+                #expect(healed["readers"]?.detail?.contains(reader) == true)
+            }
         }
     }
 
     @Test(.enabled(if: Rig.available, "needs scripts/with-virtual-readers"))
     func readerTableThatMatchesNoReaderIsAWarning() async throws {
-        let scratch = try Scratch()
-        let matching = try config(scratch, extra: "[[reader]]\nmatch = \"\(Rig.readers[0])\"\nlane = \"till-1\"")
-        let good = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", matching]).stdout)
-        #expect(good["readers"]?.status == "ok", "\(good["readers"]?.detail ?? "")")
+        try await PcscdLock.withPcscdRunning {
+            let scratch = try Scratch()
+            let matching = try config(scratch, extra: "[[reader]]\nmatch = \"\(Rig.readers[0])\"\nlane = \"till-1\"")
+            let good = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", matching]).stdout)
+            #expect(good["readers"]?.status == "ok", "\(good["readers"]?.detail ?? "")")
 
-        let stale = try config(scratch, extra: "[[reader]]\nmatch = \"ACS ACR1252*\"\nlane = \"till-9\"")
-        let lines = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", stale]).stdout)
-        let readers = try #require(lines["readers"])
-        #expect(readers.status == "warning")
-        #expect(readers.detail?.contains("match = \"ACS ACR1252*\" (lane till-9)") == true)
+            let stale = try config(scratch, extra: "[[reader]]\nmatch = \"ACS ACR1252*\"\nlane = \"till-9\"")
+            let lines = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", stale]).stdout)
+            let readers = try #require(lines["readers"])
+            #expect(readers.status == "warning")
+            #expect(readers.detail?.contains("match = \"ACS ACR1252*\" (lane till-9)") == true)
+        }
     }
 
     @Test func necdNotRunningIsAFault() async throws {
@@ -210,20 +214,54 @@ struct DoctorTests {
     /// Needs necd (the lead's daemon pipeline): NECD_TEST_DAEMON=1 and .build/debug/necd.
     @Test(.enabled(if: Rig.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
     func healthyTillExits0() async throws {
-        let scratch = try Scratch()
-        let group = String(cString: getgrgid(getgid()).pointee.gr_name)
-        let path = try config(scratch, extra: "socket_group = \"\(group)\"")
-        try await importGeneratedList(rows: 100, into: scratch.file("necd.sqlite"), scratch: scratch)
-        let daemon = try Child(Built.executable("necd"), ["--config", path])
-        defer { daemon.stop() }
-        try await waitForDaemon(config: path)
-        let result = try await Child.necctl(["doctor", "--json", "--config", path])
-        let lines = try doctorLines(result.stdout)
-        for line in lines.values where line.status != "ok" {
-            Issue.record("\(line.check): \(line.status): \(line.detail ?? "") (fix: \(line.fix ?? ""))")
+        try await PcscdLock.withPcscdRunning {
+            let scratch = try Scratch()
+            let group = String(cString: getgrgid(getgid()).pointee.gr_name)
+            let path = try config(scratch, extra: "socket_group = \"\(group)\"")
+            try await importGeneratedList(rows: 100, into: scratch.file("necd.sqlite"), scratch: scratch)
+            let daemon = try Child(Built.executable("necd"), ["--config", path])
+            defer { daemon.stop() }
+            try await waitForDaemon(config: path)
+            let result = try await Child.necctl(["doctor", "--json", "--config", path])
+            let lines = try doctorLines(result.stdout)
+            for line in lines.values where line.status != "ok" {
+                Issue.record("\(line.check): \(line.status): \(line.detail ?? "") (fix: \(line.fix ?? ""))")
+            }
+            #expect(result.status == 0)
+            #expect(lines["necd"]?.detail?.contains("release") == true)
         }
-        #expect(result.status == 0)
-        #expect(lines["necd"]?.detail?.contains("release") == true)
+    }
+
+    /// pcscd stops under a running necd: doctor must not go on reporting the daemon's last
+    /// reader count beside "pcscd not reachable".
+    @Test(.enabled(if: Rig.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
+    func noReaderCountWhilePcscdIsDown() async throws {
+        try await PcscdLock.withPcscdToItself {
+            let scratch = try Scratch()
+            let group = String(cString: getgrgid(getgid()).pointee.gr_name)
+            let path = try config(scratch, extra: "socket_group = \"\(group)\"")
+            try await importGeneratedList(rows: 10, into: scratch.file("necd.sqlite"), scratch: scratch)
+            let daemon = try Child(Built.executable("necd"), ["--config", path])
+            defer { daemon.stop() }
+            try await waitForDaemon(config: path)
+            // necd has seen the rig's readers before pcscd goes.
+            let before = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", path]).stdout)
+            #expect(before["necd"]?.detail?.contains("\(Rig.readers.count) readers") == true, "\(before["necd"]?.detail ?? "")")
+
+            try await Rig.pcscd("kill")
+            let result: Child.Result
+            do {
+                result = try await Child.necctl(["doctor", "--json", "--config", path])
+            }
+            try await Rig.pcscd("start")
+            let lines = try doctorLines(result.stdout)
+            #expect(lines["pcscd"]?.status == "fault")
+            let necd = try #require(lines["necd"])
+            #expect(necd.status == "warning")
+            let detail = necd.detail ?? ""
+            #expect(detail.contains("readers unknown while pcscd is unreachable"), "\(detail)")
+            #expect(detail.range(of: #"\b[0-9]+ readers?\b"#, options: .regularExpression) == nil, "a reader count while pcscd is down: \(detail)")
+        }
     }
 
     private static func size(_ path: String) -> Int {

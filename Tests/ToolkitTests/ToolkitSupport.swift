@@ -66,7 +66,13 @@ final class Child: @unchecked Sendable {
         var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     }
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil) throws {
+    /// - Parameter stdoutDescriptor: a descriptor to give the child as its standard output
+    ///   (the write end of a pipe) instead of a file; ``stdout`` is then empty.
+    /// - Parameter stderrDescriptor: the same for standard error.
+    init(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
+        stdoutDescriptor: Int32? = nil, stderrDescriptor: Int32? = nil
+    ) throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("toolkit-child-\(UUID().uuidString)").path
         stdoutPath = scratch + ".out"
         stderrPath = scratch + ".err"
@@ -74,8 +80,16 @@ final class Child: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        if let stdoutDescriptor {
+            posix_spawn_file_actions_adddup2(&actions, stdoutDescriptor, 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
+        if let stderrDescriptor {
+            posix_spawn_file_actions_adddup2(&actions, stderrDescriptor, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         // posix_spawn_file_actions_addchdir_np is not visible to Swift here: env -C changes directory.
@@ -86,8 +100,18 @@ final class Child: @unchecked Sendable {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
+        // SIGPIPE as a shell leaves it (default): this test process ignores it (NIO does),
+        // and an ignored signal would stay ignored in the child.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
         var child: pid_t = 0
-        let code = posix_spawn(&child, command[0], &actions, nil, argv, envp)
+        let code = posix_spawn(&child, command[0], &actions, &attributes, argv, envp)
         guard code == 0 else { throw SpawnFailed(executable: executable, code: code) }
         pid = child
     }
@@ -166,6 +190,12 @@ final class Child: @unchecked Sendable {
         return await child.wait(timeout: timeout)
     }
 
+    /// Runs necctl as user nobody (group nogroup, no other groups), so file modes apply:
+    /// the tests run as root, which no permission stops.
+    static func necctlAsNobody(_ arguments: [String]) async throws -> Result {
+        try await run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", Built.necctl] + arguments)
+    }
+
     /// Runs necctl to the end.
     static func necctl(_ arguments: [String], environment: [String: String] = [:], directory: String? = nil) async throws -> Result {
         try await run(Built.necctl, arguments, environment: environment, directory: directory)
@@ -220,4 +250,66 @@ func importGeneratedList(rows: Int, into database: String, scratch: Scratch, nam
     let imported = try await Child.necctl(["list", "import", csv, "--database", database])
     try #require(imported.status == 0, "list import: \(imported.stderr)")
     return csv
+}
+
+/// Keeps the tests that stop the rig's pcscd apart from those that need it running: the
+/// suites run in parallel, and a tap simulated while another test has pcscd down fails for
+/// no fault of its own. Many tests may hold it shared; a test that stops pcscd holds it
+/// alone, and starts pcscd again before it lets go.
+actor PcscdLock {
+    static let shared = PcscdLock()
+
+    private var users = 0
+    private var stopper = false
+    private var waiting: [(exclusive: Bool, resume: CheckedContinuation<Void, Never>)] = []
+
+    private func canEnter(_ exclusive: Bool) -> Bool { exclusive ? (users == 0 && !stopper) : !stopper }
+
+    private func enter(_ exclusive: Bool) {
+        if exclusive { stopper = true } else { users += 1 }
+    }
+
+    private func acquire(exclusive: Bool) async {
+        // First come, first served: a waiting stopper is not overtaken by later users.
+        if waiting.isEmpty && canEnter(exclusive) {
+            enter(exclusive)
+            return
+        }
+        await withCheckedContinuation { waiting.append((exclusive, $0)) }
+    }
+
+    private func release(exclusive: Bool) {
+        if exclusive { stopper = false } else { users -= 1 }
+        while let next = waiting.first, canEnter(next.exclusive) {
+            waiting.removeFirst()
+            enter(next.exclusive)
+            next.resume.resume()
+        }
+    }
+
+    /// Runs `body` while pcscd stays up (other such bodies may run at the same time).
+    static func withPcscdRunning<T>(_ body: () async throws -> T) async rethrows -> T {
+        await shared.acquire(exclusive: false)
+        do {
+            let result = try await body()
+            await shared.release(exclusive: false)
+            return result
+        } catch {
+            await shared.release(exclusive: false)
+            throw error
+        }
+    }
+
+    /// Runs `body`, which may stop pcscd (and must start it again), with no other pcscd user.
+    static func withPcscdToItself<T>(_ body: () async throws -> T) async rethrows -> T {
+        await shared.acquire(exclusive: true)
+        do {
+            let result = try await body()
+            await shared.release(exclusive: true)
+            return result
+        } catch {
+            await shared.release(exclusive: true)
+            throw error
+        }
+    }
 }

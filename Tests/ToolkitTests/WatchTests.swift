@@ -42,45 +42,51 @@ struct WatchTests {
     /// out of `watch --json` as the daemon's TAP line, and in the human form too.
     @Test(.enabled(if: Rig.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
     func simulatedTapsArriveThroughARunningNecd() async throws {
-        let scratch = try Scratch()
-        let path = try scratch.write("necd.toml", """
-            socket = "necd.sock"
-            database = "necd.sqlite"
-            debounce = 0.2
-            [[reader]]
-            match = "\(Rig.readers[0])"
-            lane = "till-1"
-            """)
-        let csv = try await importGeneratedList(rows: 50, into: scratch.file("necd.sqlite"), scratch: scratch)
-        let daemon = try Child(Built.executable("necd"), ["--config", path])
-        defer { daemon.stop() }
-        try await waitForDaemon(config: path)
+        try await PcscdLock.withPcscdRunning {
+            let scratch = try Scratch()
+            let path = try scratch.write("necd.toml", """
+                socket = "necd.sock"
+                database = "necd.sqlite"
+                debounce = 0.2
+                [[reader]]
+                match = "\(Rig.readers[0])"
+                lane = "till-1"
+                """)
+            let csv = try await importGeneratedList(rows: 50, into: scratch.file("necd.sqlite"), scratch: scratch)
+            let daemon = try Child(Built.executable("necd"), ["--config", path])
+            defer { daemon.stop() }
+            try await waitForDaemon(config: path)
 
-        let json = try Child(Built.necctl, ["watch", "--json", "--config", path])
-        defer { json.stop() }
-        let human = try Child(Built.necctl, ["watch", "--config", path, "--reader", "till-1"])
-        defer { human.stop() }
-        try await Task.sleep(for: .seconds(1))
-        let tap = try await Child.necctl([
-            "simulate", "--list", csv, "--count", "2", "--hold", "0.5", "--gap", "1", "--port", String(Rig.ports[0]),
-        ])
-        #expect(tap.status == 0, "\(tap.stderr)")
+            let json = try Child(Built.necctl, ["watch", "--json", "--config", path])
+            defer { json.stop() }
+            let human = try Child(Built.necctl, ["watch", "--config", path, "--reader", "till-1"])
+            defer { human.stop() }
+            try await Task.sleep(for: .seconds(1))
+            let tap = try await Child.necctl([
+                "simulate", "--list", csv, "--count", "2", "--hold", "0.5", "--gap", "1", "--port", String(Rig.ports[0]),
+            ])
+            #expect(tap.status == 0, "\(tap.stderr)")
 
-        let lines = await json.waitForLines(2, timeout: .seconds(20)).filter { $0.contains("\"class\":\"TAP\"") }
-        #expect(lines.count >= 2, "\(json.stdout) \(json.stderr)")
-        for line in lines {
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            #expect(object["lane"] as? String == "till-1")
-            #expect(object["seq"] is Int)
+            let lines = await json.waitForLines(2, timeout: .seconds(20)).filter { $0.contains("\"class\":\"TAP\"") }
+            #expect(lines.count >= 2, "\(json.stdout) \(json.stderr)")
+            for line in lines {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                #expect(object["lane"] as? String == "till-1")
+                #expect(object["seq"] is Int)
+            }
+            let readable = await human.waitForLines(2, timeout: .seconds(10))
+            #expect(readable.contains { $0.contains("till-1") && ($0.contains("authorised: ") || $0.contains("declined: ")) }, "\(readable)")
+            #expect(!readable.joined().contains("\u{1B}["), "no colour into a file")
+
+            // --since 0 replays what is stored.
+            let replay = try Child(Built.necctl, ["watch", "--json", "--since", "0", "--config", path])
+            defer { replay.stop() }
+            let replayed = await replay.waitForLines(2, timeout: .seconds(10))
+            #expect(Array(replayed.prefix(2)) == Array(lines.prefix(2)))
+
+            // The same replay into a pipe whose reader has gone (`| head -1`): status 141, quietly.
+            let cut = try await ClosedPipeTests.runIntoClosedPipe(["watch", "--json", "--since", "0", "--config", path], timeout: .seconds(30))
+            ClosedPipeTests.expectQuietExit(cut, "watch --since 0 --json against necd")
         }
-        let readable = await human.waitForLines(2, timeout: .seconds(10))
-        #expect(readable.contains { $0.contains("TAP") && $0.contains("[till-1]") && ($0.contains("AUTHORISED") || $0.contains("DECLINED")) })
-        #expect(!readable.joined().contains("\u{1B}["), "no colour into a file")
-
-        // --since 0 replays what is stored.
-        let replay = try Child(Built.necctl, ["watch", "--json", "--since", "0", "--config", path])
-        defer { replay.stop() }
-        let replayed = await replay.waitForLines(2, timeout: .seconds(10))
-        #expect(Array(replayed.prefix(2)) == Array(lines.prefix(2)))
     }
 }
