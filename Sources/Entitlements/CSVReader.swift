@@ -131,6 +131,8 @@ struct CSVReader {
         if n < 0 { throw ReadFailure(errno: errno) }
         guard n == length else { return false }
         bounded = true
+        // So that `offset`, and with it `recordOffset`, are the file's offsets.
+        bytesRead = offset + Int64(n)
         atEOF = false
         atFileStart = false
         bufferStart = 0
@@ -140,6 +142,18 @@ struct CSVReader {
 
     /// Number of fields in the current record.
     var fieldCount: Int { fieldEnds.count }
+
+    /// A keyed fingerprint of the current record as parsed (its place, length and every
+    /// field): the same whichever pass read it, unless the file changed in between.
+    func fingerprint(k0: UInt64, k1: UInt64) -> UInt64 {
+        var h = SipHash24(k0: k0, k1: k1)
+        h.update(UInt64(bitPattern: recordOffset))
+        h.update(UInt64(recordLength))
+        h.update(UInt64(fieldEnds.count))
+        for end in fieldEnds { h.update(UInt64(end)) }
+        fieldBytes.withUnsafeBufferPointer { h.update($0) }
+        return h.finalize()
+    }
 
     /// The bytes of field `i` of the current record.
     func withField<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {

@@ -30,6 +30,12 @@ public struct ListImportIssue: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(file):\(line): \(isWarning ? "warning: " : "")\(reason)" }
 }
 
+/// Test hooks into `importList`: called at fixed points of an import.
+struct ImportHooks {
+    /// After pass 1 checked (and hashed) the whole file, before pass 2 reads it again.
+    var betweenPasses: (() -> Void)?
+}
+
 /// Why an import or rollback did not change the list in force.
 public enum ListImportError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The file has `errorCount` errors (each already reported); nothing changed.
@@ -60,7 +66,8 @@ public enum ListImportError: Error, Equatable, Sendable, CustomStringConvertible
                 : "\(f): refused, the signature does not match the file with any of the \(keys) trusted key(s): the file was changed or signed by another key"
         case .unreadableSignature(let f): "\(f): not an Ed25519 signature (base64 of 64 bytes)"
         case .cannotRead(let f, let e): "\(f): cannot read: \(String(cString: strerror(e)))"
-        case .fileChanged(let f): "\(f): the file changed while it was being imported"
+        case .fileChanged(let f):
+            "\(f): refused, the file changed while it was being imported: nothing was installed, the list in force is unchanged"
         case .noPreviousList: "no previous list is kept: nothing to roll back to"
         }
     }
@@ -151,6 +158,16 @@ extension EntitlementStore {
         path: String, signaturePath: String? = nil, trust: ListTrust = ListTrust(), at: Date = Date(),
         progress: ((Int64, Int64) -> Void)? = nil, report: @escaping (ListImportIssue) -> Void = { _ in }
     ) throws -> ListImportSummary {
+        try importList(
+            path: path, signaturePath: signaturePath, trust: trust, at: at, progress: progress, report: report,
+            hooks: ImportHooks())
+    }
+
+    /// `importList`, with hooks for tests.
+    func importList(
+        path: String, signaturePath: String?, trust: ListTrust, at: Date,
+        progress: ((Int64, Int64) -> Void)?, report: @escaping (ListImportIssue) -> Void, hooks: ImportHooks
+    ) throws -> ListImportSummary {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ListImportError.cannotRead(file: path, errno: errno) }
         defer { close(fd) }
@@ -183,6 +200,13 @@ extension EntitlementStore {
         // Pass 1: check every row, hash the file, and keep for each good row only its
         // sort key, place and line (24 bytes a row). Nothing is written on a bad file.
         var hasher = SHA256()
+        // Every good row's fingerprint, summed: pass 2 sums the rows it reads again and
+        // installs nothing unless the sums agree, so what is installed is what was checked
+        // (and hashed, and verified against the signature). Keyed at random for each
+        // import, so no one can change a row without changing its fingerprint.
+        var rng = SystemRandomNumberGenerator()
+        let k0 = rng.next() as UInt64, k1 = rng.next() as UInt64
+        var checkedSum: UInt64 = 0
         var reader = CSVReader(fd: fd)
         reader.onChunk = { hasher.update(bufferPointer: $0) }
         var validator = ListRowValidator(file: path, report: report)
@@ -204,6 +228,7 @@ extension EntitlementStore {
                     continue
                 }
                 if validator.check(reader, line: reader.recordLine) != nil {
+                    checkedSum &+= reader.fingerprint(k0: k0, k1: k1)
                     let key = validator.cardKey()
                     entries.append(ImportEntry(
                         hi: key.hi, mid: key.lo << 54 | UInt64(reader.recordOffset),
@@ -246,6 +271,7 @@ extension EntitlementStore {
         }
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         if let signedDigest, signedDigest != digest { throw ListImportError.fileChanged(file: path) }
+        hooks.betweenPasses?()
 
         // Pass 2: re-read each row by its place, in card order, into a staged list.
         return try pool.writeWithoutTransaction { db in
@@ -263,6 +289,7 @@ extension EntitlementStore {
                     INSERT INTO list_row (list_id, card, pupil, entitlement, hotlisted, valid_from, valid_until,
                                           daily_limit, allergens, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
+                var stagedSum: UInt64 = 0
                 var next = 0
                 while next < entries.count {
                     let end = min(next + EntitlementStore.importBatch, entries.count)
@@ -272,6 +299,7 @@ extension EntitlementStore {
                             guard try reader.reread(at: Int64(e.mid & (1 << 54 - 1)), length: Int(e.length)),
                                   let row = validator.check(reader, line: line)
                             else { throw ListImportError.fileChanged(file: path) }
+                            stagedSum &+= reader.fingerprint(k0: k0, k1: k1)
                             try validator.insert(row, reader, line: line, listID: listID, statement: insert, db: db)
                         }
                         return .commit
@@ -280,6 +308,7 @@ extension EntitlementStore {
                     next = end
                     if let progress { progress(size + size * Int64(next) / Int64(max(1, entries.count)), 2 * size) }
                 }
+                guard stagedSum == checkedSum else { throw ListImportError.fileChanged(file: path) }
             } catch let failure as CSVReader.ReadFailure {
                 try EntitlementStore.discard(db, listID: listID)
                 throw ListImportError.cannotRead(file: path, errno: failure.errno)
