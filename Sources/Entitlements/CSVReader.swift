@@ -17,14 +17,29 @@ struct CSVReader {
     enum SyntaxError: Equatable {
         case textAfterClosingQuote
         case unterminatedQuote
+        /// Field `field` (1-based) is longer than `maxField` bytes.
+        case fieldTooLong(field: Int)
+        /// The record is longer than `maxRecord` bytes.
+        case recordTooLong
 
         var description: String {
             switch self {
             case .textAfterClosingQuote: "text after a closing quote (quote the whole field, double any quote inside)"
             case .unterminatedQuote: "quoted field never closed before the end of the file (file truncated?)"
+            case .fieldTooLong(let n):
+                "field \(n) is longer than \(CSVReader.maxField) bytes, more than any list column holds (binary data, or a quote left open?)"
+            case .recordTooLong:
+                "record longer than \(CSVReader.maxRecord) bytes, more than any list row holds (not a CSV list, or a quote left open?)"
             }
         }
     }
+
+    /// The longest field kept, in bytes: a 500-character message is at most 2,000. Bytes
+    /// past it are not kept (the record is an error), so one field never costs more.
+    static let maxField = 4096
+    /// The longest record, in bytes, line end included. Past it the rest of the record is
+    /// read to find its end but not kept: memory stays bounded whatever the file holds.
+    static let maxRecord = 65536
 
     private let fd: Int32
     private var buffer: [UInt8]
@@ -202,18 +217,24 @@ struct CSVReader {
     }
 
     /// Parses one record up to and including its line end (or EOF). Fast path: scans
-    /// the buffer directly for unquoted fields.
+    /// the buffer directly for unquoted fields. Keeps at most `maxField` bytes of a field
+    /// and stops keeping anything once the record passes `maxRecord` bytes.
     private mutating func readRecord() throws(ReadFailure) {
         var inQuotes = false
         var fieldStarted = false
         var afterClosingQuote = false
+        /// Where the current field starts in `fieldBytes`.
+        var fieldStart = 0
+        /// Past `maxRecord`: nothing more is kept.
+        var overflow = false
         while true {
             if bufferStart == bufferEnd {
+                if !overflow && offset - recordOffset > Int64(CSVReader.maxRecord) { overflow = true; tooLong() }
                 try fill()
                 if bufferStart == bufferEnd {
                     // End of file ends the record.
                     if inQuotes && syntaxError == nil { syntaxError = .unterminatedQuote }
-                    fieldEnds.append(fieldBytes.count)
+                    if !overflow { fieldEnds.append(fieldBytes.count) }
                     return
                 }
             }
@@ -223,34 +244,47 @@ struct CSVReader {
                 if b == 0x22 {
                     if try peekByte() == 0x22 {
                         bufferStart += 1
-                        fieldBytes.append(0x22)
+                        keep(0x22, fieldStart: fieldStart, overflow: overflow)
                     } else {
                         inQuotes = false
                         afterClosingQuote = true
                     }
                 } else {
-                    if b == 0x0A { line += 1 }
-                    fieldBytes.append(b)
+                    if b == 0x0A {
+                        line += 1
+                        if !overflow && offset - recordOffset > Int64(CSVReader.maxRecord) { overflow = true; tooLong() }
+                    }
+                    keep(b, fieldStart: fieldStart, overflow: overflow)
                 }
                 continue
             }
             switch b {
             case 0x2C:  // ,
-                fieldEnds.append(fieldBytes.count)
+                if !overflow {
+                    if offset - recordOffset > Int64(CSVReader.maxRecord) {
+                        overflow = true
+                        tooLong()
+                    } else {
+                        fieldEnds.append(fieldBytes.count)
+                        fieldStart = fieldBytes.count
+                    }
+                }
                 fieldStarted = false
                 afterClosingQuote = false
             case 0x0A:
                 line += 1
-                fieldEnds.append(fieldBytes.count)
+                if !overflow && offset - recordOffset > Int64(CSVReader.maxRecord) { overflow = true; tooLong() }
+                if !overflow { fieldEnds.append(fieldBytes.count) }
                 return
             case 0x0D:
                 if try peekByte() == 0x0A {
                     bufferStart += 1
                     line += 1
-                    fieldEnds.append(fieldBytes.count)
+                    if !overflow && offset - recordOffset > Int64(CSVReader.maxRecord) { overflow = true; tooLong() }
+                    if !overflow { fieldEnds.append(fieldBytes.count) }
                     return
                 }
-                fieldBytes.append(b)
+                keep(b, fieldStart: fieldStart, overflow: overflow)
             case 0x22 where !fieldStarted:
                 inQuotes = true
                 fieldStarted = true
@@ -259,8 +293,30 @@ struct CSVReader {
                     if syntaxError == nil { syntaxError = .textAfterClosingQuote }
                 }
                 fieldStarted = true
-                fieldBytes.append(b)
+                keep(b, fieldStart: fieldStart, overflow: overflow)
             }
         }
     }
+
+    /// Appends a byte of the current field, unless the field or the record is too long.
+    @inline(__always)
+    private mutating func keep(_ b: UInt8, fieldStart: Int, overflow: Bool) {
+        if overflow { return }
+        if fieldBytes.count - fieldStart < CSVReader.maxField {
+            fieldBytes.append(b)
+        } else if syntaxError == nil {
+            syntaxError = .fieldTooLong(field: fieldEnds.count + 1)
+        }
+    }
+
+    /// The record passed `maxRecord`: it is an error, and what was kept of it is dropped.
+    private mutating func tooLong() {
+        syntaxError = .recordTooLong
+        fieldBytes.removeAll(keepingCapacity: true)
+        fieldEnds.removeAll(keepingCapacity: true)
+    }
+
+    /// Bytes this reader holds (its read buffer and the current record), whatever the
+    /// file: at most the chunk size, or a re-read record, plus about `maxRecord`.
+    var heldBytes: Int { buffer.capacity + fieldBytes.capacity + fieldEnds.capacity * MemoryLayout<Int>.stride }
 }

@@ -44,7 +44,12 @@ struct ListRowValidator {
     /// column is missing, or the header is not a header).
     mutating func readHeader(_ r: CSVReader) -> Bool {
         let line = r.recordLine
-        if let syntax = r.syntaxError { error(line: line, "header: \(syntax.description)") }
+        if let syntax = r.syntaxError {
+            error(line: line, "header: \(syntax.description)")
+            // Not all of it was kept: its columns cannot be trusted.
+            if case .recordTooLong = syntax { return false }
+            if case .fieldTooLong = syntax { return false }
+        }
         fieldCount = r.fieldCount
         for i in 0..<r.fieldCount {
             let name = r.withField(i) { bytes in
