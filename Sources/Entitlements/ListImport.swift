@@ -56,6 +56,8 @@ public enum ListImportError: Error, Equatable, Sendable, CustomStringConvertible
     /// The message `necctl` prints.
     public var description: String {
         switch self {
+        case .rejected(let f, let n) where n > ListRowValidator.maxListed:
+            "\(f): rejected, \(n) errors: the first \(ListRowValidator.maxListed) are listed, and \(n - ListRowValidator.maxListed) more errors are not; the list in force is unchanged"
         case .rejected(let f, let n):
             "\(f): rejected, \(n) error\(n == 1 ? "" : "s"); the list in force is unchanged"
         case .signatureRequired(let f):

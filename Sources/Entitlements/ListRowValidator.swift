@@ -28,6 +28,9 @@ struct ListRowValidator {
 
     /// The longest message accepted, in characters: a note for a till screen.
     static let maxMessage = 500
+    /// Errors, and warnings, reported at most: a file of garbage would otherwise print a
+    /// line for every line it has. The rest are counted (`errors`) but not reported.
+    static let maxListed = 1000
 
     init(file: String, report: @escaping (ListImportIssue) -> Void) {
         self.file = file
@@ -37,7 +40,12 @@ struct ListRowValidator {
 
     mutating func error(line: Int, _ reason: String) {
         errors += 1
-        report(ListImportIssue(file: file, line: line, reason: reason))
+        if errors <= Self.maxListed { report(ListImportIssue(file: file, line: line, reason: reason)) }
+    }
+
+    mutating func warning(line: Int, _ reason: String) {
+        warnings += 1
+        if warnings <= Self.maxListed { report(ListImportIssue(file: file, line: line, reason: reason, isWarning: true)) }
     }
 
     /// Reads the header record. Returns false when rows cannot be checked (a required
@@ -66,8 +74,7 @@ struct ListRowValidator {
                     index[column] = i
                 }
             } else {
-                warnings += 1
-                report(ListImportIssue(file: file, line: line, reason: "unknown column \"\(name)\" ignored", isWarning: true))
+                warning(line: line, "unknown column \"\(Self.printable(name))\" ignored")
             }
         }
         var ok = true

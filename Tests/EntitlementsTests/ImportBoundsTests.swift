@@ -83,4 +83,17 @@ import Testing
             #expect(maxHeld <= 1 << 20, "held \(maxHeld) bytes")
         }
     }
+
+    @Test func atMostAThousandErrorsAreListed() throws {
+        var text = header + good
+        for n in 0..<1500 { text += "\(Fixture.isrn(100 + n)),TEST-\(n),lunch,\n" }
+        let (issues, error) = try rejected(Array(text.utf8))
+        #expect(issues.count == 1000)
+        #expect(issues.first == "bad.csv:3: entitlement: must be fsm, paid or fsm+paid")
+        #expect(issues.last == "bad.csv:1002: entitlement: must be fsm, paid or fsm+paid")
+        guard case .rejected(_, let count) = error else { Issue.record("not rejected: \(String(describing: error))"); return }
+        #expect(count == 1500)
+        #expect(error?.description.hasSuffix(
+            "bad.csv: rejected, 1500 errors: the first 1000 are listed, and 500 more errors are not; the list in force is unchanged") == true)
+    }
 }
