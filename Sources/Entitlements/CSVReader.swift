@@ -182,6 +182,44 @@ struct CSVReader {
         withField(i) { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// The bytes of field `i` without the spaces around it (see `trimmed`).
+    func withTrimmedField<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try withField(i) { try body(CSVReader.trimmed($0)) }
+    }
+
+    /// Field `i` without the spaces around it, as a String (invalid UTF-8 repaired).
+    func trimmedField(_ i: Int) -> String {
+        withTrimmedField(i) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// UTF-8 of the characters `trimmed` removes: space, tab, and Unicode's other spaces
+    /// (no-break, en, em, thin, ideographic...), which a spreadsheet may leave around a value.
+    private static let spaces: [[UInt8]] = [
+        [0x20], [0x09], [0xC2, 0xA0], [0xE1, 0x9A, 0x80], [0xE2, 0x80, 0xA8], [0xE2, 0x80, 0xA9],
+        [0xE2, 0x80, 0xAF], [0xE2, 0x81, 0x9F], [0xE3, 0x80, 0x80],
+    ] + (0x80...0x8A).map { [0xE2, 0x80, UInt8($0)] }
+
+    /// `bytes` without the spaces (see `spaces`) before and after it.
+    static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var lo = 0
+        var hi = bytes.count
+        func matches(_ s: [UInt8], at i: Int) -> Bool {
+            guard i >= lo, i + s.count <= hi else { return false }
+            for j in 0..<s.count where bytes[i + j] != s[j] { return false }
+            return true
+        }
+        // The common case, nothing to trim, costs two byte tests.
+        while lo < hi, bytes[lo] == 0x20 || bytes[lo] == 0x09 || bytes[lo] >= 0xC2 {
+            guard let s = spaces.first(where: { matches($0, at: lo) }) else { break }
+            lo += s.count
+        }
+        while lo < hi, bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09 || bytes[hi - 1] >= 0x80 {
+            guard let s = spaces.first(where: { matches($0, at: hi - $0.count) }) else { break }
+            hi -= s.count
+        }
+        return UnsafeBufferPointer(rebasing: bytes[lo..<hi])
+    }
+
     /// Reads the next non-blank record. Returns false at the end of the file.
     mutating func next() throws(ReadFailure) -> Bool {
         fieldBytes.removeAll(keepingCapacity: true)
