@@ -43,6 +43,9 @@ public final class EntitlementStore: Sendable {
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Schema.migrator.migrate(pool)
+        // What a killed import left staged goes now. Best effort: a store that cannot
+        // tidy (read-only, disk full) still serves.
+        try? removeLeftoverLists()
     }
 
     // MARK: Decisions

@@ -50,6 +50,8 @@ public enum ListImportError: Error, Equatable, Sendable, CustomStringConvertible
     case cannotRead(file: String, errno: Int32)
     /// The file changed between the signature check and the import.
     case fileChanged(file: String)
+    /// Another import into the same database is running.
+    case importRunning(database: String)
     /// `rollback` with no previous list kept.
     case noPreviousList
 
@@ -70,6 +72,7 @@ public enum ListImportError: Error, Equatable, Sendable, CustomStringConvertible
         case .cannotRead(let f, let e): "\(f): cannot read: \(String(cString: strerror(e)))"
         case .fileChanged(let f):
             "\(f): refused, the file changed while it was being imported: nothing was installed, the list in force is unchanged"
+        case .importRunning(let db): "\(db): another list import into this database is running; try again when it has finished"
         case .noPreviousList: "no previous list is kept: nothing to roll back to"
         }
     }
@@ -170,6 +173,11 @@ extension EntitlementStore {
         path: String, signaturePath: String?, trust: ListTrust, at: Date,
         progress: ((Int64, Int64) -> Void)?, report: @escaping (ListImportIssue) -> Void, hooks: ImportHooks
     ) throws -> ListImportSummary {
+        // Held until the staged list is in force or gone (see `StagingLock`).
+        guard let lock = try StagingLock.tryAcquire(database: self.path) else {
+            throw ListImportError.importRunning(database: self.path)
+        }
+        defer { withExtendedLifetime(lock) {} }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ListImportError.cannotRead(file: path, errno: errno) }
         defer { close(fd) }
@@ -277,7 +285,7 @@ extension EntitlementStore {
 
         // Pass 2: re-read each row by its place, in card order, into a staged list, in
         // short write transactions (see `WriteBudget`).
-        try purgeLeftovers(now: now)
+        try purgeLeftovers()
         let listID = try pool.write { db in
             try db.execute(
                 sql: "INSERT INTO list_version (state, file, sha256, imported_at_ms) VALUES ('staging', ?, '', ?)",
@@ -376,13 +384,24 @@ extension EntitlementStore {
         return (key, digest)
     }
 
-    /// Deletes the rows of lists left `discarded`, and of imports that died while staging
-    /// more than an hour ago.
-    func purgeLeftovers(now: Int64) throws {
-        let ids = try pool.read { db in
-            try Int64.fetchAll(
-                db, sql: "SELECT id FROM list_version WHERE state = 'discarded' OR (state = 'staging' AND imported_at_ms < ?)",
-                arguments: [now - 3_600_000])
+    /// Deletes what killed or failed imports left: lists staged by an import that is not
+    /// running any more, and lists left `discarded`. Quick when there is none (one
+    /// indexed read); the store runs it when it opens. A list an import in another
+    /// process is staging is left alone (see `StagingLock`).
+    public func removeLeftoverLists() throws {
+        let any = try pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM list_version WHERE state IN ('staging', 'discarded') LIMIT 1") ?? false
+        }
+        guard any, let lock = try StagingLock.tryAcquire(database: path) else { return }
+        try withExtendedLifetime(lock) { try purgeLeftovers() }
+    }
+
+    /// `removeLeftoverLists()` for a caller holding the staging lock: every staged list is
+    /// then a dead import's.
+    func purgeLeftovers() throws {
+        let ids = try pool.write { db in
+            try db.execute(sql: "UPDATE list_version SET state = 'discarded' WHERE state = 'staging'")
+            return try Int64.fetchAll(db, sql: "SELECT id FROM list_version WHERE state = 'discarded'")
         }
         for id in ids { try purge(listID: id) }
     }

@@ -74,4 +74,75 @@ import Testing
         let store = try EntitlementStore(path: db)
         #expect(try store.listStatus()?.rows == 100_000)
     }
+
+    /// Rows the database holds per list state.
+    static func rowsByState(_ db: String) throws -> [String: Int] {
+        let queue = try DatabaseQueue(path: db)
+        return try queue.read { db in
+            var out: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT v.state, (SELECT count(*) FROM list_row r WHERE r.list_id = v.id) FROM list_version v
+                """)
+            {
+                out[row[0] as String, default: 0] += row[1] as Int
+            }
+            return out
+        }
+    }
+
+    /// Waits until the import has staged some rows (the child is then mid-import), or fails.
+    static func waitForStagedRows(_ db: String, child: Process) throws {
+        let deadline = Date().addingTimeInterval(120)
+        while (try rowsByState(db)["staging"] ?? 0) < 1000 {
+            guard child.isRunning else { throw Failure("the import ended before it was seen staging") }
+            guard Date() < deadline else { throw Failure("no rows staged after 120 s") }
+            usleep(2000)
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// An import killed with SIGKILL while staging leaves rows nobody will install; the
+    /// next opening of the store deletes them, and the list in force is untouched.
+    @Test(.enabled(if: necctl != nil, "necctl is not built next to the tests (swift build first)"))
+    func killedImportIsCleanedAtTheNextOpen() throws {
+        let exe = try #require(Self.necctl)
+        let (dir, db, list) = try Self.prepared(pupils: 20_000, lists: 1)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let child = try Self.startImport(exe, list: list, db: db)
+        try Self.waitForStagedRows(db, child: child)
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        #expect(child.terminationReason == .uncaughtSignal)
+        #expect((try Self.rowsByState(db)["staging"] ?? 0) > 0)
+
+        let store = try EntitlementStore(path: db)
+        #expect(try Self.rowsByState(db) == ["current": 40_000])
+        #expect(try store.lookup(card: Fixture.isrn(7), at: now).verdict.pupil == Fixture.pupil(7))
+        // And the next import works as if nothing had happened.
+        let summary = try store.importList(path: list, at: now)
+        #expect(summary.status.rows == 40_000)
+        #expect(try Self.rowsByState(db) == ["current": 40_000, "previous": 40_000])
+    }
+
+    /// A list another process is importing is not a leftover: opening the store leaves
+    /// it, a second import is refused, and the first completes.
+    @Test(.enabled(if: necctl != nil, "necctl is not built next to the tests (swift build first)"))
+    func runningImportIsLeftAlone() throws {
+        let exe = try #require(Self.necctl)
+        let (dir, db, list) = try Self.prepared(pupils: 20_000, lists: 1)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let child = try Self.startImport(exe, list: list, db: db)
+        try Self.waitForStagedRows(db, child: child)
+        let store = try EntitlementStore(path: db)
+        let staged = try Self.rowsByState(db)["staging"] ?? 0
+        #expect(staged >= 1000)
+        #expect(throws: ListImportError.importRunning(database: db)) { try store.importList(path: list, at: now) }
+        child.waitUntilExit()
+        #expect(child.terminationReason == .exit && child.terminationStatus == 0)
+        #expect(try Self.rowsByState(db) == ["current": 40_000, "previous": 40_000])
+    }
 }
