@@ -155,13 +155,13 @@ extension EntitlementStore {
     ///   - signaturePath: its detached Ed25519 signature, if any.
     ///   - trust: trusted keys and whether a signature is required.
     ///   - at: the import time recorded.
-    ///   - progress: called now and then with (bytes read, file size).
+    ///   - progress: called at the start and end of each phase and now and then in between.
     ///   - report: called with every error and warning, in file order.
     /// - Throws: `ListImportError`, or `DatabaseError` when the store fails.
     @discardableResult
     public func importList(
         path: String, signaturePath: String? = nil, trust: ListTrust = ListTrust(), at: Date = Date(),
-        progress: ((Int64, Int64) -> Void)? = nil, report: @escaping (ListImportIssue) -> Void = { _ in }
+        progress: ((ImportProgress) -> Void)? = nil, report: @escaping (ListImportIssue) -> Void = { _ in }
     ) throws -> ListImportSummary {
         try importList(
             path: path, signaturePath: signaturePath, trust: trust, at: at, progress: progress, report: report,
@@ -171,7 +171,7 @@ extension EntitlementStore {
     /// `importList`, with hooks for tests.
     func importList(
         path: String, signaturePath: String?, trust: ListTrust, at: Date,
-        progress: ((Int64, Int64) -> Void)?, report: @escaping (ListImportIssue) -> Void, hooks: ImportHooks
+        progress: ((ImportProgress) -> Void)?, report: @escaping (ListImportIssue) -> Void, hooks: ImportHooks
     ) throws -> ListImportSummary {
         // Held until the staged list is in force or gone (see `StagingLock`).
         guard let lock = try StagingLock.tryAcquire(database: self.path) else {
@@ -226,8 +226,10 @@ extension EntitlementStore {
         // Room for the most rows the file can hold (15 bytes is the shortest row), so the
         // array never grows by copying; pages never touched cost no memory.
         entries.reserveCapacity(Int(size / 15) + 1)
-        var lastProgress: Int64 = -1
+        var lastProgress: Int64 = 0
+        var rowsRead = 0
         var headerOK = false
+        progress?(ImportProgress(phase: .checking, done: 0, total: size, rows: 0))
         do {
             var header = true
             while try reader.next() {
@@ -237,6 +239,7 @@ extension EntitlementStore {
                     headerOK = true
                     continue
                 }
+                rowsRead += 1
                 if validator.check(reader, line: reader.recordLine) != nil {
                     checkedSum &+= reader.fingerprint(k0: k0, k1: k1)
                     let key = validator.cardKey()
@@ -244,11 +247,14 @@ extension EntitlementStore {
                         hi: key.hi, mid: key.lo << 54 | UInt64(reader.recordOffset),
                         line: UInt32(truncatingIfNeeded: reader.recordLine), length: UInt32(reader.recordLength)))
                 }
-                if let progress, reader.bytesRead - lastProgress >= 1 << 20 {
-                    lastProgress = reader.bytesRead
-                    progress(reader.bytesRead, 2 * size)
+                if let progress, reader.offset - lastProgress >= 1 << 20 {
+                    lastProgress = reader.offset
+                    progress(ImportProgress(phase: .checking, done: reader.offset, total: size, rows: rowsRead))
                 }
             }
+            // A file that grew while it was read: its true size.
+            let read = max(size, reader.offset)
+            progress?(ImportProgress(phase: .checking, done: read, total: read, rows: rowsRead))
             if header { validator.error(line: 1, "empty file: no header row") }
         } catch {
             throw ListImportError.cannotRead(file: path, errno: error.errno)
@@ -292,9 +298,11 @@ extension EntitlementStore {
                 arguments: [fileName, now])
             return db.lastInsertedRowID
         }
+        let total = Int64(entries.count)
         do {
             var stagedSum: UInt64 = 0
             var next = 0
+            progress?(ImportProgress(phase: .installing, done: 0, total: total, rows: 0))
             while next < entries.count {
                 next = try writeBriefly { db, budget in
                     let insert = try db.cachedStatement(sql: """
@@ -315,7 +323,7 @@ extension EntitlementStore {
                     return i
                 }
                 guard validator.errors == 0 else { throw ListImportError.fileChanged(file: path) }
-                if let progress { progress(size + size * Int64(next) / Int64(max(1, entries.count)), 2 * size) }
+                progress?(ImportProgress(phase: .installing, done: Int64(next), total: total, rows: next))
                 EntitlementStore.leaveTheLockFree()
             }
             guard stagedSum == checkedSum else { throw ListImportError.fileChanged(file: path) }
@@ -328,8 +336,8 @@ extension EntitlementStore {
         }
         // The switch: one short transaction, durable (the writer's own `synchronous = FULL`).
         let rows = entries.count
-        let discarded: Int64? = try pool.write { db in
-            let discarded = try Int64.fetchOne(db, sql: "SELECT id FROM list_version WHERE state = 'previous'")
+        let discarded: Row? = try pool.write { db in
+            let discarded = try Row.fetchOne(db, sql: "SELECT id, rows FROM list_version WHERE state = 'previous'")
             try db.execute(sql: "UPDATE list_version SET state = 'discarded' WHERE state = 'previous'")
             try db.execute(sql: "UPDATE list_version SET state = 'previous' WHERE state = 'current'")
             try db.execute(
@@ -337,7 +345,14 @@ extension EntitlementStore {
                 arguments: [rows, digest, signer, listID])
             return discarded
         }
-        if let discarded { try purge(listID: discarded) }
+        if let discarded {
+            let old: Int64 = discarded[1]
+            progress?(ImportProgress(phase: .tidying, done: 0, total: old, rows: 0))
+            try purge(listID: discarded[0]) { deleted in
+                progress?(ImportProgress(phase: .tidying, done: deleted, total: old, rows: Int(min(deleted, old))))
+            }
+            progress?(ImportProgress(phase: .tidying, done: old, total: old, rows: Int(old)))
+        }
         let previous = try pool.read { db in
             try Bool.fetchOne(db, sql: "SELECT 1 FROM list_version WHERE state = 'previous'") ?? false
         }
@@ -415,25 +430,29 @@ extension EntitlementStore {
     }
 
     /// Deletes a discarded list's rows in short write transactions, then the list.
-    func purge(listID: Int64) throws {
+    /// - Parameter deleted: called after each transaction with the rows deleted so far.
+    func purge(listID: Int64, deleted: ((Int64) -> Void)? = nil) throws {
         var done = false
+        var count: Int64 = 0
         while !done {
             done = try writeBriefly { db, budget in
                 let delete = try db.cachedStatement(sql: """
                     DELETE FROM list_row WHERE list_id = ?1
                     AND card IN (SELECT card FROM list_row WHERE list_id = ?1 LIMIT 64)
                     """)
-                var deleted = 0
-                while !budget.spent(deleted, clockEvery: 1) {
+                var n = 0
+                while !budget.spent(n, clockEvery: 1) {
                     try delete.execute(arguments: [listID])
                     if db.changesCount == 0 {
                         try db.execute(sql: "DELETE FROM list_version WHERE id = ?", arguments: [listID])
                         return true
                     }
-                    deleted += db.changesCount
+                    n += db.changesCount
+                    count += Int64(db.changesCount)
                 }
                 return false
             }
+            deleted?(count)
             if !done { EntitlementStore.leaveTheLockFree() }
         }
     }
