@@ -140,16 +140,13 @@ struct ImportEntry {
 }
 
 extension EntitlementStore {
-    /// Rows per write transaction while staging: short enough that taps from another
-    /// process get the write lock between batches.
-    static let importBatch = 5_000
-
     /// Validates `path` and, when it is faultless, puts it in force in one transaction,
     /// keeping the list it replaces for `rollbackList()`.
     ///
     /// The file is streamed (one read buffer, one record in memory). Rows are staged
-    /// under a new list id in batches; lookups keep seeing the list in force until the
-    /// final transaction switches `current`. Any error rejects the whole file.
+    /// under a new list id in short write transactions (`writeBriefly`); lookups keep
+    /// seeing the list in force until the final transaction switches `current`. Any error
+    /// rejects the whole file, and so does a file that changes while it is imported.
     /// - Parameters:
     ///   - path: the CSV file.
     ///   - signaturePath: its detached Ed25519 signature, if any.
