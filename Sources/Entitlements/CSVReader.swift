@@ -17,14 +17,29 @@ struct CSVReader {
     enum SyntaxError: Equatable {
         case textAfterClosingQuote
         case unterminatedQuote
+        /// Field `field` (1-based) is longer than `maxField` bytes.
+        case fieldTooLong(field: Int)
+        /// The record is longer than `maxRecord` bytes.
+        case recordTooLong
 
         var description: String {
             switch self {
             case .textAfterClosingQuote: "text after a closing quote (quote the whole field, double any quote inside)"
             case .unterminatedQuote: "quoted field never closed before the end of the file (file truncated?)"
+            case .fieldTooLong(let n):
+                "field \(n) is longer than \(CSVReader.maxField) bytes, more than any list column holds (binary data, or a quote left open?)"
+            case .recordTooLong:
+                "record longer than \(CSVReader.maxRecord) bytes, more than any list row holds (not a CSV list, or a quote left open?)"
             }
         }
     }
+
+    /// The longest field kept, in bytes: a 500-character message is at most 2,000. Bytes
+    /// past it are not kept (the record is an error), so one field never costs more.
+    static let maxField = 4096
+    /// The longest record, in bytes, line end included. Past it the rest of the record is
+    /// read to find its end but not kept: memory stays bounded whatever the file holds.
+    static let maxRecord = 65536
 
     private let fd: Int32
     private var buffer: [UInt8]
@@ -131,6 +146,8 @@ struct CSVReader {
         if n < 0 { throw ReadFailure(errno: errno) }
         guard n == length else { return false }
         bounded = true
+        // So that `offset`, and with it `recordOffset`, are the file's offsets.
+        bytesRead = offset + Int64(n)
         atEOF = false
         atFileStart = false
         bufferStart = 0
@@ -140,6 +157,18 @@ struct CSVReader {
 
     /// Number of fields in the current record.
     var fieldCount: Int { fieldEnds.count }
+
+    /// A keyed fingerprint of the current record as parsed (its place, length and every
+    /// field): the same whichever pass read it, unless the file changed in between.
+    func fingerprint(k0: UInt64, k1: UInt64) -> UInt64 {
+        var h = SipHash24(k0: k0, k1: k1)
+        h.update(UInt64(bitPattern: recordOffset))
+        h.update(UInt64(recordLength))
+        h.update(UInt64(fieldEnds.count))
+        for end in fieldEnds { h.update(UInt64(end)) }
+        fieldBytes.withUnsafeBufferPointer { h.update($0) }
+        return h.finalize()
+    }
 
     /// The bytes of field `i` of the current record.
     func withField<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
@@ -151,6 +180,44 @@ struct CSVReader {
     /// Field `i` as a String (invalid UTF-8 repaired; validate bytes first where it matters).
     func field(_ i: Int) -> String {
         withField(i) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The bytes of field `i` without the spaces around it (see `trimmed`).
+    func withTrimmedField<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try withField(i) { try body(CSVReader.trimmed($0)) }
+    }
+
+    /// Field `i` without the spaces around it, as a String (invalid UTF-8 repaired).
+    func trimmedField(_ i: Int) -> String {
+        withTrimmedField(i) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// UTF-8 of the characters `trimmed` removes: space, tab, and Unicode's other spaces
+    /// (no-break, en, em, thin, ideographic...), which a spreadsheet may leave around a value.
+    private static let spaces: [[UInt8]] = [
+        [0x20], [0x09], [0xC2, 0xA0], [0xE1, 0x9A, 0x80], [0xE2, 0x80, 0xA8], [0xE2, 0x80, 0xA9],
+        [0xE2, 0x80, 0xAF], [0xE2, 0x81, 0x9F], [0xE3, 0x80, 0x80],
+    ] + (0x80...0x8A).map { [0xE2, 0x80, UInt8($0)] }
+
+    /// `bytes` without the spaces (see `spaces`) before and after it.
+    static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var lo = 0
+        var hi = bytes.count
+        func matches(_ s: [UInt8], at i: Int) -> Bool {
+            guard i >= lo, i + s.count <= hi else { return false }
+            for j in 0..<s.count where bytes[i + j] != s[j] { return false }
+            return true
+        }
+        // The common case, nothing to trim, costs two byte tests.
+        while lo < hi, bytes[lo] == 0x20 || bytes[lo] == 0x09 || bytes[lo] >= 0xC2 {
+            guard let s = spaces.first(where: { matches($0, at: lo) }) else { break }
+            lo += s.count
+        }
+        while lo < hi, bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09 || bytes[hi - 1] >= 0x80 {
+            guard let s = spaces.first(where: { matches($0, at: hi - $0.count) }) else { break }
+            hi -= s.count
+        }
+        return UnsafeBufferPointer(rebasing: bytes[lo..<hi])
     }
 
     /// Reads the next non-blank record. Returns false at the end of the file.
@@ -188,18 +255,24 @@ struct CSVReader {
     }
 
     /// Parses one record up to and including its line end (or EOF). Fast path: scans
-    /// the buffer directly for unquoted fields.
+    /// the buffer directly for unquoted fields. Keeps at most `maxField` bytes of a field
+    /// and stops keeping anything once the record passes `maxRecord` bytes.
     private mutating func readRecord() throws(ReadFailure) {
         var inQuotes = false
         var fieldStarted = false
         var afterClosingQuote = false
+        /// Where the current field starts in `fieldBytes`.
+        var fieldStart = 0
+        /// Past `maxRecord`: nothing more is kept.
+        var overflow = false
         while true {
             if bufferStart == bufferEnd {
+                if !overflow && offset - recordOffset > Int64(CSVReader.maxRecord) { overflow = true; tooLong() }
                 try fill()
                 if bufferStart == bufferEnd {
                     // End of file ends the record.
                     if inQuotes && syntaxError == nil { syntaxError = .unterminatedQuote }
-                    fieldEnds.append(fieldBytes.count)
+                    if !overflow { fieldEnds.append(fieldBytes.count) }
                     return
                 }
             }
@@ -209,34 +282,47 @@ struct CSVReader {
                 if b == 0x22 {
                     if try peekByte() == 0x22 {
                         bufferStart += 1
-                        fieldBytes.append(0x22)
+                        keep(0x22, fieldStart: fieldStart, overflow: overflow)
                     } else {
                         inQuotes = false
                         afterClosingQuote = true
                     }
                 } else {
-                    if b == 0x0A { line += 1 }
-                    fieldBytes.append(b)
+                    if b == 0x0A {
+                        line += 1
+                        if !overflow && offset - recordOffset > Int64(CSVReader.maxRecord) { overflow = true; tooLong() }
+                    }
+                    keep(b, fieldStart: fieldStart, overflow: overflow)
                 }
                 continue
             }
             switch b {
             case 0x2C:  // ,
-                fieldEnds.append(fieldBytes.count)
+                if !overflow {
+                    if offset - recordOffset > Int64(CSVReader.maxRecord) {
+                        overflow = true
+                        tooLong()
+                    } else {
+                        fieldEnds.append(fieldBytes.count)
+                        fieldStart = fieldBytes.count
+                    }
+                }
                 fieldStarted = false
                 afterClosingQuote = false
             case 0x0A:
                 line += 1
-                fieldEnds.append(fieldBytes.count)
+                if !overflow && offset - recordOffset > Int64(CSVReader.maxRecord) { overflow = true; tooLong() }
+                if !overflow { fieldEnds.append(fieldBytes.count) }
                 return
             case 0x0D:
                 if try peekByte() == 0x0A {
                     bufferStart += 1
                     line += 1
-                    fieldEnds.append(fieldBytes.count)
+                    if !overflow && offset - recordOffset > Int64(CSVReader.maxRecord) { overflow = true; tooLong() }
+                    if !overflow { fieldEnds.append(fieldBytes.count) }
                     return
                 }
-                fieldBytes.append(b)
+                keep(b, fieldStart: fieldStart, overflow: overflow)
             case 0x22 where !fieldStarted:
                 inQuotes = true
                 fieldStarted = true
@@ -245,8 +331,30 @@ struct CSVReader {
                     if syntaxError == nil { syntaxError = .textAfterClosingQuote }
                 }
                 fieldStarted = true
-                fieldBytes.append(b)
+                keep(b, fieldStart: fieldStart, overflow: overflow)
             }
         }
     }
+
+    /// Appends a byte of the current field, unless the field or the record is too long.
+    @inline(__always)
+    private mutating func keep(_ b: UInt8, fieldStart: Int, overflow: Bool) {
+        if overflow { return }
+        if fieldBytes.count - fieldStart < CSVReader.maxField {
+            fieldBytes.append(b)
+        } else if syntaxError == nil {
+            syntaxError = .fieldTooLong(field: fieldEnds.count + 1)
+        }
+    }
+
+    /// The record passed `maxRecord`: it is an error, and what was kept of it is dropped.
+    private mutating func tooLong() {
+        syntaxError = .recordTooLong
+        fieldBytes.removeAll(keepingCapacity: true)
+        fieldEnds.removeAll(keepingCapacity: true)
+    }
+
+    /// Bytes this reader holds (its read buffer and the current record), whatever the
+    /// file: at most the chunk size, or a re-read record, plus about `maxRecord`.
+    var heldBytes: Int { buffer.capacity + fieldBytes.capacity + fieldEnds.capacity * MemoryLayout<Int>.stride }
 }

@@ -53,6 +53,9 @@ public final class EntitlementStore: Sendable {
         // Opened after the pool: the database is in WAL mode and migrated by now.
         tapWriter = try DatabaseQueue(path: path, configuration: EntitlementStore.configuration(
             label: "necd.taps", busyTimeout: EntitlementStore.tapBusyTimeout, readerCount: 1))
+        // What a killed import left staged goes now. Best effort: a store that cannot
+        // tidy (read-only, disk full) still serves.
+        try? removeLeftoverLists()
     }
 
     private static func configuration(label: String, busyTimeout: TimeInterval, readerCount: Int) -> Configuration {

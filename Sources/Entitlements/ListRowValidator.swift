@@ -28,6 +28,9 @@ struct ListRowValidator {
 
     /// The longest message accepted, in characters: a note for a till screen.
     static let maxMessage = 500
+    /// Errors, and warnings, reported at most: a file of garbage would otherwise print a
+    /// line for every line it has. The rest are counted (`errors`) but not reported.
+    static let maxListed = 1000
 
     init(file: String, report: @escaping (ListImportIssue) -> Void) {
         self.file = file
@@ -37,14 +40,24 @@ struct ListRowValidator {
 
     mutating func error(line: Int, _ reason: String) {
         errors += 1
-        report(ListImportIssue(file: file, line: line, reason: reason))
+        if errors <= Self.maxListed { report(ListImportIssue(file: file, line: line, reason: reason)) }
+    }
+
+    mutating func warning(line: Int, _ reason: String) {
+        warnings += 1
+        if warnings <= Self.maxListed { report(ListImportIssue(file: file, line: line, reason: reason, isWarning: true)) }
     }
 
     /// Reads the header record. Returns false when rows cannot be checked (a required
     /// column is missing, or the header is not a header).
     mutating func readHeader(_ r: CSVReader) -> Bool {
         let line = r.recordLine
-        if let syntax = r.syntaxError { error(line: line, "header: \(syntax.description)") }
+        if let syntax = r.syntaxError {
+            error(line: line, "header: \(syntax.description)")
+            // Not all of it was kept: its columns cannot be trusted.
+            if case .recordTooLong = syntax { return false }
+            if case .fieldTooLong = syntax { return false }
+        }
         fieldCount = r.fieldCount
         for i in 0..<r.fieldCount {
             let name = r.withField(i) { bytes in
@@ -61,8 +74,7 @@ struct ListRowValidator {
                     index[column] = i
                 }
             } else {
-                warnings += 1
-                report(ListImportIssue(file: file, line: line, reason: "unknown column \"\(name)\" ignored", isWarning: true))
+                warning(line: line, "unknown column \"\(Self.printable(name))\" ignored")
             }
         }
         var ok = true
@@ -99,13 +111,13 @@ struct ListRowValidator {
         }
         let before = errors
         checkCard(r, line: line)
-        let pupilOK = r.withField(pupilField) { checkText($0, max: 64, min: 1) }
+        let pupilOK = r.withTrimmedField(pupilField) { checkText($0, max: 64, min: 1, identifier: true) }
         if let why = pupilOK { error(line: line, "pupil: \(why)") }
-        let entitlement = r.withField(entitlementField) { Entitlement(listValue: String(decoding: $0, as: UTF8.self)) }
+        let entitlement = r.withTrimmedField(entitlementField) { Entitlement(listValue: String(decoding: $0, as: UTF8.self)) }
         if entitlement == nil { error(line: line, "entitlement: must be fsm, paid or fsm+paid") }
         var hotlisted = false
         if let i = index[.status] {
-            switch r.field(i) {
+            switch r.trimmedField(i) {
             case "", "active": break
             case "hotlisted": hotlisted = true
             default: error(line: line, "status: must be active or hotlisted")
@@ -116,7 +128,7 @@ struct ListRowValidator {
         if let from, let until, until < from { error(line: line, "valid_until is before valid_from") }
         var limit: Int?
         if let i = index[.dailyLimit] {
-            let text = r.field(i)
+            let text = r.trimmedField(i)
             if !text.isEmpty {
                 if text.utf8.count <= 9, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
                     limit = Int(text)
@@ -127,7 +139,7 @@ struct ListRowValidator {
         }
         var allergens: String?
         if let i = index[.allergens] {
-            let text = r.field(i)
+            let text = r.trimmedField(i)
             var names: [String] = []
             for part in text.split(separator: ";", omittingEmptySubsequences: true) {
                 let name = String(part).trimmingASCIISpaces().lowercased()
@@ -140,7 +152,7 @@ struct ListRowValidator {
             }
             if !names.isEmpty { allergens = names.joined(separator: ";") }
         }
-        if let i = index[.message], let why = r.withField(i, { checkText($0, max: Self.maxMessage, min: 0) }) {
+        if let i = index[.message], let why = r.withTrimmedField(i, { checkText($0, max: Self.maxMessage, min: 0) }) {
             error(line: line, "message: \(why)")
         }
         guard errors == before, let entitlement else { return nil }
@@ -173,7 +185,7 @@ struct ListRowValidator {
         sqlite3_reset(h)
         sqlite3_bind_int64(h, 1, listID)
         card.withUnsafeBufferPointer { bindText(h, 2, $0) }
-        r.withField(pupilField) { bindText(h, 3, $0) }
+        r.withTrimmedField(pupilField) { bindText(h, 3, $0) }
         sqlite3_bind_int64(h, 4, Int64(row.entitlement.rawValue))
         sqlite3_bind_int64(h, 5, row.hotlisted ? 1 : 0)
         bindInt(h, 6, row.from?.daysSinceUnixEpoch)
@@ -185,7 +197,7 @@ struct ListRowValidator {
             sqlite3_bind_null(h, 9)
         }
         if let i = index[.message] {
-            r.withField(i) { $0.isEmpty ? _ = sqlite3_bind_null(h, 10) : bindText(h, 10, $0) }
+            r.withTrimmedField(i) { $0.isEmpty ? _ = sqlite3_bind_null(h, 10) : bindText(h, 10, $0) }
         } else {
             sqlite3_bind_null(h, 10)
         }
@@ -201,7 +213,7 @@ struct ListRowValidator {
 
     private mutating func checkCard(_ r: CSVReader, line: Int) {
         card.removeAll(keepingCapacity: true)
-        let why: String? = r.withField(cardField) { (bytes) -> String? in
+        let why: String? = r.withTrimmedField(cardField) { (bytes) -> String? in
             var digits = 0
             var hex = 0
             var other = false
@@ -241,7 +253,7 @@ struct ListRowValidator {
 
     private mutating func date(_ r: CSVReader, _ column: Column, line: Int) -> CivilDate? {
         guard let i = index[column] else { return nil }
-        let text = r.field(i)
+        let text = r.trimmedField(i)
         if text.isEmpty { return nil }
         guard let d = CivilDate(iso: text) else {
             error(line: line, "\(column.rawValue): \"\(Self.printable(text))\" is not a date (YYYY-MM-DD)")
@@ -250,8 +262,10 @@ struct ListRowValidator {
         return d
     }
 
-    /// Why `bytes` is not 1-`max` printable UTF-8 characters, or nil.
-    private func checkText(_ bytes: UnsafeBufferPointer<UInt8>, max: Int, min: Int) -> String? {
+    /// Why `bytes` is not `min`-`max` printable UTF-8 characters, or nil. An identifier
+    /// (a pupil reference) must also look like only itself: no invisible formatting
+    /// characters (zero-width space, bidi controls) and no spaces but the plain one.
+    private func checkText(_ bytes: UnsafeBufferPointer<UInt8>, max: Int, min: Int, identifier: Bool = false) -> String? {
         var ascii = true
         for b in bytes {
             if b < 0x20 || b == 0x7F { return "control characters are not allowed" }
@@ -264,6 +278,14 @@ struct ListRowValidator {
             guard let s = String(validating: bytes, as: UTF8.self) else { return "not valid UTF-8" }
             if s.unicodeScalars.contains(where: { (0x80...0x9F).contains($0.value) }) {
                 return "control characters are not allowed"
+            }
+            if identifier {
+                if let c = s.unicodeScalars.first(where: { $0.properties.generalCategory == .format }) {
+                    return "invisible formatting characters are not allowed (\(Self.codePoint(c)))"
+                }
+                if let c = s.unicodeScalars.first(where: { $0.properties.isWhitespace && $0 != " " }) {
+                    return "only plain spaces are allowed (\(Self.codePoint(c)) is another space)"
+                }
             }
             count = s.count
         }
@@ -286,6 +308,12 @@ struct ListRowValidator {
             double.toggle()
         }
         return sum % 10 == 0
+    }
+
+    /// `U+00A0`.
+    static func codePoint(_ c: Unicode.Scalar) -> String {
+        let hex = String(c.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     /// A value safe to echo in an error line.

@@ -62,7 +62,7 @@ struct ListCommand: ParsableCommand {
             do {
                 let summary = try store.importList(
                     path: file, signaturePath: signature, trust: trust, at: Date(),
-                    progress: bar.enabled ? { bar.show(done: $0, total: $1) } : nil,
+                    progress: bar.enabled ? { bar.show($0) } : nil,
                     report: { issue in
                         bar.clear()
                         printError(issue.description)
@@ -246,25 +246,24 @@ enum ListStatusJSON {
     }
 }
 
-/// A one-line progress bar on standard error, redrawn at most ten times a second.
+/// A one-line progress bar on standard error (`ImportProgress.line()`): the phase, and
+/// how much of it is done. Redrawn at most ten times a second, and whenever a phase
+/// starts or ends.
 final class ProgressBar {
     let enabled: Bool
     private var last = Date.distantPast
+    private var phase: ImportProgress.Phase?
     private var drawn = false
 
     init(enabled: Bool) { self.enabled = enabled }
 
-    func show(done: Int64, total: Int64) {
-        guard enabled, Date().timeIntervalSince(last) > 0.1 || done == total else { return }
+    func show(_ progress: ImportProgress) {
+        guard enabled else { return }
+        let edge = progress.phase != phase || progress.done == progress.total
+        guard edge || Date().timeIntervalSince(last) > 0.1 else { return }
         last = Date()
-        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
-        let width = 30
-        let filled = Int(fraction * Double(width))
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let percent = String(Int(fraction * 100))
-        let megabytes = String(format: "%.1f", Double(done) / 1e6)
-        let line = "\r[\(bar)] \(String(repeating: " ", count: 3 - percent.count))\(percent)%  \(megabytes) MB"
-        Output.errorText(line)
+        phase = progress.phase
+        Output.errorText("\r\(progress.line())\u{1B}[K")
         drawn = true
     }
 

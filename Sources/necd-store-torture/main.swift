@@ -4,6 +4,9 @@
 //
 //   necd-store-torture redeem-loop DB CARDS N      decide N taps on cards from CARDS (one per line)
 //   necd-store-torture disk-full DIR LIST          import LIST into DIR (a small tmpfs), fill DIR, report
+//   necd-store-torture decide-latency DB CARDS N|STOPFILE GAP_MS
+//                                                  decide taps GAP_MS apart, N of them or until STOPFILE
+//                                                  exists; print their count and p50/p99/max in ms
 import Entitlements
 import Foundation
 import NECCard
@@ -106,6 +109,37 @@ func diskFull(dir: String, list: String) {
     print("before=\(half) authorised=\(authorised) unavailable=\(unavailable) unstored=\(unstored) lost=\(lost) recovered=\(recovered)")
 }
 
+/// Taps as a till makes them, one every `gapMillis`, each timed from before `decide` to
+/// its return (the redemption and event committed): what a tap waits for the store.
+func decideLatency(db: String, cardsFile: String, until: String, gapMillis: Int) {
+    let cards = cards(at: cardsFile)
+    guard !cards.isEmpty, let store = try? EntitlementStore(path: db) else { fail("cannot open \(db)") }
+    let identities = cards.map(identity)
+    let count = Int(until)
+    var samples: [Double] = []
+    var unavailable = 0
+    var i = 0
+    func millisNow() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) * 1000 + Double(t.tv_nsec) / 1e6
+    }
+    while count.map({ i < $0 }) ?? !FileManager.default.fileExists(atPath: until) {
+        let start = millisNow()
+        let e = store.decide(identities[i % identities.count], reader: "Bench Reader 00 00", lane: "till-1", role: .till, at: Date())
+        samples.append(millisNow() - start)
+        if e.verdict.reason == .unavailable { unavailable += 1 }
+        i += 1
+        // Pacing, as taps at a till are: not synchronisation.
+        usleep(UInt32(gapMillis * 1000))
+    }
+    samples.sort()
+    func percentile(_ p: Double) -> String {
+        samples.isEmpty ? "-" : String(format: "%.2f", samples[min(samples.count - 1, Int(Double(samples.count) * p))])
+    }
+    print("taps=\(samples.count) unavailable=\(unavailable) p50=\(percentile(0.5)) p99=\(percentile(0.99)) max=\(percentile(1))")
+}
+
 extension StoredEvent {
     var isLunchStored: Bool { seq != nil && verdict.isLunch }
 }
@@ -116,6 +150,8 @@ case "redeem-loop" where args.count == 5:
     redeemLoop(db: args[2], cardsFile: args[3], count: Int(args[4]) ?? 1000)
 case "disk-full" where args.count == 4:
     diskFull(dir: args[2], list: args[3])
+case "decide-latency" where args.count == 6:
+    decideLatency(db: args[2], cardsFile: args[3], until: args[4], gapMillis: Int(args[5]) ?? 5)
 default:
-    fail("usage: necd-store-torture redeem-loop DB CARDS N | disk-full DIR LIST")
+    fail("usage: necd-store-torture redeem-loop DB CARDS N | disk-full DIR LIST | decide-latency DB CARDS N|STOPFILE GAP_MS")
 }
