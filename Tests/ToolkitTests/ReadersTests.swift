@@ -25,15 +25,17 @@ struct ReadersTests {
             let kiosk = try #require(rows[Rig.readers[0]])
             #expect(kiosk["role"] as? String == "kiosk")
             #expect(kiosk["lane"] as? String == "kiosk-1")
-            #expect(kiosk["state"] as? String == "empty")
+            // Other tests tap cards on the rig meanwhile: the state may be either.
+            #expect(["empty", "present"].contains(kiosk["state"] as? String ?? ""))
             let till = try #require(rows[Rig.readers[1]])
             #expect(till["role"] as? String == "till")
             #expect(till["lane"] == nil, "a reader no [[reader]] table matches has no lane")
 
             let text = try await Child.necctl(["readers", "--config", config])
             #expect(text.status == 0, "\(text.stderr)")
-            #expect(text.lines.contains("\(Rig.readers[0]): empty (kiosk, lane kiosk-1)"), "\(text.stdout)")
-            #expect(text.lines.contains("\(Rig.readers[1]): empty (till, no lane)"), "\(text.stdout)")
+            let states = ["empty", "present"]
+            #expect(text.lines.contains { line in states.contains { line == "\(Rig.readers[0]): \($0) (kiosk, lane kiosk-1)" } }, "\(text.stdout)")
+            #expect(text.lines.contains { line in states.contains { line == "\(Rig.readers[1]): \($0) (till, no lane)" } }, "\(text.stdout)")
 
             // A configuration that does not load is an error, as for every command that reads it.
             let broken = try scratch.write("broken.toml", "[[reader]]\nrole = \"kiosk\"\n")
