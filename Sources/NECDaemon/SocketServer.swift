@@ -8,6 +8,7 @@ import NECProtocol
 import NIOCore
 import NIOPosix
 public import ServiceLifecycle
+import Synchronization
 
 /// The daemon's client socket: protocol v1 (see docs/protocol.md) for tills, kiosks and `necctl`.
 ///
@@ -37,6 +38,8 @@ public actor SocketServer: Service {
     private let registry: SocketClientRegistry
     private let logger: Logger
     private let goodbye: ByteBuffer
+    private let slots = ConnectionSlots()
+    private let requestCounts = SocketRequestCounts()
 
     /// Creates a server; it listens once ``run()`` is called.
     /// - Parameters:
@@ -55,6 +58,16 @@ public actor SocketServer: Service {
 
     /// How many clients watch and have caught up with the stored events.
     public nonisolated var liveWatcherCount: Int { registry.liveWatcherCount }
+
+    /// How many connections are open, counted against `maxClients`; a connection counts
+    /// from the moment it is accepted until it is closed.
+    public nonisolated var connectionCount: Int { slots.count }
+
+    /// Requests read from clients, waiting for the one before them on their connection.
+    public nonisolated var requestsWaiting: Int { requestCounts.waiting }
+
+    /// Requests being answered now (at most one per connection).
+    public nonisolated var requestsBeingAnswered: Int { requestCounts.answering }
 
     /// Sends a stored event (or a live-only `READER` event) to every watcher. Never waits.
     ///
@@ -87,8 +100,9 @@ public actor SocketServer: Service {
             try await withTaskCancellationHandler {
                 try await withThrowingDiscardingTaskGroup { group in
                     try await serverChannel.executeThenClose { connections in
-                        for try await channel in connections {
-                            group.addTask { await self.serve(channel) }
+                        for try await accepted in connections {
+                            guard let inbox = accepted.inbox else { continue }
+                            group.addTask { await self.serve(accepted.channel, inbox: inbox) }
                         }
                     }
                 }
@@ -129,35 +143,90 @@ public actor SocketServer: Service {
         }
     }
 
-    // Accepted connections come out of the listening socket as plain channels, with
-    // reading off, and are wrapped in NIOAsyncChannel by the task that serves them. Wrapping
-    // them in the accept path instead leaves a window (swift-nio#2637) where a connection
-    // accepted while the server stops is dropped unwrapped-but-unfinished, and NIO's writer
-    // traps in deinit ("Deinited NIOAsyncWriter without calling finish()").
-    private func bind() async throws -> NIOAsyncChannel<any Channel, Never> {
+    /// The listen backlog when the configuration leaves it: as long as the system allows
+    /// (the kernel caps it at `net.core.somaxconn`, 4096 by default), so a burst of
+    /// connections (a flood, or every till reconnecting after a restart) waits in the
+    /// kernel instead of being refused with EAGAIN.
+    static let systemMaximumBacklog = Int32.max
+
+    // Every accepted connection gets its reading handler here, on the accept path, before
+    // it is registered: a client that sends its requests and shuts its side at once has
+    // them read into its inbox even before the task that serves it starts. The clients
+    // past `maxClients` get a refusal line instead, and no task at all.
+    private func bind() async throws -> NIOAsyncChannel<AcceptedConnection, Never> {
+        let backlog = configuration.listenBacklog ?? Self.systemMaximumBacklog
         let bootstrap = ServerBootstrap(group: configuration.eventLoopGroup)
-            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.backlog, value: backlog)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.autoRead, value: false)
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { channel in
-            channel.eventLoop.makeSucceededFuture(channel)
+        let slots = self.slots
+        let maxClients = configuration.maxClients
+        let maxInFlight = configuration.maxRequestsInFlight
+        let counts = requestCounts
+        let refusal = ByteBuffer(bytes: MessageCoding.line(
+            ErrorMessage(message: "too many clients (max_clients \(maxClients)); try again later")))
+        let logger = self.logger
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<AcceptedConnection> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                switch slots.take(limit: maxClients) {
+                case .taken(let refusedMeanwhile):
+                    if refusedMeanwhile > 0 {
+                        logger.notice("accepting clients again", metadata: ["refused": "\(refusedMeanwhile)"])
+                    }
+                    channel.closeFuture.whenComplete { _ in slots.release() }
+                    let inbox = SocketInbox(maxInFlight: maxInFlight, counts: counts)
+                    try channel.pipeline.syncOperations.addHandler(
+                        SocketConnectionHandler(inbox: inbox, maxLineBytes: ProtocolLimits.maxLineBytes))
+                    return AcceptedConnection(channel: channel, inbox: inbox)
+                case .full(let first):
+                    if first {
+                        logger.warning("refusing clients: max_clients reached", metadata: ["max_clients": "\(maxClients)"])
+                    }
+                    try channel.syncOptions?.setOption(.autoRead, value: false)
+                    try channel.pipeline.syncOperations.addHandler(SocketRefusalHandler(line: refusal))
+                    return AcceptedConnection(channel: channel, inbox: nil)
+                }
+            }
         }
+        let descriptor: CInt
         switch configuration.endpoint {
         case .path(let path):
-            // Replaces a stale socket file from an earlier run; NIO refuses to remove anything but a socket.
-            let channel = try await bootstrap.bind(
-                unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer
-            )
+            descriptor = try SocketFile.listen(path: path, backlog: backlog)
             do {
                 try SocketFile.apply(path: path, mode: configuration.mode, group: configuration.group)
             } catch {
-                try? await channel.channel.close()
+                close(descriptor)
                 unlink(path)
                 throw error
             }
+        case .inheritedDescriptor(let inherited):
+            // systemd listens on it already, with the unit's Backlog=.
+            descriptor = inherited
+        }
+        let exhaustion = SocketAcceptExhaustionHandler.Settings(
+            listening: descriptor, refusal: ByteBuffer(bytes: MessageCoding.line(ErrorMessage(
+                message: "necd is out of file descriptors and cannot serve another client now; try again later"))),
+            logger: logger)
+        do {
+            let channel = try await bootstrap
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(SocketAcceptExhaustionHandler(exhaustion))
+                    }
+                }
+                .bind(descriptor, childChannelInitializer: initializer)
+            // NIO listens again on a socket it is handed, with its default backlog of 128,
+            // before any option applies; set the backlog back (listen on a listening
+            // socket only changes its backlog). systemd's socket gets it too.
+            if Glibc.listen(descriptor, backlog) != 0 {
+                logger.warning("cannot set the listen backlog", metadata: ["errno": "\(errno)"])
+            }
             return channel
-        case .inheritedDescriptor(let descriptor):
-            return try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
+        } catch {
+            if case .path(let path) = configuration.endpoint {
+                close(descriptor)
+                unlink(path)
+            }
+            throw error
         }
     }
 
@@ -178,24 +247,7 @@ public actor SocketServer: Service {
     }
 
     /// Serves one client until it leaves, is dropped, or the server shuts down.
-    private nonisolated func serve(_ channel: any Channel) async {
-        let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-        do {
-            connection = try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SocketLineDecoder()))
-                let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                    wrappingChannelSynchronously: channel,
-                    configuration: .init(isOutboundHalfClosureEnabled: false)
-                )
-                // Nothing could be read before the handlers were in place; now they are.
-                channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-                return wrapped
-            }.get()
-        } catch {
-            logger.debug("client connection could not be set up", metadata: ["error": "\(error)"])
-            channel.close(promise: nil)
-            return
-        }
+    private nonisolated func serve(_ channel: any Channel, inbox: SocketInbox) async {
         let peer = await SocketPeer.of(channel)
         var logger = self.logger
         logger[metadataKey: "peer"] = "\(peer.map(\.description) ?? "unknown")"
@@ -209,31 +261,83 @@ public actor SocketServer: Service {
             channel.close(promise: nil)
         }
         defer { registry.remove(outbox) }
+        // Whatever ends the connection (the client closing, a failed write, the server)
+        // wakes the writer and the session, even one waiting for room to replay into.
+        channel.closeFuture.whenComplete { _ in
+            outbox.close()
+            inbox.close()
+        }
         if await !isRunning() {
             outbox.finish(last: goodbye)
         }
 
         let session = SocketSession(
-            outbox: outbox, registry: registry, backend: backend, configuration: configuration, logger: logger
+            outbox: outbox, inbox: inbox, registry: registry, backend: backend, configuration: configuration,
+            logger: logger
         )
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        while let lines = await outbox.take() {
-                            try await outbound.write(Self.joined(lines))
-                        }
-                        // Drained after finish, dropped, or told goodbye: nothing more will be sent.
-                        channel.close(promise: nil)
-                    }
-                    await session.serve(inbound)
-                    try await group.waitForAll()
-                }
-            }
-        } catch {
-            logger.debug("client connection ended", metadata: ["error": "\(error)"])
+        let writerLogger = logger
+        await withDiscardingTaskGroup { group in
+            group.addTask { await Self.write(outbox, to: channel, logger: writerLogger) }
+            await session.serve()
         }
-        outbox.close()
+        channel.close(promise: nil)
         logger.debug("client gone")
     }
+
+    /// Writes what the outbox holds until it is closed, or finished and drained; then closes
+    /// the connection. Each write is awaited, so by the time the connection is closed every
+    /// byte is with the kernel: a client that half-closed reads every answer, then the end.
+    private static func write(_ outbox: SocketOutbox, to channel: any Channel, logger: Logger) async {
+        while let lines = await outbox.take() {
+            do {
+                try await channel.writeAndFlush(joined(lines)).get()
+            } catch {
+                logger.debug("client write failed", metadata: ["error": "\(error)"])
+                outbox.close()
+                break
+            }
+        }
+        channel.close(promise: nil)
+    }
+}
+
+/// A connection as the accept path hands it over: with its inbox, or refused (nil).
+struct AcceptedConnection: Sendable {
+    var channel: any Channel
+    var inbox: SocketInbox?
+}
+
+/// Counts open connections against `max_clients`.
+final class ConnectionSlots: Sendable {
+    enum Taken {
+        /// A slot: the connection is served. The number of connections refused since the last one served.
+        case taken(refusedMeanwhile: Int)
+        /// None left; `first` on the first refusal since one was served.
+        case full(first: Bool)
+    }
+
+    private struct State {
+        var open = 0
+        var refused = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// Open connections (served or about to be).
+    var count: Int { state.withLock { $0.open } }
+
+    func take(limit: Int) -> Taken {
+        state.withLock { state in
+            guard state.open < limit else {
+                state.refused += 1
+                return .full(first: state.refused == 1)
+            }
+            state.open += 1
+            let refused = state.refused
+            state.refused = 0
+            return .taken(refusedMeanwhile: refused)
+        }
+    }
+
+    func release() { state.withLock { $0.open -= 1 } }
 }
