@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import NECDaemon
 import NECDaemonTesting
 import NECProtocol
@@ -14,12 +15,14 @@ struct PythonExampleTests {
         .appendingPathComponent("examples/python/necd_client.py").path
 
     /// Runs the example to completion and returns its standard output lines.
-    private func run(_ arguments: [String]) async throws -> (status: Int32, lines: [String]) {
+    private func run(_ arguments: [String]) async throws -> (status: Int32, lines: [String], errors: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try #require(pythonPath))
         process.arguments = [Self.script] + arguments
         let output = Pipe()
+        let errors = Pipe()
         process.standardOutput = output
+        process.standardError = errors
         // Neither the read nor the wait may block a cooperative thread: the server under
         // test runs on that pool too, and on two cores it would starve.
         let (exited, exit) = AsyncStream.makeStream(of: Int32.self)
@@ -29,13 +32,18 @@ struct PythonExampleTests {
         }
         try process.run()
         let reading = output.fileHandleForReading
-        let data = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
-            Thread { continuation.resume(returning: (try? reading.readToEnd()) ?? Data()) }.start()
+        let readingErrors = errors.fileHandleForReading
+        let (data, errorData) = await withCheckedContinuation { (continuation: CheckedContinuation<(Data, Data), Never>) in
+            // A few lines each: reading one to its end, then the other, cannot fill a pipe.
+            Thread {
+                let data = (try? reading.readToEnd()) ?? Data()
+                continuation.resume(returning: (data, (try? readingErrors.readToEnd()) ?? Data()))
+            }.start()
         }
         var status: Int32 = -1
         for await code in exited { status = code }
         let text = String(decoding: data, as: UTF8.self)
-        return (status, text.split(separator: "\n").map(String.init))
+        return (status, text.split(separator: "\n").map(String.init), String(decoding: errorData, as: UTF8.self))
     }
 
     @Test(.enabled(if: pythonPath != nil, "python3 is not installed"))
@@ -60,7 +68,7 @@ struct PythonExampleTests {
 
                 // Resuming from the state file picks up exactly where it stopped.
                 let watcher = Task { try await run(["--socket", path, "watch", "--count", "2", "--state-file", stateFile]) }
-                try await Task.sleep(for: .milliseconds(300))
+                try await waitUntil("the example watches") { server.liveWatcherCount == 1 }
                 backend.tap(2, through: server)
                 let resumed = try await watcher.value
                 #expect(resumed.status == 0)
@@ -80,5 +88,79 @@ struct PythonExampleTests {
                 #expect(refused.lines.isEmpty)
             }
         }
+    }
+
+    /// While another program connects and closes in a tight loop (filling the listen
+    /// queue faster than it drains), the example still gets through every time: its
+    /// connect waits for room instead of failing with EAGAIN.
+    @Test(.enabled(if: pythonPath != nil, "python3 is not installed"))
+    func getsThroughAConnectFlood() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            // Flooding connections count against max_clients until the server sees them
+            // close; this test is about the listen queue, not that cap.
+            try await withSocketServer(backend: backend, in: directory, configure: { $0.maxClients = 10_000 }) { _, path in
+                let flood = ConnectFlood(path: path)
+                flood.start(threads: 2)
+                defer { flood.stop() }
+                try await waitUntil("the flood is under way") { flood.connections > 1_000 }
+                var failures: [String] = []
+                for _ in 0..<10 {
+                    let result = try await run(["--socket", path, "readers"])
+                    if result.status != 0 || result.lines != [#"{"class":"READERS","readers":[]}"#] {
+                        failures.append("status \(result.status): \(result.lines) \(result.errors)")
+                    }
+                }
+                #expect(failures.isEmpty, "\(failures.count) of 10 runs failed: \(failures.prefix(3))")
+            }
+        }
+    }
+}
+
+/// Threads that connect to a socket and close at once, as fast as they can, until stopped
+/// (or until a bound on connections, so a test can never flood for ever).
+private final class ConnectFlood: @unchecked Sendable {
+    let path: String
+    private let state = NSLock()
+    private var stopping = false
+    private var count = 0
+    private var threads: [Thread] = []
+    private let done = DispatchGroup()
+
+    init(path: String) { self.path = path }
+
+    var connections: Int { state.withLock { count } }
+
+    func start(threads number: Int) {
+        for _ in 0..<number {
+            done.enter()
+            let thread = Thread { [self] in
+                defer { done.leave() }
+                while state.withLock({ !stopping && count < 2_000_000 }) {
+                    // Non-blocking, as a flooding client would be: it never waits for room.
+                    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+                    guard descriptor >= 0 else { continue }
+                    var address = sockaddr_un()
+                    address.sun_family = sa_family_t(AF_UNIX)
+                    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                        for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+                    }
+                    _ = withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                        }
+                    }
+                    close(descriptor)
+                    state.withLock { count += 1 }
+                }
+            }
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    func stop() {
+        state.withLock { stopping = true }
+        done.wait()
     }
 }
