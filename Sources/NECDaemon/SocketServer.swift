@@ -38,6 +38,7 @@ public actor SocketServer: Service {
     private let registry: SocketClientRegistry
     private let logger: Logger
     private let goodbye: ByteBuffer
+    private let sequencer: EventSequencer
     private let slots = ConnectionSlots()
     private let requestCounts = SocketRequestCounts()
 
@@ -48,9 +49,19 @@ public actor SocketServer: Service {
     public init(configuration: SocketServerConfiguration, backend: any DaemonBackend) {
         self.configuration = configuration
         self.backend = backend
-        self.registry = SocketClientRegistry(maxHeldLines: configuration.backlogLines)
-        self.logger = configuration.logger
+        let registry = SocketClientRegistry(maxHeldLines: configuration.backlogLines)
+        let logger = configuration.logger
+        self.registry = registry
+        self.logger = logger
         self.goodbye = ByteBuffer(bytes: MessageCoding.line(ErrorMessage(message: "necd is shutting down")))
+        self.sequencer = EventSequencer { event in
+            var bytes = ByteBuffer(string: event.json)
+            bytes.writeInteger(UInt8(ascii: "\n"))
+            let dropped = registry.publish(.init(seq: event.seq, bytes: bytes))
+            if dropped > 0 {
+                logger.warning("dropped clients whose backlog passed its bound", metadata: ["count": "\(dropped)"])
+            }
+        }
     }
 
     /// How many clients are connected now.
@@ -71,15 +82,32 @@ public actor SocketServer: Service {
 
     /// Sends a stored event (or a live-only `READER` event) to every watcher. Never waits.
     ///
-    /// Call it after the event is durably stored, in `seq` order.
+    /// Call it after the event is durably stored, in `seq` order. A writer that may run
+    /// alongside others (each reader's taps decide at once) uses ``reserve()`` and
+    /// ``publish(_:for:)`` instead, which keep the order for it.
     /// - Parameter event: the event's line, exactly as the journal replays it.
     public nonisolated func publish(_ event: EventLine) {
-        var bytes = ByteBuffer(string: event.json)
-        bytes.writeInteger(UInt8(ascii: "\n"))
-        let dropped = registry.publish(.init(seq: event.seq, bytes: bytes))
-        if dropped > 0 {
-            logger.warning("dropped clients whose backlog passed its bound", metadata: ["count": "\(dropped)"])
-        }
+        sequencer.finish(nil, with: event)
+    }
+
+    /// Takes a place in the publishing order; call it before writing an event to the journal.
+    public nonisolated func reserve() -> PublishTicket {
+        sequencer.reserve()
+    }
+
+    /// Publishes what was written with `ticket` (nil when nothing was), as soon as every
+    /// event with a lower `seq` has been published. Never waits.
+    /// - Parameters:
+    ///   - event: the stored event's line, or nil.
+    ///   - ticket: the ticket taken before writing it.
+    public nonisolated func publish(_ event: EventLine?, for ticket: PublishTicket) {
+        sequencer.finish(ticket, with: event)
+    }
+
+    /// Tells the server the newest `seq` already in the journal when writers start, so the
+    /// next event is published without waiting on any other writer.
+    public nonisolated func startPublishing(after seq: Int64) {
+        sequencer.start(after: seq)
     }
 
     /// Listens and serves until graceful shutdown (or cancellation), then returns once every client is gone.
