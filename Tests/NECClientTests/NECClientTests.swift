@@ -13,16 +13,12 @@ private func take(_ count: Int, from iterator: inout AsyncThrowingStream<DaemonE
     return seqs
 }
 
-/// Waits until `condition` holds, polling briefly.
-private func eventually(_ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
-    while !condition() {
-        if ContinuousClock.now > deadline { return }
-        try await Task.sleep(for: .milliseconds(5))
-    }
+/// Waits until `condition` holds, polling briefly; fails loudly after 10 s.
+private func eventually(_ condition: @Sendable () -> Bool) async throws {
+    try await waitUntil("the condition holds") { condition() }
 }
 
-@Suite("NECClient against a real socket server", .timeLimit(.minutes(1)))
+@Suite("NECClient against a real socket server", .timeLimit(.minutes(2)))
 struct NECClientTests {
     @Test func requestHelpers() async throws {
         let backend = InMemoryBackend(readers: [ReaderInfo(name: "Test Reader 00 00", state: .present, role: .kiosk, atr: "3B8F8001")])
@@ -38,6 +34,30 @@ struct NECClientTests {
                 await #expect(throws: NECClientError.refused("void: no lunch redeemed by event 2")) {
                     try await client.void(seq: 2)
                 }
+            }
+        }
+    }
+
+    /// While another program floods the socket with connects, requests still get through:
+    /// a full listen queue makes the client wait its turn, not fail.
+    @Test func requestsGetThroughAConnectFlood() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            try await withSocketServer(backend: backend, in: directory, configure: { $0.maxClients = 10_000 }) { _, path in
+                let flood = ConnectFlood(path: path)
+                flood.start(threads: 2)
+                defer { flood.stop() }
+                try await waitUntil("the flood is under way") { flood.connections > 1_000 }
+                let client = NECClient(socketPath: path)
+                var failures: [String] = []
+                for _ in 0..<10 {
+                    do {
+                        _ = try await client.readers()
+                    } catch {
+                        failures.append("\(error)")
+                    }
+                }
+                #expect(failures.isEmpty, "\(failures.count) of 10 failed: \(failures.prefix(2))")
             }
         }
     }
