@@ -122,6 +122,7 @@ public actor SocketServer: Service {
         }
         state = .running(serverChannel: serverChannel.channel)
         logger.info("listening", metadata: ["socket": "\(describe(configuration.endpoint))"])
+        warnIfDescriptorsAreShort()
         await configuration.onListening?()
 
         try await withGracefulShutdownHandler {
@@ -144,6 +145,19 @@ public actor SocketServer: Service {
         // The file is ours; a socket handed over by systemd is systemd's.
         if case .path(let path) = configuration.endpoint { unlink(path) }
         logger.info("socket server stopped")
+    }
+
+    /// Each client is a file descriptor; say so at start when `max_clients` cannot fit
+    /// under the process's limit (necd's own descriptors need some 64 more).
+    private func warnIfDescriptorsAreShort() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let needed = UInt64(configuration.maxClients) + 64
+        if UInt64(limit.rlim_cur) < needed {
+            logger.warning(
+                "max_clients does not fit under the file descriptor limit; clients past it will be refused",
+                metadata: ["max_clients": "\(configuration.maxClients)", "limit": "\(limit.rlim_cur)"])
+        }
     }
 
     private func isRunning() -> Bool {
