@@ -38,30 +38,6 @@ struct NECClientTests {
         }
     }
 
-    /// While another program floods the socket with connects, requests still get through:
-    /// a full listen queue makes the client wait its turn, not fail.
-    @Test func requestsGetThroughAConnectFlood() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory, configure: { $0.maxClients = 10_000 }) { _, path in
-                let flood = ConnectFlood(path: path)
-                flood.start(threads: 2)
-                defer { flood.stop() }
-                try await waitUntil("the flood is under way") { flood.connections > 1_000 }
-                let client = NECClient(socketPath: path)
-                var failures: [String] = []
-                for _ in 0..<10 {
-                    do {
-                        _ = try await client.readers()
-                    } catch {
-                        failures.append("\(error)")
-                    }
-                }
-                #expect(failures.isEmpty, "\(failures.count) of 10 failed: \(failures.prefix(2))")
-            }
-        }
-    }
-
     @Test func noDaemonIsAClearError() async throws {
         try await withTemporaryDirectory { directory in
             let client = NECClient(socketPath: directory + "/absent.sock")
