@@ -167,8 +167,13 @@ struct SocketServerDescriptorExhaustionTests {
                 """.write(toFile: directory + "/necd.toml", atomically: true, encoding: .utf8)
             let daemon = Process()
             daemon.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-            // 64 descriptors: the database, pcscd, the event loops and a few dozen clients.
+            // 64 descriptors: the database, the event loops and a few dozen clients.
             daemon.arguments = ["--nofile=64:64", Self.necd, "--config", directory + "/necd.toml"]
+            // Kept away from the rig's pcscd: other tests tap its readers, and a necd watching
+            // them would read their cards too.
+            var environment = ProcessInfo.processInfo.environment
+            environment["PCSCLITE_CSOCK_NAME"] = directory + "/no-pcscd.comm"
+            daemon.environment = environment
             daemon.standardError = FileHandle.nullDevice
             daemon.standardOutput = FileHandle.nullDevice
             try daemon.run()
