@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "NECDaemonTests",
             dependencies: [
-                "NECDaemon", "NECProtocol", "NECDaemonTesting",
+                "NECDaemon", "NECProtocol", "NECDaemonTesting", "Entitlements", "NECCard",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,8 @@
 public import NECProtocol
 public import NIOCore
 public import NIOPosix
+import Foundation
+import Glibc
 
 /// A client of necd's socket (protocol v1).
 ///
@@ -185,21 +187,80 @@ public struct NECClient: Sendable {
 
     // MARK: Connection
 
+    /// Connects. The connect itself blocks, on a thread of its own: while necd's listen
+    /// queue is full (a burst of clients) a non-blocking connect, NIO's, fails at once
+    /// with EAGAIN, where a blocking one waits its turn in the kernel. It gives up after
+    /// five seconds.
+    private func connect() async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        let descriptor: CInt
+        switch await Self.blockingConnect(to: socketPath, timeout: 5) {
+        case .success(let connected):
+            descriptor = connected
+        case .failure(let failure):
+            // The system's words ("No such file or directory", "Permission denied"), not a call's name.
+            throw NECClientError.cannotConnect(path: socketPath, reason: String(cString: strerror(failure.code)))
+        }
+        do {
+            return try await ClientBootstrap(group: eventLoopGroup).withConnectedSocket(descriptor) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        } catch {
+            throw NECClientError.cannotConnect(path: socketPath, reason: "\(error)")
+        }
+    }
+
+    /// A connected Unix socket, by a blocking `connect` with a send timeout (which bounds
+    /// a Unix socket's connect), made on a new thread so no task's thread waits.
+    private static func blockingConnect(to path: String, timeout seconds: Int) async -> Result<CInt, ConnectFailure> {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Result<CInt, ConnectFailure>, Never>) in
+            let thread = Thread {
+                var address = sockaddr_un()
+                address.sun_family = sa_family_t(AF_UNIX)
+                let bytes = Array(path.utf8)
+                guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+                    continuation.resume(returning: .failure(ConnectFailure(code: ENAMETOOLONG)))
+                    return
+                }
+                withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                    raw.copyBytes(from: bytes)
+                    raw[bytes.count] = 0
+                }
+                let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                guard descriptor >= 0 else {
+                    continuation.resume(returning: .failure(ConnectFailure(code: errno)))
+                    return
+                }
+                var limit = timeval(tv_sec: seconds, tv_usec: 0)
+                _ = setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+                let result = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                    }
+                }
+                guard result == 0 else {
+                    let code = errno
+                    close(descriptor)
+                    continuation.resume(returning: .failure(ConnectFailure(code: code)))
+                    return
+                }
+                continuation.resume(returning: .success(descriptor))
+            }
+            thread.start()
+        }
+    }
+
+    /// The errno of a failed connect.
+    private struct ConnectFailure: Error {
+        var code: Int32
+    }
+
     /// Connects, checks the banner, and runs `body` with the rest of the lines.
     private func withConnection<Result: Sendable>(
         _ body: (inout IncomingLines, NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Result
     ) async throws -> Result {
-        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-        do {
-            channel = try await ClientBootstrap(group: eventLoopGroup)
-                .connect(unixDomainSocketPath: socketPath) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-        } catch {
-            throw NECClientError.cannotConnect(path: socketPath, reason: "\(error)")
-        }
+        let channel = try await connect()
         return try await channel.executeThenClose { inbound, outbound in
             var lines = IncomingLines(inbound.makeAsyncIterator())
             guard let first = try await lines.next(),
@@ -219,7 +280,7 @@ public struct NECClient: Sendable {
 public enum DaemonEvent: Sendable, Hashable {
     /// A `TAP` (till) or `IDENTIFY` (kiosk) event; its `messageClass` says which.
     case tap(TapEvent)
-    /// A `READER` event: a reader came, went, or changed state.
+    /// A `READER` event: a reader's availability changed (it came, went, or pcscd lost it).
     case reader(ReaderEvent)
 
     /// The event's journal sequence number; `nil` for `READER` events.

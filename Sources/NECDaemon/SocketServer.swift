@@ -8,6 +8,7 @@ import NECProtocol
 import NIOCore
 import NIOPosix
 public import ServiceLifecycle
+import Synchronization
 
 /// The daemon's client socket: protocol v1 (see docs/protocol.md) for tills, kiosks and `necctl`.
 ///
@@ -32,8 +33,6 @@ public actor SocketServer: Service {
     public struct AlreadyStarted: Error, Hashable, Sendable {}
 
     private var state: State = .initial
-    /// Pending connections the kernel queues (a socket this server binds listens with it).
-    private static let listenBacklog: Int32 = 256
     /// The socket file this server bound, so it removes that file and no other.
     private var boundSocketFile: SocketFile.Identity?
     private let configuration: SocketServerConfiguration
@@ -41,6 +40,9 @@ public actor SocketServer: Service {
     private let registry: SocketClientRegistry
     private let logger: Logger
     private let goodbye: ByteBuffer
+    private let sequencer: EventSequencer
+    private let slots = ConnectionSlots()
+    private let requestCounts = SocketRequestCounts()
 
     /// Creates a server; it listens once ``run()`` is called.
     /// - Parameters:
@@ -49,9 +51,19 @@ public actor SocketServer: Service {
     public init(configuration: SocketServerConfiguration, backend: any DaemonBackend) {
         self.configuration = configuration
         self.backend = backend
-        self.registry = SocketClientRegistry(maxHeldLines: configuration.backlogLines)
-        self.logger = configuration.logger
+        let registry = SocketClientRegistry(maxHeldLines: configuration.backlogLines)
+        let logger = configuration.logger
+        self.registry = registry
+        self.logger = logger
         self.goodbye = ByteBuffer(bytes: MessageCoding.line(ErrorMessage(message: "necd is shutting down")))
+        self.sequencer = EventSequencer { event in
+            var bytes = ByteBuffer(string: event.json)
+            bytes.writeInteger(UInt8(ascii: "\n"))
+            let dropped = registry.publish(.init(seq: event.seq, bytes: bytes))
+            if dropped > 0 {
+                logger.warning("dropped clients whose backlog passed its bound", metadata: ["count": "\(dropped)"])
+            }
+        }
     }
 
     /// How many clients are connected now.
@@ -60,17 +72,44 @@ public actor SocketServer: Service {
     /// How many clients watch and have caught up with the stored events.
     public nonisolated var liveWatcherCount: Int { registry.liveWatcherCount }
 
+    /// How many connections are open, counted against `maxClients`; a connection counts
+    /// from the moment it is accepted until it is closed.
+    public nonisolated var connectionCount: Int { slots.count }
+
+    /// Requests read from clients, waiting for the one before them on their connection.
+    public nonisolated var requestsWaiting: Int { requestCounts.waiting }
+
+    /// Requests being answered now (at most one per connection).
+    public nonisolated var requestsBeingAnswered: Int { requestCounts.answering }
+
     /// Sends a stored event (or a live-only `READER` event) to every watcher. Never waits.
     ///
-    /// Call it after the event is durably stored, in `seq` order.
+    /// Call it after the event is durably stored, in `seq` order. A writer that may run
+    /// alongside others (each reader's taps decide at once) uses ``reserve()`` and
+    /// ``publish(_:for:)`` instead, which keep the order for it.
     /// - Parameter event: the event's line, exactly as the journal replays it.
     public nonisolated func publish(_ event: EventLine) {
-        var bytes = ByteBuffer(string: event.json)
-        bytes.writeInteger(UInt8(ascii: "\n"))
-        let dropped = registry.publish(.init(seq: event.seq, bytes: bytes))
-        if dropped > 0 {
-            logger.warning("dropped clients whose backlog passed its bound", metadata: ["count": "\(dropped)"])
-        }
+        sequencer.finish(nil, with: event)
+    }
+
+    /// Takes a place in the publishing order; call it before writing an event to the journal.
+    public nonisolated func reserve() -> PublishTicket {
+        sequencer.reserve()
+    }
+
+    /// Publishes what was written with `ticket` (nil when nothing was), as soon as every
+    /// event with a lower `seq` has been published. Never waits.
+    /// - Parameters:
+    ///   - event: the stored event's line, or nil.
+    ///   - ticket: the ticket taken before writing it.
+    public nonisolated func publish(_ event: EventLine?, for ticket: PublishTicket) {
+        sequencer.finish(ticket, with: event)
+    }
+
+    /// Tells the server the newest `seq` already in the journal when writers start, so the
+    /// next event is published without waiting on any other writer.
+    public nonisolated func startPublishing(after seq: Int64) {
+        sequencer.start(after: seq)
     }
 
     /// Listens and serves until graceful shutdown (or cancellation), then returns once every client is gone.
@@ -86,14 +125,16 @@ public actor SocketServer: Service {
         }
         state = .running(serverChannel: serverChannel.channel)
         logger.info("listening", metadata: ["socket": "\(describe(configuration.endpoint))"])
+        warnIfDescriptorsAreShort()
         await configuration.onListening?()
 
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {
                 try await withThrowingDiscardingTaskGroup { group in
                     try await serverChannel.executeThenClose { connections in
-                        for try await channel in connections {
-                            group.addTask { await self.serve(channel) }
+                        for try await accepted in connections {
+                            guard let inbox = accepted.inbox else { continue }
+                            group.addTask { await self.serve(accepted.channel, inbox: inbox) }
                         }
                     }
                 }
@@ -113,6 +154,19 @@ public actor SocketServer: Service {
     private func removeBoundSocketFile() {
         if case .path(let path) = configuration.endpoint, let bound = boundSocketFile {
             SocketFile.remove(path, ifStill: bound)
+        }
+    }
+
+    /// Each client is a file descriptor; say so at start when `max_clients` cannot fit
+    /// under the process's limit (necd's own descriptors need some 64 more).
+    private func warnIfDescriptorsAreShort() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let needed = UInt64(configuration.maxClients) + 64
+        if UInt64(limit.rlim_cur) < needed {
+            logger.warning(
+                "max_clients does not fit under the file descriptor limit; clients past it will be refused",
+                metadata: ["max_clients": "\(configuration.maxClients)", "limit": "\(limit.rlim_cur)"])
         }
     }
 
@@ -141,25 +195,58 @@ public actor SocketServer: Service {
         }
     }
 
-    // Accepted connections come out of the listening socket as plain channels, with
-    // reading off, and are wrapped in NIOAsyncChannel by the task that serves them. Wrapping
-    // them in the accept path instead leaves a window (swift-nio#2637) where a connection
-    // accepted while the server stops is dropped unwrapped-but-unfinished, and NIO's writer
-    // traps in deinit ("Deinited NIOAsyncWriter without calling finish()").
-    private func bind() async throws -> NIOAsyncChannel<any Channel, Never> {
+    /// The listen backlog when the configuration leaves it: as long as the system allows
+    /// (the kernel caps it at `net.core.somaxconn`, 4096 by default), so a burst of
+    /// connections (a flood, or every till reconnecting after a restart) waits in the
+    /// kernel instead of being refused with EAGAIN.
+    static let systemMaximumBacklog = Int32.max
+
+    // Every accepted connection gets its reading handler here, on the accept path, before
+    // it is registered: a client that sends its requests and shuts its side at once has
+    // them read into its inbox even before the task that serves it starts. The clients
+    // past `maxClients` get a refusal line instead, and no task at all.
+    private func bind() async throws -> NIOAsyncChannel<AcceptedConnection, Never> {
+        let backlog = configuration.listenBacklog ?? Self.systemMaximumBacklog
         let bootstrap = ServerBootstrap(group: configuration.eventLoopGroup)
-            .serverChannelOption(.backlog, value: Self.listenBacklog)
+            .serverChannelOption(.backlog, value: backlog)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.autoRead, value: false)
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<any Channel> = { channel in
-            channel.eventLoop.makeSucceededFuture(channel)
+        let slots = self.slots
+        let maxClients = configuration.maxClients
+        let maxInFlight = configuration.maxRequestsInFlight
+        let counts = requestCounts
+        let refusal = ByteBuffer(bytes: MessageCoding.line(
+            ErrorMessage(message: "too many clients (max_clients \(maxClients)); try again later")))
+        let logger = self.logger
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<AcceptedConnection> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                switch slots.take(limit: maxClients) {
+                case .taken(let refusedMeanwhile):
+                    if refusedMeanwhile > 0 {
+                        logger.notice("accepting clients again", metadata: ["refused": "\(refusedMeanwhile)"])
+                    }
+                    channel.closeFuture.whenComplete { _ in slots.release() }
+                    let inbox = SocketInbox(maxInFlight: maxInFlight, counts: counts)
+                    try channel.pipeline.syncOperations.addHandler(
+                        SocketConnectionHandler(inbox: inbox, maxLineBytes: ProtocolLimits.maxLineBytes))
+                    return AcceptedConnection(channel: channel, inbox: inbox)
+                case .full(let first):
+                    if first {
+                        logger.warning("refusing clients: max_clients reached", metadata: ["max_clients": "\(maxClients)"])
+                    }
+                    try channel.syncOptions?.setOption(.autoRead, value: false)
+                    try channel.pipeline.syncOperations.addHandler(SocketRefusalHandler(line: refusal))
+                    return AcceptedConnection(channel: channel, inbox: nil)
+                }
+            }
         }
+        let descriptor: CInt
+        var bound: SocketFile.Identity?
         switch configuration.endpoint {
         case .path(let path):
             // Replaces a stale socket file from an earlier run, never one a live server answers on.
             try SocketFile.prepareToBind(path: path)
-            let descriptor = try SocketFile.bindListening(path: path, backlog: Self.listenBacklog)
-            let bound = SocketFile.Identity(path: path)
+            descriptor = try SocketFile.bindListening(path: path, backlog: backlog)
+            bound = SocketFile.Identity(path: path)
             boundSocketFile = bound
             do {
                 try SocketFile.apply(path: path, mode: configuration.mode, group: configuration.group)
@@ -168,14 +255,35 @@ public actor SocketServer: Service {
                 if let bound { SocketFile.remove(path, ifStill: bound) }
                 throw error
             }
-            do {
-                return try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
-            } catch {
-                if let bound { SocketFile.remove(path, ifStill: bound) }
-                throw error
+        case .inheritedDescriptor(let inherited):
+            // systemd listens on it already, with the unit's Backlog=.
+            descriptor = inherited
+        }
+        let exhaustion = SocketAcceptExhaustionHandler.Settings(
+            listening: descriptor, refusal: ByteBuffer(bytes: MessageCoding.line(ErrorMessage(
+                message: "necd is out of file descriptors and cannot serve another client now; try again later"))),
+            logger: logger)
+        do {
+            let channel = try await bootstrap
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(SocketAcceptExhaustionHandler(exhaustion))
+                    }
+                }
+                .bind(descriptor, childChannelInitializer: initializer)
+            // NIO listens again on a socket it is handed, with its default backlog of 128,
+            // before any option applies; set the backlog back (listen on a listening
+            // socket only changes its backlog). systemd's socket gets it too.
+            if Glibc.listen(descriptor, backlog) != 0 {
+                logger.warning("cannot set the listen backlog", metadata: ["errno": "\(errno)"])
             }
-        case .inheritedDescriptor(let descriptor):
-            return try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
+            return channel
+        } catch {
+            if case .path(let path) = configuration.endpoint {
+                close(descriptor)
+                if let bound { SocketFile.remove(path, ifStill: bound) }
+            }
+            throw error
         }
     }
 
@@ -196,24 +304,7 @@ public actor SocketServer: Service {
     }
 
     /// Serves one client until it leaves, is dropped, or the server shuts down.
-    private nonisolated func serve(_ channel: any Channel) async {
-        let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-        do {
-            connection = try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SocketLineDecoder()))
-                let wrapped = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                    wrappingChannelSynchronously: channel,
-                    configuration: .init(isOutboundHalfClosureEnabled: false)
-                )
-                // Nothing could be read before the handlers were in place; now they are.
-                channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-                return wrapped
-            }.get()
-        } catch {
-            logger.debug("client connection could not be set up", metadata: ["error": "\(error)"])
-            channel.close(promise: nil)
-            return
-        }
+    private nonisolated func serve(_ channel: any Channel, inbox: SocketInbox) async {
         let peer = await SocketPeer.of(channel)
         var logger = self.logger
         logger[metadataKey: "peer"] = "\(peer.map(\.description) ?? "unknown")"
@@ -227,31 +318,83 @@ public actor SocketServer: Service {
             channel.close(promise: nil)
         }
         defer { registry.remove(outbox) }
+        // Whatever ends the connection (the client closing, a failed write, the server)
+        // wakes the writer and the session, even one waiting for room to replay into.
+        channel.closeFuture.whenComplete { _ in
+            outbox.close()
+            inbox.close()
+        }
         if await !isRunning() {
             outbox.finish(last: goodbye)
         }
 
         let session = SocketSession(
-            outbox: outbox, registry: registry, backend: backend, configuration: configuration, logger: logger
+            outbox: outbox, inbox: inbox, registry: registry, backend: backend, configuration: configuration,
+            logger: logger
         )
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        while let lines = await outbox.take() {
-                            try await outbound.write(Self.joined(lines))
-                        }
-                        // Drained after finish, dropped, or told goodbye: nothing more will be sent.
-                        channel.close(promise: nil)
-                    }
-                    await session.serve(inbound)
-                    try await group.waitForAll()
-                }
-            }
-        } catch {
-            logger.debug("client connection ended", metadata: ["error": "\(error)"])
+        let writerLogger = logger
+        await withDiscardingTaskGroup { group in
+            group.addTask { await Self.write(outbox, to: channel, logger: writerLogger) }
+            await session.serve()
         }
-        outbox.close()
+        channel.close(promise: nil)
         logger.debug("client gone")
     }
+
+    /// Writes what the outbox holds until it is closed, or finished and drained; then closes
+    /// the connection. Each write is awaited, so by the time the connection is closed every
+    /// byte is with the kernel: a client that half-closed reads every answer, then the end.
+    private static func write(_ outbox: SocketOutbox, to channel: any Channel, logger: Logger) async {
+        while let lines = await outbox.take() {
+            do {
+                try await channel.writeAndFlush(joined(lines)).get()
+            } catch {
+                logger.debug("client write failed", metadata: ["error": "\(error)"])
+                outbox.close()
+                break
+            }
+        }
+        channel.close(promise: nil)
+    }
+}
+
+/// A connection as the accept path hands it over: with its inbox, or refused (nil).
+struct AcceptedConnection: Sendable {
+    var channel: any Channel
+    var inbox: SocketInbox?
+}
+
+/// Counts open connections against `max_clients`.
+final class ConnectionSlots: Sendable {
+    enum Taken {
+        /// A slot: the connection is served. The number of connections refused since the last one served.
+        case taken(refusedMeanwhile: Int)
+        /// None left; `first` on the first refusal since one was served.
+        case full(first: Bool)
+    }
+
+    private struct State {
+        var open = 0
+        var refused = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// Open connections (served or about to be).
+    var count: Int { state.withLock { $0.open } }
+
+    func take(limit: Int) -> Taken {
+        state.withLock { state in
+            guard state.open < limit else {
+                state.refused += 1
+                return .full(first: state.refused == 1)
+            }
+            state.open += 1
+            let refused = state.refused
+            state.refused = 0
+            return .taken(refusedMeanwhile: refused)
+        }
+    }
+
+    func release() { state.withLock { $0.open -= 1 } }
 }

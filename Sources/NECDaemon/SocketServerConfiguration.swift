@@ -36,6 +36,15 @@ public struct SocketServerConfiguration: Sendable {
     public var backlogBytes: Int
     /// How many stored events one replay step asks the backend for.
     public var replayPageSize: Int
+    /// The most clients connected at once (`max_clients`); one more is sent an `ERROR`
+    /// line and closed. Keep it below the daemon's file descriptor limit.
+    public var maxClients: Int
+    /// The most requests one connection may have read and not yet answered; while it
+    /// has that many, the server stops reading it (pipelined requests wait in the
+    /// client's own socket buffer).
+    public var maxRequestsInFlight: Int
+    /// The listen backlog; `nil` for the system's maximum (`net.core.somaxconn`).
+    public var listenBacklog: Int32?
     /// How long clients get to receive the goodbye line on shutdown before they are cut off.
     public var shutdownGrace: TimeAmount
     /// The event loops connections run on.
@@ -54,6 +63,9 @@ public struct SocketServerConfiguration: Sendable {
     ///   - backlogLines: lines queued for one client before it is dropped.
     ///   - backlogBytes: bytes queued for one client before it is dropped.
     ///   - replayPageSize: events per backend call when replaying.
+    ///   - maxClients: clients connected at once before more are refused.
+    ///   - maxRequestsInFlight: requests read and not yet answered, per connection.
+    ///   - listenBacklog: the listen backlog; nil for the system's maximum.
     ///   - shutdownGrace: time clients get to read the goodbye line.
     ///   - eventLoopGroup: the event loops to use; NIO's shared group by default.
     ///   - logger: where to log.
@@ -66,6 +78,9 @@ public struct SocketServerConfiguration: Sendable {
         backlogLines: Int = 1_000,
         backlogBytes: Int = 1 << 20,
         replayPageSize: Int = 500,
+        maxClients: Int = SocketServerConfiguration.defaultMaxClients,
+        maxRequestsInFlight: Int = 16,
+        listenBacklog: Int32? = nil,
         shutdownGrace: TimeAmount = .seconds(2),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "necd.socket"),
@@ -78,9 +93,15 @@ public struct SocketServerConfiguration: Sendable {
         self.backlogLines = backlogLines
         self.backlogBytes = backlogBytes
         self.replayPageSize = replayPageSize
+        self.maxClients = maxClients
+        self.maxRequestsInFlight = maxRequestsInFlight
+        self.listenBacklog = listenBacklog
         self.shutdownGrace = shutdownGrace
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.onListening = onListening
     }
+
+    /// `max_clients` when the configuration does not set it.
+    public static let defaultMaxClients = 256
 }

@@ -6,36 +6,41 @@ import NIOCore
 /// behind anything already queued, so a `WATCH` answer always precedes its events.
 struct SocketSession: Sendable {
     let outbox: SocketOutbox
+    let inbox: SocketInbox
     let registry: SocketClientRegistry
     let backend: any DaemonBackend
     let configuration: SocketServerConfiguration
     let logger: Logger
 
-    /// Reads requests until the client stops sending, breaks the line limit, or the connection closes.
-    func serve(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>) async {
+    /// Answers requests until the client stops sending, breaks the line limit, or the connection closes.
+    func serve() async {
         send(VersionMessage(release: configuration.release))
         var watching = false
-        do {
-            for try await line in inbound {
-                watching = try await answer(line, watching: watching)
+        while true {
+            switch await inbox.next() {
+            case .line(let line):
+                watching = await answer(line, watching: watching)
+                inbox.answered()
+            case .end:
+                // Every request sent before end of input is answered; a client that only
+                // closed its sending side while watching still gets its events.
+                if !watching { outbox.finish() }
+                return
+            case .tooLong(let limit):
+                logger.debug("client sent a line over the limit; closing")
+                send(ErrorMessage(message: "line longer than \(limit) bytes; closing"))
+                outbox.finish()
+                return
+            case .closed:
+                outbox.close()
+                return
             }
-        } catch let error as SocketLineTooLong {
-            logger.debug("client sent a line over the limit; closing")
-            send(ErrorMessage(message: "line longer than \(error.limit) bytes; closing"))
-            outbox.finish()
-            return
-        } catch {
-            logger.debug("client read failed", metadata: ["error": "\(error)"])
-            outbox.close()
-            return
         }
-        // A watcher that has only closed its sending side still gets its events.
-        if !watching { outbox.finish() }
     }
 
     /// Answers one request line.
     /// - Returns: whether the client now watches.
-    private func answer(_ line: ByteBuffer, watching: Bool) async throws -> Bool {
+    private func answer(_ line: ByteBuffer, watching: Bool) async -> Bool {
         let request: Request
         do {
             request = try Request.parse(line: line.readableBytesView)
@@ -113,7 +118,8 @@ struct SocketSession: Sendable {
 
     private func refuse(_ error: any Error, command: String) {
         if let refusal = error as? RequestRefusal {
-            send(ErrorMessage(message: refusal.message))
+            // A backend may quote what the client sent; it reaches a person's screen clean.
+            send(ErrorMessage(message: EchoedText.safe(refusal.message, keepingQuotes: true)))
         } else {
             logger.error("request failed", metadata: ["cmd": "\(command)", "error": "\(error)"])
             send(ErrorMessage(message: "\(command): internal error, see the daemon's log"))

@@ -5,9 +5,17 @@ import NECCard
 import NECProtocol
 import PCSC
 public import ServiceLifecycle
+import Synchronization
 
 /// The daemon's one-way path: `ReaderMonitor` → `CardReader` → decision (stored first)
 /// → socket. Runs as a service; a graceful shutdown cancels pcscd's wait (`SCardCancel`).
+///
+/// Nothing on this path runs on Swift's cooperative pool, which the socket's clients
+/// share: the monitor's events are handled on a thread of the pipeline's own, and each
+/// reader's decisions on a thread of that reader's (its lane), with a database
+/// connection of its own. A reader whose decision waits for the database (a lock held by
+/// another process) holds up only its own next tap; the other readers decide at once.
+/// Events are still published in `seq` order (``SocketServer/reserve()``).
 public struct TapPipeline: Service {
     let state: DaemonState
     let registry: ReaderRegistry
@@ -27,30 +35,42 @@ public struct TapPipeline: Service {
     }
 
     public func run() async throws {
-        // The card is read on the monitor's thread while it is present; the decision and
-        // the socket happen here, in event order.
-        let monitor = ReaderMonitor<TapReading?> { card in TapReading.read(card) }
-        registry.setPCSCDConnected(true)
-        await withGracefulShutdownHandler {
-            var debounce = Debounce(window: state.snapshot.configuration.debounce)
-            for await event in monitor {
-                handle(event, debounce: &debounce)
+        let executor = DedicatedThreadExecutor(name: "necd-taps")
+        let lanes = TapLanes(logger: logger)
+        await withTaskExecutorPreference(executor) {
+            server.startPublishing(after: (try? state.snapshot.store.lastSeq()) ?? 0)
+            // The card is read on the monitor's thread while it is present; the decision
+            // runs on the reader's lane.
+            let monitor = ReaderMonitor<TapReading?> { card in TapReading.read(card) }
+            registry.setPCSCDConnected(true)
+            await withGracefulShutdownHandler {
+                var debounce = Debounce(window: state.snapshot.configuration.debounce)
+                for await event in monitor {
+                    handle(event, debounce: &debounce, lanes: lanes)
+                }
+            } onGracefulShutdown: {
+                monitor.stop()
             }
-        } onGracefulShutdown: {
-            monitor.stop()
         }
+        // Decisions already under way finish and are published before the pipeline stops.
+        await lanes.finish()
+        executor.stop()
     }
 
-    private func handle(_ event: PCSC.ReaderEvent<TapReading?>, debounce: inout Debounce) {
+    private func handle(_ event: PCSC.ReaderEvent<TapReading?>, debounce: inout Debounce, lanes: TapLanes) {
         switch event {
         case .readerAdded(let name):
             registry.set(name, state: "empty")
             logger.info("reader added: \(name)")
             publishReader(name, state: "empty")
+            // Open the lane's database connection now, not at the first tap.
+            let state = self.state
+            lanes.submit(name) { store in _ = store.store(for: state.snapshot.store) }
         case .readerRemoved(let name):
             registry.remove(name)
             logger.notice("reader removed: \(name)")
             publishReader(name, state: "unavailable")
+            lanes.close(name)
         case .readerUnavailable(let name):
             registry.set(name, state: "unavailable")
             logger.warning("reader unavailable: \(name)")
@@ -67,13 +87,16 @@ public struct TapPipeline: Service {
             registry.setPCSCDConnected(true)
             logger.notice("pcscd reachable again")
         case .cardPresent(let name, let atr, let reading):
+            // A card on a reader changes what `readers` says, but sends no READER event:
+            // the TAP or IDENTIFY that follows is the news (see docs/protocol.md).
             registry.set(name, state: "present", atr: atr)
-            guard let reading else { return }
-            tap(reading, debounce: &debounce)
+            guard let reading, let identity = admit(reading, debounce: &debounce) else { return }
+            lanes.submit(reading.reader) { store in decide(identity, reading: reading, store: store) }
         }
     }
 
-    private func tap(_ reading: TapReading, debounce: inout Debounce) {
+    /// The identity to decide on, or nil for a failed read or a repeat within the debounce window.
+    private func admit(_ reading: TapReading, debounce: inout Debounce) -> CardIdentity? {
         let identity: CardIdentity
         switch reading.result {
         case .failure(let failure):
@@ -83,26 +106,28 @@ public struct TapPipeline: Service {
             } else {
                 logger.notice("\(reading.reader): no decision: \(failure.message)")
             }
-            return
+            return nil
         case .success(let read):
             identity = read
         }
-        let current = state.snapshot
-        debounce.window = current.configuration.debounce
+        debounce.window = state.snapshot.configuration.debounce
         let key = identity.isrn?.digits ?? identity.uidHex.map { "uid:" + $0 } ?? "atr:" + Hex.string(reading.atr)
         guard debounce.admit(card: key, reader: reading.reader, at: reading.seenAt) else {
             logger.debug("\(reading.reader): same card again within the debounce window; no second decision")
-            return
+            return nil
         }
+        return identity
+    }
+
+    /// Decides a tap on its reader's lane, stores it, and publishes it in `seq` order.
+    private func decide(_ identity: CardIdentity, reading: TapReading, store lane: TapLaneStore) {
+        let ticket = server.reserve()
+        let current = state.snapshot
         let settings = current.configuration.readerSettings(for: reading.reader)
-        let role = settings.role
-        // Stored (when the store could write) before anyone is told; published from inside
-        // the store's journal order, so a void journalled meanwhile cannot overtake it.
-        let event = current.store.decide(
-            identity, reader: reading.reader, lane: settings.lane, role: role, at: reading.time
-        ) { stored in
-            server.publish(EventLine(seq: stored.seq, json: stored.jsonLine()))
-        }
+        let event = lane.store(for: current.store).decide(
+            identity, reader: reading.reader, lane: settings.lane, role: settings.role, at: reading.time)
+        // Stored (when the store could write) before anyone is told.
+        server.publish(EventLine(seq: event.seq, json: event.jsonLine()), for: ticket)
         var summary = "\(event.eventClass.rawValue) \(reading.reader): card \(Self.masked(identity))"
         summary += " \(event.decision.rawValue)"
         if let kind = event.kind { summary += " \(kind.rawValue)" }
@@ -128,5 +153,84 @@ public struct TapPipeline: Service {
         if let isrn = identity.isrn { return isrn.masked }
         if let uid = identity.uidHex { return "uid " + ISRN.mask(uid) }
         return "(no number)"
+    }
+}
+
+/// One thread per reader for its decisions, in the order its taps came; readers in parallel.
+final class TapLanes: Sendable {
+    private struct Lane: Sendable {
+        let thread: BlockingWorkers
+        let store: TapLaneStore
+    }
+
+    private struct State {
+        var lanes: [String: Lane] = [:]
+        var opened = 0
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    /// Runs `job` on `reader`'s lane, after the jobs already queued there.
+    func submit(_ reader: String, _ job: @escaping @Sendable (TapLaneStore) -> Void) {
+        let lane: Lane? = state.withLock { state in
+            guard !state.finished else { return nil }
+            if let lane = state.lanes[reader] { return lane }
+            state.opened += 1
+            let lane = Lane(
+                thread: BlockingWorkers(name: "necd-lane-\(state.opened)", threads: 1),
+                store: TapLaneStore(logger: logger))
+            state.lanes[reader] = lane
+            return lane
+        }
+        guard let lane else { return }
+        lane.thread.submit { job(lane.store) }
+    }
+
+    /// Ends `reader`'s lane once its queued decisions are made (the reader was unplugged).
+    func close(_ reader: String) {
+        state.withLock { $0.lanes.removeValue(forKey: reader) }?.thread.stop()
+    }
+
+    /// Waits for every queued decision, then ends the lanes.
+    func finish() async {
+        let lanes = state.withLock { state in
+            state.finished = true
+            let lanes = Array(state.lanes.values)
+            state.lanes = [:]
+            return lanes
+        }
+        for lane in lanes {
+            await lane.thread.run {}
+            lane.thread.stop()
+        }
+    }
+}
+
+/// A lane's own connection to the database, so one reader's write waiting for the lock
+/// never queues another's behind it (one store serialises its writes). Reopened when the
+/// daemon's store is replaced (a reload with a new decision policy). Used only on its
+/// lane's thread.
+final class TapLaneStore: @unchecked Sendable {
+    private var opened: (shared: EntitlementStore, own: EntitlementStore)?
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    /// The lane's store for the daemon's store `shared`.
+    func store(for shared: EntitlementStore) -> EntitlementStore {
+        if let opened, opened.shared === shared { return opened.own }
+        let own: EntitlementStore
+        do {
+            own = try EntitlementStore(path: shared.path, policy: shared.policy, readerCount: 1)
+        } catch {
+            logger.warning("a reader's own database connection could not be opened (\(error)); its taps share the daemon's")
+            own = shared
+        }
+        opened = (shared, own)
+        return own
     }
 }

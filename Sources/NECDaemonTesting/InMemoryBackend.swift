@@ -14,6 +14,8 @@ public final class InMemoryBackend: DaemonBackend {
         var cards: [String: LookupMessage] = [:]
         var redeemed: Set<Int64> = []
         var storedEventsCalls = 0
+        var holding = false
+        var held: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
@@ -28,6 +30,28 @@ public final class InMemoryBackend: DaemonBackend {
             $0.readers = readers
             $0.cards = cards
         }
+    }
+
+    /// From now on, `status` requests wait (without holding a thread) until released: a
+    /// backend that is slow to answer, as a database waiting for a lock is.
+    public func holdStatusRequests() {
+        state.withLock { $0.holding = true }
+    }
+
+    /// How many `status` requests wait now.
+    public var heldStatusRequests: Int { state.withLock { $0.held.count } }
+
+    /// Lets the oldest `count` waiting `status` requests go (every one when nil); with nil,
+    /// later ones no longer wait either.
+    public func releaseStatusRequests(_ count: Int? = nil) {
+        let released: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            let n = min(count ?? state.held.count, state.held.count)
+            let first = Array(state.held.prefix(n))
+            state.held.removeFirst(n)
+            if count == nil { state.holding = false }
+            return first
+        }
+        for continuation in released { continuation.resume() }
     }
 
     /// How many times the server asked for stored events (replay pages).
@@ -84,6 +108,13 @@ public final class InMemoryBackend: DaemonBackend {
     }
 
     public func status() async -> StatusMessage {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let wait = state.withLock { state in
+                if state.holding { state.held.append(continuation) }
+                return state.holding
+            }
+            if !wait { continuation.resume() }
+        }
         let uptime = ContinuousClock.now - started
         return state.withLock { state in
             StatusMessage(

@@ -103,10 +103,36 @@ public enum Request: Hashable, Sendable {
 
     /// Keeps an echoed command printable and short, so an ERROR never carries a hostile payload back.
     static func sanitised(_ text: String) -> String {
-        let printable = text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F && $0 != "\"" && $0 != "\\" }
-        var result = String(String.UnicodeScalarView(printable.prefix(32)))
-        if printable.count > 32 { result += "…" }
-        return result
+        EchoedText.safe(text, maxCharacters: 32)
+    }
+}
+
+/// Text a client sent that the daemon repeats back (an unknown `cmd` in an `ERROR`),
+/// made safe to show on a till's screen or a technician's terminal.
+public enum EchoedText {
+    /// `text` without anything that is not visible text: controls (C0, DEL, C1, so no
+    /// terminal escapes), format characters (the bidirectional embeddings, overrides and
+    /// isolates such as U+202E, which reorder what a person reads; zero-width joiners and
+    /// marks; the BOM), line and paragraph separators, unassigned and private-use code
+    /// points; and, unless `keepingQuotes`, without `"` and `\`, so the text reads the
+    /// same inside quotes.
+    /// - Parameters:
+    ///   - text: what the client sent.
+    ///   - maxCharacters: keep at most this many characters (an ellipsis marks the cut); nil for all.
+    ///   - keepingQuotes: keep `"` and `\` (for a whole message, not a quoted value).
+    public static func safe(_ text: String, maxCharacters: Int? = nil, keepingQuotes: Bool = false) -> String {
+        let kept = text.unicodeScalars.filter { isShown($0) && (keepingQuotes || ($0 != "\"" && $0 != "\\")) }
+        guard let maxCharacters, kept.count > maxCharacters else { return String(String.UnicodeScalarView(kept)) }
+        return String(String.UnicodeScalarView(kept.prefix(maxCharacters))) + "…"
+    }
+
+    private static func isShown(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate, .unassigned:
+            return false
+        default:
+            return true
+        }
     }
 }
 

@@ -13,16 +13,12 @@ private func take(_ count: Int, from iterator: inout AsyncThrowingStream<DaemonE
     return seqs
 }
 
-/// Waits until `condition` holds, polling briefly.
-private func eventually(_ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
-    while !condition() {
-        if ContinuousClock.now > deadline { return }
-        try await Task.sleep(for: .milliseconds(5))
-    }
+/// Waits until `condition` holds, polling briefly; fails loudly after 10 s.
+private func eventually(_ condition: @Sendable () -> Bool) async throws {
+    try await waitUntil("the condition holds") { condition() }
 }
 
-@Suite("NECClient against a real socket server", .timeLimit(.minutes(1)))
+@Suite("NECClient against a real socket server", .timeLimit(.minutes(2)))
 struct NECClientTests {
     @Test func requestHelpers() async throws {
         let backend = InMemoryBackend(readers: [ReaderInfo(name: "Test Reader 00 00", state: .present, role: .kiosk, atr: "3B8F8001")])

@@ -1,25 +1,33 @@
 import Foundation
+import Glibc
 import NECDaemon
 import NECDaemonTesting
 import NECProtocol
 import Testing
 
-private let pythonPath = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+let pythonPath = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
 /// The example integrators copy must keep working against the real server.
-@Suite("examples/python/necd_client.py against a real socket server", .timeLimit(.minutes(1)))
+@Suite("examples/python/necd_client.py against a real socket server", .timeLimit(.minutes(2)))
 struct PythonExampleTests {
     static let script = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("examples/python/necd_client.py").path
 
     /// Runs the example to completion and returns its standard output lines.
-    private func run(_ arguments: [String]) async throws -> (status: Int32, lines: [String]) {
+    func run(_ arguments: [String]) async throws -> (status: Int32, lines: [String], errors: String) {
+        try await Self.run(arguments)
+    }
+
+    /// Runs the example to completion: its exit status, output lines and what it said on standard error.
+    static func run(_ arguments: [String]) async throws -> (status: Int32, lines: [String], errors: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try #require(pythonPath))
         process.arguments = [Self.script] + arguments
         let output = Pipe()
+        let errors = Pipe()
         process.standardOutput = output
+        process.standardError = errors
         // Neither the read nor the wait may block a cooperative thread: the server under
         // test runs on that pool too, and on two cores it would starve.
         let (exited, exit) = AsyncStream.makeStream(of: Int32.self)
@@ -29,13 +37,18 @@ struct PythonExampleTests {
         }
         try process.run()
         let reading = output.fileHandleForReading
-        let data = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
-            Thread { continuation.resume(returning: (try? reading.readToEnd()) ?? Data()) }.start()
+        let readingErrors = errors.fileHandleForReading
+        let (data, errorData) = await withCheckedContinuation { (continuation: CheckedContinuation<(Data, Data), Never>) in
+            // A few lines each: reading one to its end, then the other, cannot fill a pipe.
+            Thread {
+                let data = (try? reading.readToEnd()) ?? Data()
+                continuation.resume(returning: (data, (try? readingErrors.readToEnd()) ?? Data()))
+            }.start()
         }
         var status: Int32 = -1
         for await code in exited { status = code }
         let text = String(decoding: data, as: UTF8.self)
-        return (status, text.split(separator: "\n").map(String.init))
+        return (status, text.split(separator: "\n").map(String.init), String(decoding: errorData, as: UTF8.self))
     }
 
     @Test(.enabled(if: pythonPath != nil, "python3 is not installed"))
@@ -60,7 +73,7 @@ struct PythonExampleTests {
 
                 // Resuming from the state file picks up exactly where it stopped.
                 let watcher = Task { try await run(["--socket", path, "watch", "--count", "2", "--state-file", stateFile]) }
-                try await Task.sleep(for: .milliseconds(300))
+                try await waitUntil("the example watches") { server.liveWatcherCount == 1 }
                 backend.tap(2, through: server)
                 let resumed = try await watcher.value
                 #expect(resumed.status == 0)
@@ -80,5 +93,53 @@ struct PythonExampleTests {
                 #expect(refused.lines.isEmpty)
             }
         }
+    }
+}
+
+/// Threads that connect to a socket and close at once, as fast as they can, until stopped
+/// (or until a bound on connections, so a test can never flood for ever).
+final class ConnectFlood: @unchecked Sendable {
+    let path: String
+    private let state = NSLock()
+    private var stopping = false
+    private var count = 0
+    private var threads: [Thread] = []
+    private let done = DispatchGroup()
+
+    init(path: String) { self.path = path }
+
+    var connections: Int { state.withLock { count } }
+
+    func start(threads number: Int) {
+        for _ in 0..<number {
+            done.enter()
+            let thread = Thread { [self] in
+                defer { done.leave() }
+                while state.withLock({ !stopping && count < 2_000_000 }) {
+                    // Non-blocking, as a flooding client would be: it never waits for room.
+                    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+                    guard descriptor >= 0 else { continue }
+                    var address = sockaddr_un()
+                    address.sun_family = sa_family_t(AF_UNIX)
+                    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                        for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+                    }
+                    _ = withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                        }
+                    }
+                    close(descriptor)
+                    state.withLock { count += 1 }
+                }
+            }
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    func stop() {
+        state.withLock { stopping = true }
+        done.wait()
     }
 }

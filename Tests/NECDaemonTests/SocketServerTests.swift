@@ -191,3 +191,71 @@ struct SocketServerRequestTests {
         }
     }
 }
+
+@Suite("Socket server: the line limit at end of input, and echoed text", .timeLimit(.minutes(1)))
+struct SocketServerEdgeTests {
+    /// A STATUS request padded with spaces to exactly `length` bytes, with what follows it.
+    static func paddedStatus(_ length: Int, then tail: String = "") -> String {
+        let request = #"{"cmd":"status"}"#
+        return request + String(repeating: " ", count: length - request.utf8.count) + tail
+    }
+
+    static func sendThenEOF(_ path: String, _ payload: String) async throws -> [String] {
+        try await onOwnThread {
+            let socket = try RawSocket(path: path)
+            try socket.send(raw: Array(payload.utf8))
+            try socket.shutdownWrite()
+            return try socket.readToEnd()
+        }
+    }
+
+    static func isStatus(_ line: String?) -> Bool {
+        guard let line, case .status? = try? MessageCoding.daemonMessage(from: Array(line.utf8)) else { return false }
+        return true
+    }
+
+    @Test func theLimitHoldsForALastLineWithoutANewline() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            try await withSocketServer(backend: backend, in: directory) { _, path in
+                let limit = ProtocolLimits.maxLineBytes
+                #expect(limit == 16_384)
+                // 16,384 bytes and a newline: answered.
+                let withNewline = try await Self.sendThenEOF(path, Self.paddedStatus(limit, then: "\n"))
+                #expect(withNewline.count == 2 && Self.isStatus(withNewline[1]), "\(withNewline)")
+                // 16,384 bytes, no newline, end of input: answered.
+                let exact = try await Self.sendThenEOF(path, Self.paddedStatus(limit))
+                #expect(exact.count == 2 && Self.isStatus(exact[1]), "\(exact)")
+                // The same with the `\r` of a `\r\n` cut short: the `\r` does not count.
+                let carriageReturn = try await Self.sendThenEOF(path, Self.paddedStatus(limit, then: "\r"))
+                #expect(carriageReturn.count == 2 && Self.isStatus(carriageReturn[1]), "\(carriageReturn)")
+                // 16,385 bytes, no newline, end of input: refused and closed, never answered.
+                let over = try await Self.sendThenEOF(path, Self.paddedStatus(limit + 1))
+                #expect(over.dropFirst() == [#"{"class":"ERROR","message":"line longer than 16384 bytes; closing"}"#])
+                // Requests before the long one are answered first.
+                let first = try await Self.sendThenEOF(path, #"{"cmd":"status"}"# + "\n" + Self.paddedStatus(limit + 1))
+                #expect(first.count == 3 && Self.isStatus(first[1]), "\(first)")
+                #expect(first.last == #"{"class":"ERROR","message":"line longer than 16384 bytes; closing"}"#)
+            }
+        }
+    }
+
+    /// An unknown `cmd` is echoed without controls or bidirectional overrides: what a
+    /// technician reads in a log or a terminal is what was sent, in order.
+    @Test func anErrorNeverEchoesControlOrBidiCharacters() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            try await withSocketServer(backend: backend, in: directory) { _, path in
+                let client = try await connectPastBanner(path)
+                // RLO reverses what follows; the others embed, isolate, mark, join, or are C0/C1 controls.
+                let hostile = "evil\u{202E}lmth.exe\u{2066}\u{200F}\u{200B}\u{FEFF}\u{061C}\u{85}\u{9B}31m\u{2028}x"
+                try await client.send(#"{"cmd":"\#(hostile)"}"#)
+                #expect(await client.nextLine() == #"{"class":"ERROR","message":"unknown cmd \"evillmth.exe31mx\""}"#)
+                // JSON escapes decode to the same characters and are stripped the same way.
+                try await client.send(#"{"cmd":"a\u202Eb\u0007c\u001B[2Jd"}"#)
+                #expect(await client.nextLine() == #"{"class":"ERROR","message":"unknown cmd \"abc[2Jd\""}"#)
+                await client.close()
+            }
+        }
+    }
+}

@@ -142,7 +142,6 @@ struct SocketServerWatchTests {
                 #expect(server.liveWatcherCount == 3)
 
                 let count = 3_000
-                let start = ContinuousClock.now
                 try await withThrowingTaskGroup(of: [Int64].self) { group in
                     for reader in readers {
                         group.addTask { try await collectSeqs(reader, count: count) }
@@ -159,8 +158,6 @@ struct SocketServerWatchTests {
                         #expect(exact, "first wrong: \(String(describing: zip(seqs, Int64(1)...).first { $0.0 != $0.1 }))")
                     }
                 }
-                let elapsed = ContinuousClock.now - start
-                #expect(elapsed < .seconds(20), "3,000 events to two readers took \(elapsed)")
                 #expect(server.clientCount == 2, "the stuck client was not dropped")
                 for reader in readers { await reader.close() }
                 await stuck.close()

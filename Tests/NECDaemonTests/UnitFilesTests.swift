@@ -72,6 +72,8 @@ struct SystemdUnitFilesTests {
         #expect(service["Service"]?["RuntimeDirectory"] == ["necd"])
         #expect(service["Service"]?["RuntimeDirectoryPreserve"] == ["yes"])
         #expect(service["Service"]?["RestrictAddressFamilies"] == ["AF_UNIX"])
+        // max_clients' 256 clients and necd's own descriptors fit, with room to spare.
+        #expect(service["Service"]?["LimitNOFILE"] == ["4096"])
         #expect(service["Unit"]?["Wants"]?.contains("pcscd.socket") == true)
         #expect(service["Unit"]?["After"]?.contains("pcscd.socket") == true)
         #expect(socket["Socket"]?["ListenStream"] == ["/run/necd/necd.sock"])

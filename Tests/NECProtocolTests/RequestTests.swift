@@ -54,6 +54,16 @@ struct RequestTests {
         #expect(hostile.description.count < 64)
     }
 
+    @Test func echoedTextHasNoControlFormatOrBidiCharacters() {
+        let hostile = "a\u{202E}b\u{202A}c\u{2067}d\u{200E}e\u{200D}f\u{FEFF}g\u{85}h\u{2029}i\u{E000}j\u{7F}k\u{1B}l"
+        #expect(EchoedText.safe(hostile) == "abcdefghijkl")
+        #expect(Request.ParseError.unknownCommand(hostile).description == "unknown cmd \"abcdefghijkl\"")
+        // Letters of every script stay, and so do quotes when a whole message is cleaned.
+        #expect(EchoedText.safe("Größe עברית 漢字") == "Größe עברית 漢字")
+        #expect(EchoedText.safe(#"card "x\y""#, keepingQuotes: true) == #"card "x\y""#)
+        #expect(EchoedText.safe(String(repeating: "z", count: 40), maxCharacters: 32) == String(repeating: "z", count: 32) + "…")
+    }
+
     @Test(arguments: [
         Request.watch(enable: true, since: nil), .watch(enable: true, since: 9_000_000_000), .watch(enable: false, since: nil),
         .readers, .status, .lookup(card: "0400A1\"\\\n\u{01}é"), .void(seq: 1),

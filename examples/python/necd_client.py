@@ -31,8 +31,11 @@ class Connection:
 
     def __init__(self, path, timeout=None):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
+        # Connect first, blocking: with a timeout set, a Unix socket's connect is
+        # non-blocking and fails at once with EAGAIN when necd's listen queue is full
+        # (a burst of clients), where a blocking one waits for its turn.
         self.sock.connect(path)
+        self.sock.settimeout(timeout)
         self.pending = b""
         banner = self.read()
         if banner.get("class") != "VERSION":
