@@ -66,6 +66,8 @@ public struct NECConfiguration: Sendable, Equatable {
     public var staleListPolicy: StaleListPolicySetting = .allow
     /// Days of tap events kept in the journal.
     public var eventRetention: Int = 14
+    /// Clients connected to the socket at once before more are refused with an ERROR line.
+    public var maxClients: Int = 256
     /// Whether unsigned or badly signed lists are refused.
     public var requireSignedLists: Bool = false
     /// Raw 32-byte Ed25519 public keys whose list signatures are accepted.
@@ -317,6 +319,14 @@ private struct DocumentReader {
             configuration.staleListPolicy = policy
         case "event_retention":
             configuration.eventRetention = try days(value, key)
+        case "max_clients":
+            guard case .integer(let count) = value.kind else {
+                throw wrongType(key, expected: "a whole number of clients", found: value)
+            }
+            guard count >= 1, count <= 65_536 else {
+                throw .badValue(path: path, line: line, key: key, reason: "must be between 1 and 65536 clients, got \(count)")
+            }
+            configuration.maxClients = Int(count)
         case "require_signed_lists":
             guard case .boolean(let flag) = value.kind else {
                 throw wrongType(key, expected: "true or false", found: value)

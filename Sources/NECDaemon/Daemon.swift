@@ -87,6 +87,7 @@ public enum Daemon {
         let server = SocketServer(
             configuration: SocketServerConfiguration(
                 endpoint: endpoint, group: group, release: ProtocolVersion.release,
+                maxClients: configuration.maxClients,
                 shutdownGrace: .milliseconds(500), logger: logger,
                 onListening: {
                     logger.info("listening on \(configuration.socket)")

@@ -1,6 +1,6 @@
 /// The banner the daemon sends first on every connection.
 ///
-/// `{"class":"VERSION","release":"0.1.0","proto_major":1,"proto_minor":0}`
+/// `{"class":"VERSION","release":"0.1.0","proto_major":1,"proto_minor":1}`
 public struct VersionMessage: Codable, Hashable, Sendable {
     /// Always ``MessageClass/version``.
     public var messageClass: MessageClass = .version

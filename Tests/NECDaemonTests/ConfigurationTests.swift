@@ -96,6 +96,7 @@ struct ConfigurationTests {
             max_list_age = 3                       # days
             stale_list_policy = "decline"
             event_retention = 30                   # days
+            max_clients = 40
             require_signed_lists = true
             trusted_list_keys = ["\(key)"]
 
@@ -119,6 +120,7 @@ struct ConfigurationTests {
         #expect(configuration.maxListAge == 3)
         #expect(configuration.staleListPolicy == .decline)
         #expect(configuration.eventRetention == 30)
+        #expect(configuration.maxClients == 40)
         #expect(configuration.requireSignedLists)
         #expect(configuration.trustedListKeys == [(0..<32).map { UInt8($0) }])
         #expect(
@@ -212,6 +214,8 @@ struct ConfigurationTests {
             ("max_list_age = 0", .badValue(path: "/etc/necd/necd.toml", line: 1, key: "max_list_age", reason: "must be between 1 and 36500 days, got 0")),
             ("max_list_age = 7.5", .wrongType(path: "/etc/necd/necd.toml", line: 1, key: "max_list_age", expected: "a whole number of days", found: "a number with a fraction")),
             ("event_retention = -14", .badValue(path: "/etc/necd/necd.toml", line: 1, key: "event_retention", reason: "must be between 1 and 36500 days, got -14")),
+            ("max_clients = 0", .badValue(path: "/etc/necd/necd.toml", line: 1, key: "max_clients", reason: "must be between 1 and 65536 clients, got 0")),
+            ("max_clients = 2.5", .wrongType(path: "/etc/necd/necd.toml", line: 1, key: "max_clients", expected: "a whole number of clients", found: "a number with a fraction")),
             ("stale_list_policy = \"refuse\"", .badValue(path: "/etc/necd/necd.toml", line: 1, key: "stale_list_policy", reason: "must be \"allow\" or \"decline\", got \"refuse\"")),
             ("require_signed_lists = \"yes\"", .wrongType(path: "/etc/necd/necd.toml", line: 1, key: "require_signed_lists", expected: "true or false", found: "a string")),
             ("trusted_list_keys = \"AAAA\"", .wrongType(path: "/etc/necd/necd.toml", line: 1, key: "trusted_list_keys", expected: "an array of base64 strings", found: "a string")),
