@@ -114,7 +114,7 @@ public struct StatusMessage: Codable, Hashable, Sendable {
     public var uptime: Double
     /// Whether the daemon holds a working pcscd context.
     public var pcscdConnected: Bool
-    /// How many readers pcscd reports.
+    /// How many readers pcscd reports now; 0 while pcscd cannot be reached.
     public var readerCount: Int
     /// Rows in the entitlement list in force; absent when no list was ever imported.
     public var listRows: Int?

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import NECDaemon
 import NECDaemonTesting
 import NECProtocol
@@ -45,6 +46,28 @@ struct SocketServerLifecycleTests {
                 // The tests run as root here; elsewhere chown to a foreign group is refused.
                 if geteuid() == 0 { #expect(status.st_gid == 4242) }
             }
+        }
+    }
+
+    /// A socket someone is listening on is left alone: the second server refuses to start,
+    /// and the first keeps serving.
+    @Test func neverTakesOverALiveSocket() async throws {
+        let backend = InMemoryBackend()
+        try await withTemporaryDirectory { directory in
+            try await withSocketServer(backend: backend, in: directory) { _, path in
+                let second = SocketServer(configuration: SocketServerConfiguration(endpoint: .path(path)), backend: backend)
+                await #expect(throws: SocketFileError.inUse(path: path)) { try await second.run() }
+                let client = try await connectPastBanner(path)
+                try await client.send(#"{"cmd":"readers"}"#)
+                #expect(await client.nextLine() == #"{"class":"READERS","readers":[]}"#)
+                await client.close()
+            }
+            // And anything that is not a socket is not removed either.
+            let file = directory + "/not-a-socket"
+            #expect(FileManager.default.createFile(atPath: file, contents: Data("keep me".utf8)))
+            let server = SocketServer(configuration: SocketServerConfiguration(endpoint: .path(file)), backend: backend)
+            await #expect(throws: SocketFileError.notASocket(path: file)) { try await server.run() }
+            #expect(FileManager.default.contents(atPath: file) == Data("keep me".utf8))
         }
     }
 
