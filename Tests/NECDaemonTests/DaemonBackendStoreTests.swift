@@ -162,13 +162,18 @@ struct DaemonBackendStoreBlockingTests {
                     let event = try? watcher.readLine(timeout: .seconds(5))
                     return (status, event)
                 }
-                let stillLocked = server.requestsBeingAnswered
                 lock.release()
                 let voided = try await onOwnThread { try voiders.map { try $0.readLine(timeout: .seconds(30)) } }
-                #expect(stillLocked == 2, "the voids did not wait for the lock")
                 #expect(progress.status?.hasPrefix(#"{"class":"STATUS""#) == true, "no STATUS while a void waited: \(String(describing: progress.status))")
                 #expect(progress.event == #"{"class":"TAP","seq":1}"#, "no event while a void waited")
-                #expect(voided == Array(repeating: #"{"class":"ERROR","message":"no event 1 (never written, or pruned)"}"#, count: 2))
+                // A void waits at most the taps' 0.25 s for the lock, then is refused as busy
+                // (nothing voided); one that got the lock finds no event 1.
+                let answers: Set<String> = [
+                    #"{"class":"ERROR","message":"no event 1 (never written, or pruned)"}"#,
+                    #"{"class":"ERROR","message":"void: the database is busy or cannot be written; nothing was voided, try again"}"#,
+                ]
+                #expect(voided.count == 2)
+                for answer in voided { #expect(answers.contains(answer ?? ""), "\(String(describing: answer))") }
             }
         }
     }
