@@ -2,7 +2,7 @@ import GRDB
 import GRDBSQLite
 import NECCard
 
-/// Checks the header and every row of a list against product.md's rules, reports each
+/// Checks the header and every row of a list against the list format's rules (docs/entitlements.md), reports each
 /// problem, and binds good rows straight from the reader's bytes into the insert
 /// statement (no String per field on the common path: a 1M-row import is mostly this).
 struct ListRowValidator {

@@ -1,5 +1,5 @@
 /// One decision per card per reader: a card held on the reader, or lifted and laid
-/// again within `debounce` on the same reader, is decided once (product.md).
+/// again within `debounce` on the same reader, is decided once (necd.toml(5), `debounce`).
 ///
 /// The monitor already reports a held card once; this covers a card that leaves and
 /// returns (or that the reader briefly loses) within the window.

@@ -156,6 +156,7 @@ public func waitUntil(
     let deadline = ContinuousClock.now + timeout
     while try await !condition() {
         guard ContinuousClock.now < deadline else { throw ConditionTimedOut(description: "timed out waiting until \(what)") }
+        // A test helper's poll of a condition it cannot be told about, bounded by the deadline.
         try await Task.sleep(for: .milliseconds(5))
     }
 }

@@ -4,8 +4,8 @@ import Foundation
 import NECDaemon
 
 /// `--config`, `--database` and `--socket`: where necctl finds necd's settings, and the two
-/// paths a technician most often needs to point elsewhere (product.md, "necctl reads the
-/// same file for `database` and `socket`").
+/// paths a technician most often needs to point elsewhere: necctl reads necd's own file for
+/// `database` and `socket` (necctl(1), COMMON OPTIONS).
 struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
         "necd's configuration file (default \(NECConfiguration.defaultPath); a missing default file means all defaults).",

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// `necctl`: the operator's tool. Exit codes (product.md): 0 success, 1 a user-facing
+/// `necctl`: the operator's tool. Exit codes (necctl(1)): 0 success, 1 a user-facing
 /// failure (bad file, unknown card), 2 a usage error or a fault.
 @main
 struct NecCtl: AsyncParsableCommand {
@@ -14,7 +14,7 @@ struct NecCtl: AsyncParsableCommand {
         ]
     )
 
-    /// ArgumentParser exits 64 on a usage error; product.md says 2, and 2 for faults too.
+    /// ArgumentParser exits 64 on a usage error; necctl(1) says 2, and 2 for faults too.
     static func main() async {
         Output.prepare()
         do {

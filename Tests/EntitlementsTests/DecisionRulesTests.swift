@@ -3,7 +3,7 @@ import NECCard
 import Testing
 @testable import Entitlements
 
-/// The rules of product.md as a pure function: each reason code, and the order.
+/// The decision rules (docs/entitlements.md) as a pure function: each reason code, and the order.
 @Suite struct DecisionEngineTests {
     let now = Fixture.utc("2026-11-27T12:00:00Z")
     let fresh = Fixture.utc("2026-11-26T08:00:00Z")
