@@ -1,7 +1,6 @@
 public import Foundation
 public import NECCard
 import GRDB
-import GRDBSQLite
 
 /// The entitlement store: the list in force, redemptions and the event journal, all in
 /// one SQLite database (WAL) behind a GRDB `DatabasePool`.
@@ -29,6 +28,8 @@ public final class EntitlementStore: Sendable {
     /// The tap path's writer: decisions (and voids, which are journalled like taps, in
     /// the same order) on one serial connection with a short busy timeout.
     let tapWriter: DatabaseQueue
+    /// How `tapWriter` waits for the write lock: in short polls (see the type).
+    let tapLockWait = TapLockWait(limit: EntitlementStore.tapBusyTimeout)
 
     /// How long a tap waits for another connection's write transaction before it is
     /// declined `unavailable`: far above a decision's own few milliseconds, and short
@@ -48,19 +49,20 @@ public final class EntitlementStore: Sendable {
         self.policy = policy
         EntitlementStore.createPrivately(path)
         pool = try DatabasePool(path: path, configuration: EntitlementStore.configuration(
-            label: "necd.entitlements", busyTimeout: EntitlementStore.busyTimeout, readerCount: readerCount))
+            label: "necd.entitlements", busyMode: .timeout(EntitlementStore.busyTimeout), readerCount: readerCount))
         try Schema.migrator.migrate(pool)
         // Opened after the pool: the database is in WAL mode and migrated by now.
+        let wait = tapLockWait
         tapWriter = try DatabaseQueue(path: path, configuration: EntitlementStore.configuration(
-            label: "necd.taps", busyTimeout: EntitlementStore.tapBusyTimeout, readerCount: 1))
+            label: "necd.taps", busyMode: .callback { tries in wait.retry(afterTries: tries) }, readerCount: 1))
         // What a killed import left staged goes now. Best effort: a store that cannot
         // tidy (read-only, disk full) still serves.
         try? removeLeftoverLists()
     }
 
-    private static func configuration(label: String, busyTimeout: TimeInterval, readerCount: Int) -> Configuration {
+    private static func configuration(label: String, busyMode: Database.BusyMode, readerCount: Int) -> Configuration {
         var config = Configuration()
-        config.busyMode = .timeout(busyTimeout)
+        config.busyMode = busyMode
         config.maximumReaderCount = readerCount
         config.label = label
         config.prepareDatabase { db in
@@ -138,7 +140,7 @@ public final class EntitlementStore: Sendable {
                 stored = decided
             } catch {
                 var unavailable = event(.declined(.unavailable))
-                unavailable.seq = EntitlementStore.journalUnavailable(unavailable, db, after: error)
+                unavailable.seq = self.journalUnavailable(unavailable, db, after: error)
                 stored = unavailable
             }
             let result = stored ?? event(.declined(.unavailable))
@@ -150,18 +152,17 @@ public final class EntitlementStore: Sendable {
     /// Journals an `unavailable` decision after `error`, when the database lets it; the
     /// seq, or nil. After a busy timeout it does not wait again: the lock's holder has
     /// just been waited for, and the pupil is waiting too.
-    private static func journalUnavailable(_ event: StoredEvent, _ db: Database, after error: any Error) -> Int64? {
+    private func journalUnavailable(_ event: StoredEvent, _ db: Database, after error: any Error) -> Int64? {
         let busy = (error as? DatabaseError).map { $0.resultCode == .SQLITE_BUSY || $0.resultCode == .SQLITE_LOCKED } ?? false
-        if busy { sqlite3_busy_timeout(db.sqliteConnection, 0) }
-        defer {
-            if busy { sqlite3_busy_timeout(db.sqliteConnection, Int32(tapBusyTimeout * 1000)) }
+        func journal() -> Int64? {
+            var seq: Int64?
+            try? db.inTransaction(.immediate) {
+                seq = try EntitlementStore.insert(event, db)
+                return .commit
+            }
+            return seq
         }
-        var seq: Int64?
-        try? db.inTransaction(.immediate) {
-            seq = try insert(event, db)
-            return .commit
-        }
-        return seq
+        return busy ? tapLockWait.withoutWaiting(journal) : journal()
     }
 
     /// The decision `card` would get at `at`, without redeeming or journalling anything.

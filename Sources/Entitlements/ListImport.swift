@@ -457,7 +457,7 @@ extension EntitlementStore {
     /// Runs `body` in one IMMEDIATE transaction that it keeps short: `body` does a piece of
     /// work at a time and stops when `budget.spent(...)` says so. A list import writes
     /// through this only, so that a tap in another process, whose wait for the write lock
-    /// is short (SQLite's busy handler polls after 1, 3, 8, 18... ms), always gets it.
+    /// is short (it polls every 0.1 ms at first, see `TapLockWait`), always gets it.
     /// Between two calls the caller pauses with `leaveTheLockFree()`.
     ///
     /// Checkpoints: the writer checkpoints (PASSIVE, after its commit, without holding the
@@ -486,8 +486,9 @@ extension EntitlementStore {
         }
     }
 
-    /// Gives the write lock to whoever waits for it (see `writeBriefly`): longer than the
-    /// first poll of SQLite's busy handler, so a tap that found it taken gets it next.
+    /// Gives the write lock to whoever waits for it (see `writeBriefly`): long enough for a
+    /// tap that found it taken (polling every 0.1 ms) to get it next, and for a writer on
+    /// SQLite's own busy timeout (first sleep 1 ms) too.
     static func leaveTheLockFree() {
         usleep(WriteBudget.pauseMicros)
     }
@@ -501,8 +502,8 @@ extension EntitlementStore {
 struct WriteBudget {
     static let maxWork = 1000
     static let maxNanos: UInt64 = 1_000_000
-    /// Longer than the busy handler's first sleep (1 ms): a tap that found the lock taken
-    /// finds it free at its first retry.
+    /// Longer than SQLite's busy handler's first sleep (1 ms), and many of a tap's 0.1 ms
+    /// polls: a writer that found the lock taken finds it free at its next try.
     static let pauseMicros: useconds_t = 1500
     /// 1 MiB of WAL, a quarter of the 1,000 pages at which any committer checkpoints.
     static let checkpointPages = 256
