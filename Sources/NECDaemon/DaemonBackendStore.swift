@@ -17,7 +17,7 @@ struct DaemonBackendStore: DaemonBackend {
 
     func storedEvents(after seq: Int64, limit: Int) async throws -> [EventLine] {
         let store = state.snapshot.store
-        return try await workers.reads.run {
+        return try await workers.replays.run {
             try store.events(after: seq, limit: limit).map { EventLine(seq: $0.seq, json: $0.jsonLine()) }
         }
     }
@@ -107,16 +107,20 @@ struct DaemonBackendStore: DaemonBackend {
     }
 }
 
-/// The threads socket requests use for SQLite: two for reads (replay pages, status,
-/// lookup), one for writes (void), so a write waiting for the database's lock never
-/// delays a read. Their priority is lowered (nice 10): on a two-core till the kernel
-/// runs the tap path first.
+/// The threads socket requests use for SQLite: two for requests' reads (status, lookup),
+/// two for replay pages, one for writes (void). A write waiting for the database's lock
+/// never delays a read, and a till's `status`, `lookup` or `watch` never waits behind
+/// the pages of other clients' long replays (150 clients replaying a 20,000-event
+/// journal held a new client's `watch` for seconds when they shared threads). Their priority is lowered
+/// (nice 10): on a two-core till the kernel runs the tap path first.
 struct StoreWorkers: Sendable {
     let reads: BlockingWorkers
+    let replays: BlockingWorkers
     let writes: BlockingWorkers
 
     /// The daemon's workers, started on first use.
     static let shared = StoreWorkers(
         reads: BlockingWorkers(name: "necd-reads", threads: 2, niceness: 10),
+        replays: BlockingWorkers(name: "necd-replays", threads: 2, niceness: 10),
         writes: BlockingWorkers(name: "necd-writes", threads: 1, niceness: 10))
 }
