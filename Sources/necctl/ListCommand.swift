@@ -57,6 +57,7 @@ struct ListCommand: ParsableCommand {
             let configuration = try options.resolveOrExit()
             let database = configuration.database
             let trust = try trustOptions.trust(configuration)
+            BackgroundPriority.lower()
             let store = try StoreAccess.open(path: database, creating: true)
             let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
             do {
