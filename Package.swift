@@ -53,6 +53,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "NECProtocol", swiftSettings: strict),
+        // The store's values as protocol messages: the one mapping the daemon and necctl share.
+        .target(name: "ProtocolMapping", dependencies: ["Entitlements", "NECProtocol", "NECCard"], swiftSettings: strict),
         .target(
             name: "NECClient",
             dependencies: [
@@ -65,7 +67,7 @@ let package = Package(
         .target(
             name: "NECDaemon",
             dependencies: [
-                "PCSC", "NECCard", "Entitlements", "NECProtocol",
+                "PCSC", "NECCard", "Entitlements", "NECProtocol", "ProtocolMapping",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "necctl",
             dependencies: [
-                "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "NECClient", "NECDaemon",
+                "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "ProtocolMapping", "NECClient", "NECDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -95,12 +97,14 @@ let package = Package(
         // A child process for the Entitlements crash and full-disk tests.
         .executableTarget(
             name: "necd-store-torture",
-            dependencies: ["Entitlements", "NECCard"],
+            dependencies: ["Entitlements", "NECCard", "ProtocolMapping"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EntitlementsTests",
-            dependencies: ["Entitlements", "NECCard", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "Entitlements", "NECCard", "NECProtocol", "ProtocolMapping", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

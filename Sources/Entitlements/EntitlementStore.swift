@@ -252,9 +252,9 @@ public final class EntitlementStore: Sendable {
     static func event(_ row: Row) -> StoredEvent {
         let allergens: String? = row["allergens"]
         let verdict = Verdict(
-            decision: Decision(rawValue: row["decision"]) ?? .declined,
-            kind: (row["kind"] as String?).flatMap(AuthorisationKind.init(rawValue:)),
-            reason: (row["reason"] as String?).flatMap(DeclineReason.init(rawValue:)),
+            decision: Verdict.Decision(rawValue: row["decision"]) ?? .declined,
+            kind: (row["kind"] as String?).flatMap(Verdict.AuthorisationKind.init(rawValue:)),
+            reason: (row["reason"] as String?).flatMap(Verdict.DeclineReason.init(rawValue:)),
             pupil: row["pupil"],
             allergens: allergens.map { $0.split(separator: ";").map(String.init) },
             message: row["message"], dailyLimit: row["daily_limit"], listStale: row["list_stale"])

@@ -1,45 +1,6 @@
 public import Foundation
 public import NECCard
 
-/// `decision` of an event: the till serves the pupil or not.
-public enum Decision: String, Sendable, Codable, CaseIterable {
-    /// Serve the pupil (`kind` says as what).
-    case authorised
-    /// Do not serve (`reason` says why).
-    case declined
-}
-
-/// `kind` of an authorised decision.
-public enum AuthorisationKind: String, Sendable, Codable, CaseIterable {
-    /// A free school meal, redeemed by this tap (at a till).
-    case lunch
-    /// The pupil may pay from their account.
-    case payment
-}
-
-/// `reason` of a declined decision; the raw values are the protocol's reason codes.
-public enum DeclineReason: String, Sendable, Codable, CaseIterable {
-    /// Rule 1: no usable ISRN or UID, or an integrity check failed.
-    case unreadable
-    /// Rule 2: the ITSO expiry date has passed.
-    case cardExpired = "card_expired"
-    /// Rule 3: neither the ISRN nor the UID is on the list.
-    case unknownCard = "unknown_card"
-    /// Rule 4: the row is hotlisted (lost, stolen, replaced).
-    case hotlisted
-    /// Rule 5: today is outside the row's validity window.
-    case notEntitled = "not_entitled"
-    /// Rule 8: the pupil has had today's lunch and may not pay.
-    case alreadyRedeemed = "already_redeemed"
-    /// The store could not record the decision: nothing is authorised.
-    case unavailable
-    /// The list is older than `max_list_age` and `stale_list_policy = "decline"`.
-    case listStale = "list_stale"
-    /// `require_signed_lists` is on and the list in force is unsigned, or signed by a key
-    /// not in `trusted_list_keys` (protocol minor version 1).
-    case listUntrusted = "list_untrusted"
-}
-
 /// `class` of a decision object.
 public enum EventClass: String, Sendable, Codable, CaseIterable {
     /// A tap on a till.
@@ -122,6 +83,49 @@ public struct Verdict: Sendable, Equatable {
     public var isLunch: Bool { decision == .authorised && kind == .lunch }
 }
 
+// The store's own vocabulary, closed so the rules switch over it exhaustively. The
+// protocol's (NECProtocol) is open; ProtocolMapping maps one to the other.
+extension Verdict {
+    /// `decision` of an event: the till serves the pupil or not.
+    public enum Decision: String, Sendable, Codable, CaseIterable {
+        /// Serve the pupil (`kind` says as what).
+        case authorised
+        /// Do not serve (`reason` says why).
+        case declined
+    }
+
+    /// `kind` of an authorised decision.
+    public enum AuthorisationKind: String, Sendable, Codable, CaseIterable {
+        /// A free school meal, redeemed by this tap (at a till).
+        case lunch
+        /// The pupil may pay from their account.
+        case payment
+    }
+
+    /// `reason` of a declined decision; the raw values are the protocol's reason codes.
+    public enum DeclineReason: String, Sendable, Codable, CaseIterable {
+        /// Rule 1: no usable ISRN or UID, or an integrity check failed.
+        case unreadable
+        /// Rule 2: the ITSO expiry date has passed.
+        case cardExpired = "card_expired"
+        /// Rule 3: neither the ISRN nor the UID is on the list.
+        case unknownCard = "unknown_card"
+        /// Rule 4: the row is hotlisted (lost, stolen, replaced).
+        case hotlisted
+        /// Rule 5: today is outside the row's validity window.
+        case notEntitled = "not_entitled"
+        /// Rule 8: the pupil has had today's lunch and may not pay.
+        case alreadyRedeemed = "already_redeemed"
+        /// The store could not record the decision: nothing is authorised.
+        case unavailable
+        /// The list is older than `max_list_age` and `stale_list_policy = "decline"`.
+        case listStale = "list_stale"
+        /// `require_signed_lists` is on and the list in force is unsigned, or signed by a key
+        /// not in `trusted_list_keys` (protocol minor version 1).
+        case listUntrusted = "list_untrusted"
+    }
+}
+
 /// One event as stored in the journal and sent to clients: a decision (TAP, IDENTIFY),
 /// or a void (VOIDED: `voided`, the pupil and the lane; no reader, card or decision).
 public struct StoredEvent: Sendable, Equatable {
@@ -173,11 +177,11 @@ public struct StoredEvent: Sendable, Equatable {
     /// The event's time (millisecond precision).
     public var time: Date { Date(timeIntervalSince1970: Double(timeMillis) / 1000) }
     /// `decision`.
-    public var decision: Decision { verdict.decision }
+    public var decision: Verdict.Decision { verdict.decision }
     /// `kind`, when authorised.
-    public var kind: AuthorisationKind? { verdict.kind }
+    public var kind: Verdict.AuthorisationKind? { verdict.kind }
     /// `reason`, when declined.
-    public var reason: DeclineReason? { verdict.reason }
+    public var reason: Verdict.DeclineReason? { verdict.reason }
     /// `pupil`, when the list names one.
     public var pupil: String? { verdict.pupil }
     /// `allergens`.
@@ -188,26 +192,6 @@ public struct StoredEvent: Sendable, Equatable {
     public var dailyLimit: Int? { verdict.dailyLimit }
     /// `list_stale`.
     public var listStale: Bool { verdict.listStale }
-
-    /// The protocol's JSON object, without the trailing newline. Deterministic: replay
-    /// and live delivery send the same bytes.
-    public func jsonLine() -> String {
-        var json = JSONObjectWriter()
-        json.string("class", eventClass.rawValue)
-        if let seq { json.integer("seq", seq) }
-        json.string("time", ISOTime.string(millis: timeMillis))
-        if eventClass == .voided {
-            if let voided { json.integer("voided", voided) }
-            if let pupil = verdict.pupil { json.string("pupil", pupil) }
-            if let lane { json.string("lane", lane) }
-            return json.finish()
-        }
-        json.string("reader", reader)
-        if let lane { json.string("lane", lane) }
-        json.card(card)
-        json.verdict(verdict)
-        return json.finish()
-    }
 }
 
 /// The answer to a lookup: the decision a card would get now. Nothing is redeemed or stored.
@@ -223,15 +207,6 @@ public struct LookupResult: Sendable, Equatable {
     public init(card: CardFields, verdict: Verdict) {
         self.card = card
         self.verdict = verdict
-    }
-
-    /// The protocol's LOOKUP object, without the trailing newline.
-    public func jsonLine() -> String {
-        var json = JSONObjectWriter()
-        json.string("class", EventClass.lookup.rawValue)
-        json.card(card)
-        json.verdict(verdict)
-        return json.finish()
     }
 }
 

@@ -1,12 +1,11 @@
 public import Foundation
 public import NECCard
 
-/// How a reader's taps are treated (the configuration's `[[reader]]` tables).
-public enum ReaderRole: String, Sendable, Codable, CaseIterable {
-    /// A canteen till: a lunch decision redeems the lunch. Class `TAP`.
-    case till
-    /// A kiosk: evaluated the same way, never redeems. Class `IDENTIFY`.
-    case kiosk
+extension EntitlementStore {
+    /// How a reader's taps are treated (the configuration's `[[reader]]` tables): at a
+    /// `till` (a canteen till) a lunch decision redeems the lunch, class `TAP`; at a `kiosk`
+    /// taps are evaluated the same way and never redeem, class `IDENTIFY`.
+    public enum ReaderRole: String, Sendable, Codable, CaseIterable { case till, kiosk }
 }
 
 /// What to do when the list in force is older than `max_list_age`.

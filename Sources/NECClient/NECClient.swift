@@ -112,9 +112,11 @@ public struct NECClient: Sendable {
                             delay = reconnectPolicy.initialDelay
                             connectionChanges(.watching)
                         case .tap(let tap):
+                            // Decoding refuses a TAP without a seq, so every one here has one.
+                            guard let seq = tap.seq else { continue }
                             // The daemon never repeats an event; this guards a resume after an odd restart.
-                            if let last = resumeAfter, tap.seq <= last { continue }
-                            resumeAfter = tap.seq
+                            if let last = resumeAfter, seq <= last { continue }
+                            resumeAfter = seq
                             continuation.yield(.tap(tap))
                         case .reader(let reader):
                             continuation.yield(.reader(reader))
@@ -281,7 +283,7 @@ public enum DaemonEvent: Sendable, Hashable {
     /// A `TAP` (till) or `IDENTIFY` (kiosk) event; its `messageClass` says which.
     case tap(TapEvent)
     /// A `READER` event: a reader's availability changed (it came, went, or pcscd lost it).
-    case reader(ReaderEvent)
+    case reader(ReaderChangeEvent)
 
     /// The event's journal sequence number; `nil` for `READER` events.
     public var seq: Int64? {

@@ -16,7 +16,7 @@ import Darwin
 
 /// What a reader is used for, as written in a `[[reader]]` table's `role`: the decision
 /// rules' own type, so configuration and decisions cannot disagree on the cases.
-public typealias ReaderRoleSetting = ReaderRole
+public typealias ReaderRoleSetting = EntitlementStore.ReaderRole
 
 /// What to do with taps when the list is older than `max_list_age` (`stale_list_policy`).
 public typealias StaleListPolicySetting = StaleListPolicy

@@ -1,6 +1,7 @@
 import Entitlements
 import Foundation
 import NECProtocol
+import ProtocolMapping
 
 /// The socket server's view of the daemon: stored events from the journal, readers from
 /// the registry, lookups and voids from the entitlement store.
@@ -18,7 +19,7 @@ struct DaemonBackendStore: DaemonBackend {
     func storedEvents(after seq: Int64, limit: Int) async throws -> [EventLine] {
         let store = state.snapshot.store
         return try await workers.replays.run {
-            try store.events(after: seq, limit: limit).map { EventLine(seq: $0.seq, json: $0.jsonLine()) }
+            try store.events(after: seq, limit: limit).map { EventLine(seq: $0.seq, line: $0.protocolLine) }
         }
     }
 
@@ -28,8 +29,8 @@ struct DaemonBackendStore: DaemonBackend {
             let settings = configuration.readerSettings(for: reader.name)
             return ReaderInfo(
                 name: reader.name,
-                state: NECProtocol.ReaderState(rawValue: reader.entry.state),
-                role: NECProtocol.ReaderRole(rawValue: settings.role.rawValue),
+                state: ReaderStatus(reader.entry.state),
+                role: ReaderRole(settings.role),
                 lane: settings.lane,
                 atr: reader.entry.atr.map { hex($0) }
             )
@@ -67,12 +68,7 @@ struct DaemonBackendStore: DaemonBackend {
         } catch let invalid as CardReference.Invalid {
             throw RequestRefusal("card: \(invalid)")
         }
-        // The store writes the LOOKUP object with the same keys as TAP; decode it once
-        // so the server sends it through the protocol's own encoder.
-        guard case .lookup(let message) = try MessageCoding.daemonMessage(from: Array(result.jsonLine().utf8)) else {
-            throw RequestRefusal("internal error: lookup result is not a LOOKUP object")
-        }
-        return message
+        return LookupMessage(result)
     }
 
     func void(seq: Int64) async throws -> VoidMessage {
@@ -84,7 +80,7 @@ struct DaemonBackendStore: DaemonBackend {
             // from inside the journal's order, like a tap.
             outcome = try await workers.writes.run {
                 try store.void(seq: seq, at: Date()) { voided in
-                    publish(EventLine(seq: voided.seq, json: voided.jsonLine()))
+                    publish(EventLine(seq: voided.seq, line: voided.protocolLine))
                 }
             }
         } catch is JournalUnavailable {

@@ -1,3 +1,4 @@
+public import ProtocolMapping
 import Synchronization
 
 /// What the daemon knows about pcscd and its readers right now, for the `readers` and
@@ -5,8 +6,8 @@ import Synchronization
 public final class ReaderRegistry: Sendable {
     /// One reader as last seen.
     public struct Entry: Sendable, Equatable {
-        /// `empty`, `present` or `unavailable`, as the protocol names them.
-        public var state: String
+        /// What it holds.
+        public var state: ReaderPresence
         /// The ATR of the card on it, when one is present.
         public var atr: [UInt8]?
     }
@@ -22,14 +23,14 @@ public final class ReaderRegistry: Sendable {
     public init() {}
 
     /// Records a reader's state.
-    public func set(_ name: String, state newState: String, atr: [UInt8]? = nil) {
+    public func set(_ name: String, state newState: ReaderPresence, atr: [UInt8]? = nil) {
         state.withLock { $0.readers[name] = Entry(state: newState, atr: atr) }
     }
 
     /// Marks a known reader empty (its card left); an unknown reader stays unknown.
     public func markEmpty(_ name: String) {
         state.withLock { s in
-            if s.readers[name] != nil { s.readers[name] = Entry(state: "empty", atr: nil) }
+            if s.readers[name] != nil { s.readers[name] = Entry(state: .empty, atr: nil) }
         }
     }
 
@@ -46,8 +47,8 @@ public final class ReaderRegistry: Sendable {
             s.pcscdConnected = connected
             guard !connected else { return [] }
             var changed: [String] = []
-            for (name, entry) in s.readers where entry.state != "unavailable" {
-                s.readers[name] = Entry(state: "unavailable", atr: nil)
+            for (name, entry) in s.readers where entry.state != .unavailable {
+                s.readers[name] = Entry(state: .unavailable, atr: nil)
                 changed.append(name)
             }
             return changed.sorted()

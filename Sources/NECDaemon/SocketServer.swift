@@ -57,8 +57,7 @@ public actor SocketServer: Service {
         self.logger = logger
         self.goodbye = ByteBuffer(bytes: MessageCoding.line(ErrorMessage(message: "necd is shutting down")))
         self.sequencer = EventSequencer { event in
-            var bytes = ByteBuffer(string: event.json)
-            bytes.writeInteger(UInt8(ascii: "\n"))
+            let bytes = ByteBuffer(bytes: event.line)
             let dropped = registry.publish(.init(seq: event.seq, bytes: bytes))
             if dropped > 0 {
                 logger.warning("dropped clients whose backlog passed its bound", metadata: ["count": "\(dropped)"])

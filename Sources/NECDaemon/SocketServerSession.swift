@@ -95,8 +95,7 @@ struct SocketSession: Sendable {
                     let page = try await backend.storedEvents(after: cursor, limit: configuration.replayPageSize)
                     for event in page {
                         guard let seq = event.seq, seq > cursor else { continue }
-                        var bytes = ByteBuffer(string: event.json)
-                        bytes.writeInteger(UInt8(ascii: "\n"))
+                        let bytes = ByteBuffer(bytes: event.line)
                         guard await outbox.offerWhenRoom(bytes) else { return false }
                         cursor = seq
                     }

@@ -3,6 +3,7 @@ import Entitlements
 import Foundation
 import NECCard
 import NECProtocol
+import ProtocolMapping
 import PCSC
 public import ServiceLifecycle
 import Synchronization
@@ -60,28 +61,28 @@ public struct TapPipeline: Service {
     private func handle(_ event: PCSC.ReaderEvent<TapReading?>, debounce: inout Debounce, lanes: TapLanes) {
         switch event {
         case .readerAdded(let name):
-            registry.set(name, state: "empty")
+            registry.set(name, state: .empty)
             logger.info("reader added: \(name)")
-            publishReader(name, state: "empty")
+            publishReader(name, state: .empty)
             // Open the lane's database connection now, not at the first tap.
             let state = self.state
             lanes.submit(name) { store in _ = store.store(for: state.snapshot.store) }
         case .readerRemoved(let name):
             registry.remove(name)
             logger.notice("reader removed: \(name)")
-            publishReader(name, state: "unavailable")
+            publishReader(name, state: .unavailable)
             lanes.close(name)
         case .readerUnavailable(let name):
-            registry.set(name, state: "unavailable")
+            registry.set(name, state: .unavailable)
             logger.warning("reader unavailable: \(name)")
-            publishReader(name, state: "unavailable")
+            publishReader(name, state: .unavailable)
         case .cardRemoved(let name):
             registry.markEmpty(name)
             debounce.removed(reader: name, at: .now)
         case .serviceLost(let error):
             logger.error("pcscd unreachable: \(error); readers unavailable until it returns")
             for name in registry.setPCSCDConnected(false) {
-                publishReader(name, state: "unavailable")
+                publishReader(name, state: .unavailable)
             }
         case .serviceRestored:
             registry.setPCSCDConnected(true)
@@ -89,7 +90,7 @@ public struct TapPipeline: Service {
         case .cardPresent(let name, let atr, let reading):
             // A card on a reader changes what `readers` says, but sends no READER event:
             // the TAP or IDENTIFY that follows is the news (see docs/protocol.md).
-            registry.set(name, state: "present", atr: atr)
+            registry.set(name, state: .present, atr: atr)
             guard let reading, let identity = admit(reading, debounce: &debounce) else { return }
             lanes.submit(reading.reader) { store in decide(identity, reading: reading, store: store) }
         }
@@ -127,7 +128,7 @@ public struct TapPipeline: Service {
         let event = lane.store(for: current.store).decide(
             identity, reader: reading.reader, lane: settings.lane, role: settings.role, at: reading.time)
         // Stored (when the store could write) before anyone is told.
-        server.publish(EventLine(seq: event.seq, json: event.jsonLine()), for: ticket)
+        server.publish(EventLine(seq: event.seq, line: event.protocolLine), for: ticket)
         var summary = "\(event.eventClass.rawValue) \(reading.reader): card \(Self.masked(identity))"
         summary += " \(event.decision.rawValue)"
         if let kind = event.kind { summary += " \(kind.rawValue)" }
@@ -138,14 +139,10 @@ public struct TapPipeline: Service {
         logger.info("\(summary)", metadata: metadata)
     }
 
-    private func publishReader(_ name: String, state readerState: String) {
+    private func publishReader(_ name: String, state presence: ReaderPresence) {
         let role = state.snapshot.configuration.readerSettings(for: name).role
-        let message = NECProtocol.ReaderEvent(
-            name: name, state: NECProtocol.ReaderState(rawValue: readerState),
-            role: NECProtocol.ReaderRole(rawValue: role.rawValue))
-        var line = MessageCoding.line(message)
-        if line.last == 0x0A { line.removeLast() }
-        server.publish(EventLine(seq: nil, json: String(decoding: line, as: UTF8.self)))
+        let message = ReaderChangeEvent(name: name, state: ReaderStatus(presence), role: ReaderRole(role))
+        server.publish(EventLine(seq: nil, line: MessageCoding.line(message)))
     }
 
     /// Card numbers in logs: `633597******5674`, or a masked UID.

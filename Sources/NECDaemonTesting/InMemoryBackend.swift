@@ -78,7 +78,7 @@ public final class InMemoryBackend: DaemonBackend {
                 seq: seq, time: time, reader: reader, lane: "till-1",
                 card: CardInfo(isrn: isrn, media: .desfire), decision: .authorised, kind: .lunch, pupil: pupil
             )
-            let line = EventLine(seq: seq, json: String(decoding: MessageCoding.line(event).dropLast(), as: UTF8.self))
+            let line = EventLine(seq: seq, line: MessageCoding.line(event))
             state.events.append(line)
             state.redeemed.insert(seq)
             return line

@@ -36,8 +36,15 @@ public enum MessageCoding {
         case .lookup: return .lookup(try decoder.decode(LookupMessage.self, from: data))
         case .void: return .void(try decoder.decode(VoidMessage.self, from: data))
         case .error: return .error(try decoder.decode(ErrorMessage.self, from: data))
-        case .tap, .identify: return .tap(try decoder.decode(TapEvent.self, from: data))
-        case .reader: return .reader(try decoder.decode(ReaderEvent.self, from: data))
+        case .tap, .identify:
+            let tap = try decoder.decode(TapEvent.self, from: data)
+            // A client resumes by `seq`: an event the daemon could not store is not one it can use.
+            guard tap.seq != nil else {
+                throw DecodingError.keyNotFound(
+                    TapEvent.CodingKeys.seq, .init(codingPath: [], debugDescription: "a \(tag) event without a seq"))
+            }
+            return .tap(tap)
+        case .reader: return .reader(try decoder.decode(ReaderChangeEvent.self, from: data))
         default: return .unknown(tag)
         }
     }
@@ -67,7 +74,7 @@ public enum DaemonMessage: Hashable, Sendable {
     /// A `TAP` or `IDENTIFY` event.
     case tap(TapEvent)
     /// A `READER` event.
-    case reader(ReaderEvent)
+    case reader(ReaderChangeEvent)
     /// A class this version does not know; skip it.
     case unknown(MessageClass)
 }

@@ -60,7 +60,7 @@ public struct ReaderInfo: Codable, Hashable, Sendable {
     /// The reader's name as pcscd gives it, e.g. `"ACS ACR1252 01 00"`.
     public var name: String
     /// Whether it holds a card.
-    public var state: ReaderState
+    public var state: ReaderStatus
     /// How its taps are treated.
     public var role: ReaderRole
     /// The lane label from the configuration, when one is set.
@@ -75,7 +75,7 @@ public struct ReaderInfo: Codable, Hashable, Sendable {
     ///   - role: how its taps are treated.
     ///   - lane: the configured lane label.
     ///   - atr: the ATR of the card on it, as hex.
-    public init(name: String, state: ReaderState, role: ReaderRole, lane: String? = nil, atr: String? = nil) {
+    public init(name: String, state: ReaderStatus, role: ReaderRole, lane: String? = nil, atr: String? = nil) {
         self.name = name
         self.state = state
         self.role = role
@@ -191,8 +191,10 @@ public struct CardInfo: Codable, Hashable, Sendable {
 public struct TapEvent: Codable, Hashable, Sendable {
     /// ``MessageClass/tap`` or ``MessageClass/identify``.
     public var messageClass: MessageClass
-    /// The event's place in the journal; strictly increasing.
-    public var seq: Int64
+    /// The event's place in the journal; strictly increasing. Absent only when the daemon
+    /// could not store the event at all (a `declined`, `unavailable` tap): such a line is
+    /// live only, and ``MessageCoding/daemonMessage(from:)`` refuses it.
+    public var seq: Int64?
     /// When the card was read, RFC 3339 UTC with milliseconds.
     public var time: String
     /// The pcscd reader name.
@@ -209,12 +211,13 @@ public struct TapEvent: Codable, Hashable, Sendable {
     public var reason: DeclineReason?
     /// The opaque pupil reference, when the list names one.
     public var pupil: String?
-    /// Whole pence a `payment` pupil may spend a day, when known.
-    public var dailyLimit: Int?
     /// Allergens from the list row.
     public var allergens: [String]?
     /// A dietary or welfare note the till must show.
     public var message: String?
+    /// Whole pence a `payment` pupil may spend a day, when known. After `message` in a
+    /// `TAP` line (a `LOOKUP` line has it after `pupil`).
+    public var dailyLimit: Int?
     /// Present and true when the list is past `max_list_age`.
     public var listStale: Bool?
 
@@ -235,7 +238,7 @@ public struct TapEvent: Codable, Hashable, Sendable {
     ///   - message: a note to show.
     ///   - listStale: whether the list is stale.
     public init(
-        messageClass: MessageClass = .tap, seq: Int64, time: String, reader: String, lane: String? = nil,
+        messageClass: MessageClass = .tap, seq: Int64?, time: String, reader: String, lane: String? = nil,
         card: CardInfo, decision: Decision, kind: AuthorisationKind? = nil, reason: DeclineReason? = nil,
         pupil: String? = nil, dailyLimit: Int? = nil, allergens: [String]? = nil, message: String? = nil,
         listStale: Bool? = nil
@@ -258,20 +261,20 @@ public struct TapEvent: Codable, Hashable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case messageClass = "class", seq, time, reader, lane, card, decision, kind, reason, pupil
-        case dailyLimit = "daily_limit", allergens, message, listStale = "list_stale"
+        case allergens, message, dailyLimit = "daily_limit", listStale = "list_stale"
     }
 }
 
 /// A reader appeared, changed state or went away. Live only: it has no `seq` and is not replayed.
 ///
 /// `{"class":"READER","name":"ACS ACR1252 01 00","state":"unavailable"}`
-public struct ReaderEvent: Codable, Hashable, Sendable {
+public struct ReaderChangeEvent: Codable, Hashable, Sendable {
     /// Always ``MessageClass/reader``.
     public var messageClass: MessageClass = .reader
     /// The pcscd reader name.
     public var name: String
     /// Its new state.
-    public var state: ReaderState
+    public var state: ReaderStatus
     /// How its taps are treated, when known.
     public var role: ReaderRole?
     /// The ATR of the card now on it, as hex.
@@ -283,7 +286,7 @@ public struct ReaderEvent: Codable, Hashable, Sendable {
     ///   - state: its new state.
     ///   - role: its role.
     ///   - atr: the ATR of the card on it.
-    public init(name: String, state: ReaderState, role: ReaderRole? = nil, atr: String? = nil) {
+    public init(name: String, state: ReaderStatus, role: ReaderRole? = nil, atr: String? = nil) {
         self.name = name
         self.state = state
         self.role = role

@@ -141,19 +141,19 @@ public struct MediaType: OpenVocabulary {
     public static let unknown = MediaType(rawValue: "unknown")
 }
 
-/// What a reader holds, as far as pcscd knows.
-public struct ReaderState: OpenVocabulary {
+/// What a reader holds, as far as pcscd knows: the `state` of `READERS` entries and `READER` events.
+public struct ReaderStatus: OpenVocabulary {
     /// The wire spelling.
     public var rawValue: String
     /// Creates a value from its wire spelling.
     /// - Parameter rawValue: e.g. `"present"`.
     public init(rawValue: String) { self.rawValue = rawValue }
     /// No card on the reader.
-    public static let empty = ReaderState(rawValue: "empty")
+    public static let empty = ReaderStatus(rawValue: "empty")
     /// A card is on the reader.
-    public static let present = ReaderState(rawValue: "present")
+    public static let present = ReaderStatus(rawValue: "present")
     /// The reader is gone or not usable.
-    public static let unavailable = ReaderState(rawValue: "unavailable")
+    public static let unavailable = ReaderStatus(rawValue: "unavailable")
 }
 
 /// How the daemon treats taps on a reader.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NECDaemon
+import NECProtocol
 
 /// `necctl doctor`: everything a technician checks on a till whose reader "does not work",
 /// one line each, with the fix for anything not ok. Exit 0 healthy, 1 warnings, 2 faults.
@@ -24,10 +25,10 @@ struct DoctorCommand: AsyncParsableCommand {
         let findings = await Doctor(options: options).run()
         let colour = !json && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         for finding in findings {
-            printOut(json ? finding.jsonLine : finding.text(colour: colour))
+            if json { Output.write(MessageCoding.line(finding.report)) } else { printOut(finding.text(colour: colour)) }
         }
         let summary = DoctorSummary(findings)
-        printOut(json ? summary.jsonLine : summary.text)
+        if json { Output.write(MessageCoding.line(summary.report)) } else { printOut(summary.text) }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 }
@@ -65,10 +66,8 @@ struct Finding {
     }
 
     /// `{"check":..,"status":..,"detail":..,"fix":..}`; no `fix` when ok.
-    var jsonLine: String {
-        var fields = [("check", check), ("status", status.rawValue), ("detail", detail)]
-        if let fix { fields.append(("fix", fix)) }
-        return "{" + fields.map { "\"\($0.0)\":\(ListStatusJSON.quoted($0.1))" }.joined(separator: ",") + "}"
+    var report: DoctorFindingReport {
+        DoctorFindingReport(check: check, status: status.rawValue, detail: detail, fix: fix)
     }
 
     /// `ok       pcscd      running ...`, and for anything not ok an indented `fix:` line.
@@ -115,7 +114,8 @@ struct DoctorSummary {
         }
     }
 
-    var jsonLine: String {
-        "{\"check\":\"summary\",\"status\":\"\(status.rawValue)\",\"ok\":\(ok),\"warnings\":\(warnings),\"faults\":\(faults),\"exit\":\(exitCode)}"
+    /// `{"check":"summary","status":..,"ok":..,"warnings":..,"faults":..,"exit":..}`.
+    var report: DoctorSummaryReport {
+        DoctorSummaryReport(status: status.rawValue, ok: ok, warnings: warnings, faults: faults, exit: exitCode)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Entitlements
 import Foundation
 import NECDaemon
+import NECProtocol
 
 /// `necctl list ...`: install, inspect and roll back the entitlement list; make and use
 /// list-signing keys on the council's side.
@@ -97,13 +98,13 @@ struct ListCommand: ParsableCommand {
             let store = try StoreAccess.open(path: database, policy: configuration.decisionPolicy)
             let now = Date()
             guard let s = try store.listStatus() else {
-                if json { printOut(#"{"class":"LIST","present":false}"#) } else { printOut("no list imported") }
+                if json { Output.write(MessageCoding.line(ListStatusReport.absent)) } else { printOut("no list imported") }
                 throw ExitCode(1)
             }
             let policy = configuration.decisionPolicy
             let stale = s.isStale(at: now, policy: policy)
             if json {
-                printOut(ListStatusJSON.line(s, now: now, stale: stale))
+                Output.write(MessageCoding.line(Self.report(s, now: now, stale: stale)))
             } else {
                 let formatter = ISO8601DateFormatter()
                 formatter.timeZone = policy.timeZone
@@ -116,6 +117,15 @@ struct ListCommand: ParsableCommand {
                     previous  \(s.previousAvailable ? "kept (necctl list rollback)" : "none")
                     """)
             }
+        }
+
+        /// The `--json` object: `imported` in UTC with milliseconds, `age` in whole seconds.
+        static func report(_ s: ListStatus, now: Date, stale: Bool) -> ListStatusReport {
+            let f = ISO8601DateFormatter()
+            f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return ListStatusReport(
+                rows: s.rows, imported: f.string(from: s.importedAt), age: Int(s.age(at: now)), file: s.file,
+                sha256: s.sha256, signer: s.signer, stale: stale, previous: s.previousAvailable, generation: s.generation)
         }
 
         static func age(_ seconds: TimeInterval) -> String {
@@ -220,30 +230,6 @@ struct ListCommand: ParsableCommand {
             }
             printOut("wrote \(path) (public key \(privateKey.publicKey.base64))")
         }
-    }
-}
-
-/// `necctl list status --json`: one LIST object.
-enum ListStatusJSON {
-    static func line(_ s: ListStatus, now: Date, stale: Bool) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        var fields: [(String, String)] = [
-            ("class", quoted("LIST")), ("present", "true"), ("rows", String(s.rows)),
-            ("imported", quoted(f.string(from: s.importedAt))), ("age", String(Int(s.age(at: now)))),
-            ("file", quoted(s.file)), ("sha256", quoted(s.sha256)), ("signed", s.signer == nil ? "false" : "true"),
-        ]
-        if let signer = s.signer { fields.append(("signer", quoted(signer))) }
-        fields.append(("stale", stale ? "true" : "false"))
-        fields.append(("previous", s.previousAvailable ? "true" : "false"))
-        fields.append(("generation", String(s.generation)))
-        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
-    }
-
-    static func quoted(_ s: String) -> String {
-        let data = try? JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
-        let array = data.map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"
-        return String(array.dropFirst().dropLast())
     }
 }
 

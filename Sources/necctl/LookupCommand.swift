@@ -2,6 +2,8 @@ import ArgumentParser
 import Entitlements
 import Foundation
 import NECCard
+import NECProtocol
+import ProtocolMapping
 
 /// `necctl lookup CARD [--json]`: the decision a card would get now; nothing redeemed.
 /// Exit 0 when it would be authorised, 1 when declined, 2 for a malformed CARD or a fault.
@@ -34,7 +36,7 @@ struct LookupCommand: ParsableCommand {
         let store = try StoreAccess.open(path: database, policy: configuration.decisionPolicy)
         let result = try store.lookup(card: card, at: Date())
         if json {
-            printOut(result.jsonLine())
+            Output.write(MessageCoding.line(LookupMessage(result)))
         } else {
             printOut(Self.describe(result))
         }

@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import NECCard
 import NECDaemon
+import NECProtocol
 import PCSC
+import ProtocolMapping
 
 /// `necctl readers`: the readers pcscd knows, their state, the role and lane necd gives
 /// them (from the configuration's `[[reader]]` tables), and the ATR of any card on them.
@@ -21,16 +23,6 @@ struct ReadersCommand: ParsableCommand {
     var json = false
 
     @OptionGroup var options: ConfigOptions
-
-    private struct Row: Encodable {
-        let reader: String
-        let state: String
-        let role: String
-        let lane: String?
-        let atr: String?
-        let atr_meaning: String?
-        let flags: String
-    }
 
     func run() throws {
         let configuration = try options.resolveOrExit()
@@ -53,7 +45,7 @@ struct ReadersCommand: ParsableCommand {
             throw ExitCode(2)
         }
         if names.isEmpty {
-            if json { printOut(#"{"readers":[]}"#) } else { printOut("no readers (pcscd is running but sees no reader)") }
+            if json { Output.write(MessageCoding.line(ReaderReportList())) } else { printOut("no readers (pcscd is running but sees no reader)") }
             throw ExitCode(1)
         }
         var states = names.map { ReaderState(reader: $0) }
@@ -65,23 +57,21 @@ struct ReadersCommand: ParsableCommand {
             printError("necctl: pcscd could not report reader states: \(error)")
             throw ExitCode(2)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         for state in states {
             let flags = state.eventState
-            let stateName = ReaderStateName.of(flags)
+            let presence = ReaderStateName.of(flags)
             let atr = flags.contains(.present) && !state.atr.isEmpty ? state.atr : nil
             let settings = configuration.readerSettings(for: state.reader)
-            let row = Row(
-                reader: state.reader, state: stateName, role: settings.role.rawValue, lane: settings.lane,
-                atr: atr.map { Hex.spaced($0) }, atr_meaning: atr.map { ATRKind(atr: $0).meaning }, flags: flags.description
+            let row = ReaderReport(
+                reader: state.reader, state: ReaderStatus(presence), role: ReaderRole(settings.role), lane: settings.lane,
+                atr: atr.map { Hex.spaced($0) }, atrMeaning: atr.map { ATRKind(atr: $0).meaning }, flags: flags.description
             )
             if json {
-                printOut(String(decoding: try encoder.encode(row), as: UTF8.self))
+                Output.write(MessageCoding.line(row))
             } else {
                 let lane = row.lane.map { ", lane \($0)" } ?? ", no lane"
                 printOut("\(row.reader): \(row.state) (\(row.role)\(lane))")
-                if let atr = row.atr, let meaning = row.atr_meaning {
+                if let atr = row.atr, let meaning = row.atrMeaning {
                     printOut("  ATR \(atr)")
                     printOut("      \(meaning)")
                 }
@@ -90,11 +80,11 @@ struct ReadersCommand: ParsableCommand {
     }
 }
 
-/// The protocol's reader state names: `empty`, `present`, `unavailable`.
+/// What pcscd's flags say a reader holds.
 enum ReaderStateName {
-    static func of(_ flags: ReaderStateFlags) -> String {
-        if flags.contains(.unavailable) || flags.contains(.unknown) || flags.contains(.ignore) { return "unavailable" }
-        if flags.contains(.present) { return "present" }
-        return "empty"
+    static func of(_ flags: ReaderStateFlags) -> ReaderPresence {
+        if flags.contains(.unavailable) || flags.contains(.unknown) || flags.contains(.ignore) { return .unavailable }
+        if flags.contains(.present) { return .present }
+        return .empty
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import NECCard
 import NECDaemon
+import NECProtocol
 import PCSC
 
 /// `necctl scan`: waits for cards and decodes each one for a technician.
@@ -60,7 +61,7 @@ struct ScanCommand: AsyncParsableCommand {
                     printError("\(name): card left before it could be read (\(failure.message))")
                     continue
                 }
-                printOut(json ? ScanOutput.jsonLine(reading) : ScanOutput.text(reading))
+                if json { Output.write(MessageCoding.line(ScanOutput.report(reading))) } else { printOut(ScanOutput.text(reading)) }
                 if once {
                     monitor.stop()
                     throw ExitCode(reading.identity == nil ? 1 : 0)
@@ -202,88 +203,48 @@ final class SignalStop {
 
 /// How `scan` shows a card.
 enum ScanOutput {
-    private struct CheckRow: Encodable {
-        let name: String
-        let ok: Bool
-        let reason: String?
-    }
-
-    private struct TraceRow: Encodable {
-        let command: String
-        let response: String?
-        let error: String?
-        let ms: Double
-        let meaning: String
-    }
-
-    private struct Row: Encodable {
-        let reader: String
-        let time: String
-        let atr: String
-        let atr_meaning: String
-        var media: String?
-        var uid: String?
-        var uid_random: Bool?
-        var isrn: String?
-        var isrn_grouped: String?
-        var oid: String?
-        var issn: String?
-        var expiry: String?
-        var expired: Bool?
-        /// True when the shell stores expiry day 0 (no expiry); absent otherwise.
-        var no_expiry: Bool?
-        var mcrn: String?
-        var checks: [CheckRow]?
-        var readable: Bool?
-        var unreadable_reason: String?
-        var error: String?
-        let apdus: Int
-        let read_ms: Double
-        var trace: [TraceRow]?
-    }
-
     static func milliseconds(_ d: Duration) -> Double {
         let c = d.components
         let ms = Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15
         return (ms * 1000).rounded() / 1000
     }
 
-    static func jsonLine(_ reading: TapReading) -> String {
+    static func report(_ reading: TapReading) -> ScanReport {
         let kind = ATRKind(atr: reading.atr)
-        var row = Row(
+        var row = ScanReport(
             reader: reading.reader, time: ISO8601.string(reading.time), atr: Hex.string(reading.atr),
-            atr_meaning: kind.meaning, apdus: 0, read_ms: milliseconds(reading.readDuration)
+            atrMeaning: kind.meaning, apdus: 0, readMs: milliseconds(reading.readDuration)
         )
         switch reading.result {
         case .success(let id):
-            row = Row(
-                reader: row.reader, time: row.time, atr: row.atr, atr_meaning: row.atr_meaning,
-                media: id.media.rawValue, uid: id.uidHex, uid_random: id.uidRandom,
-                isrn: id.isrn?.digits, isrn_grouped: id.isrn?.grouped, oid: id.isrn?.oid, issn: id.isrn?.issn,
-                expiry: id.expiry?.description,
-                expired: id.noExpiry ? false : id.expiry.map { $0 < Today.utc() },
-                no_expiry: id.noExpiry ? true : nil,
-                mcrn: id.mcrn, checks: id.checks.map { CheckRow(name: $0.name, ok: $0.ok, reason: $0.reason) },
-                readable: id.isReadable, unreadable_reason: id.unreadableReason, error: nil,
-                apdus: id.apduCount, read_ms: row.read_ms
-            )
+            row.media = id.media.rawValue
+            row.uid = id.uidHex
+            row.uidRandom = id.uidRandom
+            row.isrn = id.isrn?.digits
+            row.isrnGrouped = id.isrn?.grouped
+            row.oid = id.isrn?.oid
+            row.issn = id.isrn?.issn
+            row.expiry = id.expiry?.description
+            row.expired = id.noExpiry ? false : id.expiry.map { $0 < Today.utc() }
+            row.noExpiry = id.noExpiry ? true : nil
+            row.mcrn = id.mcrn
+            row.checks = id.checks.map { ScanReport.Check(name: $0.name, ok: $0.ok, reason: $0.reason) }
+            row.readable = id.isReadable
+            row.unreadableReason = id.unreadableReason
+            row.apdus = id.apduCount
         case .failure(let failure):
-            row = Row(
-                reader: row.reader, time: row.time, atr: row.atr, atr_meaning: row.atr_meaning,
-                error: failure.message, apdus: failure.apdus, read_ms: row.read_ms
-            )
+            row.error = failure.message
+            row.apdus = failure.apdus
         }
         if !reading.exchanges.isEmpty {
             row.trace = reading.exchanges.map {
-                TraceRow(
+                ScanReport.Exchange(
                     command: Hex.string($0.command), response: $0.response.map { Hex.string($0) },
                     error: $0.error, ms: milliseconds($0.duration), meaning: $0.meaning
                 )
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        return (try? String(decoding: encoder.encode(row), as: UTF8.self)) ?? #"{"error":"encoding failed"}"#
+        return row
     }
 
     static func text(_ reading: TapReading) -> String {

@@ -172,7 +172,7 @@ struct EventFormat {
         switch event {
         case .tap(let tap):
             var columns = [
-                clock(tap.time), Self.right("#\(tap.seq)", Self.seqWidth), Self.left(tap.lane ?? tap.reader, Self.whereWidth),
+                clock(tap.time), Self.right(tap.seq.map { "#\($0)" } ?? "", Self.seqWidth), Self.left(tap.lane ?? tap.reader, Self.whereWidth),
                 Self.left(card(tap.card), cardWidth),
             ]
             let entitled = tap.decision == .authorised
@@ -244,7 +244,7 @@ struct EventFormat {
         }
     }
 
-    private static func readerState(_ state: NECProtocol.ReaderState) -> String {
+    private static func readerState(_ state: ReaderStatus) -> String {
         switch state {
         case .empty: "no card"
         case .present: "card present"

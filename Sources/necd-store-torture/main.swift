@@ -10,6 +10,7 @@
 import Entitlements
 import Foundation
 import NECCard
+import ProtocolMapping
 
 /// Noon UTC on 2026-11-23 (a Monday): taps spread over three days from there.
 let baseTime = Date(timeIntervalSince1970: 1_795_435_200)
@@ -18,6 +19,11 @@ func fail(_ message: String) -> Never {
     // write(contentsOf:) throws; write(_:) is a fatal error when standard error is a closed pipe.
     try? FileHandle.standardError.write(contentsOf: Data((message + "\n").utf8))
     exit(2)
+}
+
+/// An event as a client would read it, for a failure's message.
+func wireText(_ event: StoredEvent) -> String {
+    String(decoding: event.protocolLine.dropLast(), as: UTF8.self)
 }
 
 /// The identity of a card from the generated list; a card that is not one is a broken fixture.
@@ -64,7 +70,7 @@ func diskFull(dir: String, list: String) {
     let half = cards.count / 2
     for card in cards[..<half] {
         let e = store.decide(identity(card), reader: "R", lane: nil, role: .till, at: now)
-        guard e.isLunchStored else { fail("lunch before the disk filled: \(e.jsonLine())") }
+        guard e.isLunchStored else { fail("lunch before the disk filled: \(wireText(e))") }
         stored.append(e.seq!)
     }
     do { try store.checkpoint() } catch { fail("checkpoint: \(error)") }
@@ -91,7 +97,7 @@ func diskFull(dir: String, list: String) {
             if e.seq == nil { unstored += 1 }
             if firstRefused == nil { firstRefused = card }
         } else {
-            fail("unexpected decision on a full disk: \(e.jsonLine())")
+            fail("unexpected decision on a full disk: \(wireText(e))")
         }
     }
     unlink(filler)

@@ -228,7 +228,7 @@ import Testing
         #expect(throws: CardReference.Invalid.isrn(.badCheckDigit(expected: 4, found: 5))) {
             try store.lookup(card: "633597013012345675", at: now)
         }
-        let json = try store.lookup(card: Fixture.isrn(2), at: now).jsonLine()
+        let json = wireText(try store.lookup(card: Fixture.isrn(2), at: now))
         #expect(json == #"{"class":"LOOKUP","card":{"isrn":"\#(Fixture.isrn(2))","media":"unknown"},"decision":"authorised","kind":"payment","pupil":"TEST-0000002","daily_limit":300}"#)
     }
 

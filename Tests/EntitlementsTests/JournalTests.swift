@@ -1,8 +1,10 @@
 import Foundation
 import GRDB
 import NECCard
+import NECProtocol
 import Testing
 @testable import Entitlements
+@testable import ProtocolMapping
 
 @Suite struct JournalTests {
     let now = Fixture.utc("2026-11-27T12:01:02.123Z")
@@ -17,12 +19,12 @@ import Testing
         var id = CardIdentity(media: .desfire, uid: Hex.bytes("04A1B2C3D4E580"), isrn: try ISRN("633597013012345674"))
         id.expiry = CivilDate(iso: "2030-07-31")
         let e = store.decide(id, reader: "ACS ACR1252 01 00", lane: "till-1", role: .till, at: now)
-        #expect(e.jsonLine() == #"{"class":"TAP","seq":1,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","lane":"till-1","card":{"isrn":"633597013012345674","uid":"04A1B2C3D4E580","media":"desfire","expiry":"2030-07-31"},"decision":"authorised","kind":"lunch","pupil":"P0000042","allergens":["milk"],"message":"Say \"hi\", \\ please"}"#)
+        #expect(wireText(e) == #"{"class":"TAP","seq":1,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","lane":"till-1","card":{"isrn":"633597013012345674","uid":"04A1B2C3D4E580","media":"desfire","expiry":"2030-07-31"},"decision":"authorised","kind":"lunch","pupil":"P0000042","allergens":["milk"],"message":"Say \"hi\", \\ please"}"#)
         let again = store.decide(id, reader: "ACS ACR1252 01 00", lane: nil, role: .till, at: now)
-        #expect(again.jsonLine() == #"{"class":"TAP","seq":2,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","card":{"isrn":"633597013012345674","uid":"04A1B2C3D4E580","media":"desfire","expiry":"2030-07-31"},"decision":"declined","reason":"already_redeemed","pupil":"P0000042","allergens":["milk"],"message":"Say \"hi\", \\ please"}"#)
+        #expect(wireText(again) == #"{"class":"TAP","seq":2,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","card":{"isrn":"633597013012345674","uid":"04A1B2C3D4E580","media":"desfire","expiry":"2030-07-31"},"decision":"declined","reason":"already_redeemed","pupil":"P0000042","allergens":["milk"],"message":"Say \"hi\", \\ please"}"#)
         // Replay gives the same bytes as live.
         let replay = try store.events(after: 0, limit: 10)
-        #expect(replay.map { $0.jsonLine() } == [e.jsonLine(), again.jsonLine()])
+        #expect(replay.map { wireText($0) } == [wireText(e), wireText(again)])
         #expect(replay == [e, again])
     }
 
@@ -32,18 +34,18 @@ import Testing
         let paid = store.decide(Fixture.identity(isrn: Fixture.isrn(2)), reader: "Till Reader 00 00", lane: nil, role: .till, at: now)
         let later = now.addingTimeInterval(60)
         var published: [String] = []
-        let outcome = try store.void(seq: lunch.seq!, at: later) { published.append($0.jsonLine()) }
+        let outcome = try store.void(seq: lunch.seq!, at: later) { published.append(wireText($0)) }
         let expected = #"{"class":"VOIDED","seq":3,"time":"2026-11-27T12:02:02.123Z","voided":1,"pupil":"TEST-0000001","lane":"till-2"}"#
         guard case .released(let voided) = outcome else {
             Issue.record("not released: \(outcome)")
             return
         }
-        #expect(voided.jsonLine() == expected)
+        #expect(wireText(voided) == expected)
         #expect(published == [expected])
         // Stored with its own seq and replayed byte for byte, after the taps.
         let replay = try store.events(after: 0, limit: 10)
         #expect(replay.map(\.seq) == [1, 2, 3])
-        #expect(replay.last?.jsonLine() == expected)
+        #expect(replay.last.map { wireText($0) } == expected)
         #expect(replay.last == voided)
         #expect(try store.lastSeq() == 3)
         // A lane-less lunch's VOIDED event has no lane.
@@ -54,7 +56,7 @@ import Testing
             Issue.record("the second lunch was not released")
             return
         }
-        #expect(again.jsonLine() == #"{"class":"VOIDED","seq":5,"time":"2026-11-27T12:02:02.123Z","voided":4,"pupil":"TEST-0000001"}"#)
+        #expect(wireText(again) == #"{"class":"VOIDED","seq":5,"time":"2026-11-27T12:02:02.123Z","voided":4,"pupil":"TEST-0000001"}"#)
     }
 
     @Test func onlyALunchOfTodayCanBeVoided() throws {
@@ -90,9 +92,8 @@ import Testing
     }
 
     @Test func controlCharactersAreEscaped() {
-        var w = JSONObjectWriter()
-        w.string("k", "a\u{1}b\n\"\u{7F}é")
-        #expect(w.finish() == #"{"k":"a\u0001b\n\"\u007fé"}"#)
+        #expect(String(decoding: MessageCoding.line(ErrorMessage(message: "a\u{1}b\n\"\u{7F}é")), as: UTF8.self)
+            == #"{"class":"ERROR","message":"a\u0001b\n\"\u007fé"}"# + "\n")
         #expect(ISOTime.string(millis: 0) == "1970-01-01T00:00:00.000Z")
         #expect(ISOTime.string(millis: -1) == "1969-12-31T23:59:59.999Z")
     }
@@ -149,8 +150,8 @@ import Testing
 
 final class OutcomeBox: @unchecked Sendable {
     private let lock = NSLock()
-    private var seen: [DeclineReason?] = []
+    private var seen: [Verdict.DeclineReason?] = []
     func note(_ event: StoredEvent) { lock.withLock { seen.append(event.reason) } }
-    var reasons: [DeclineReason] { lock.withLock { seen.compactMap { $0 } } }
+    var reasons: [Verdict.DeclineReason] { lock.withLock { seen.compactMap { $0 } } }
     var count: Int { lock.withLock { seen.count } }
 }

@@ -20,8 +20,8 @@ struct DaemonBackendStoreTests {
             try store.importList(path: directory + "/list.csv")
         }
         let registry = ReaderRegistry()
-        registry.set("Test Reader 00 00", state: "empty")
-        registry.set("Test Reader 00 01", state: "present", atr: [0x3B, 0x8F])
+        registry.set("Test Reader 00 00", state: .empty)
+        registry.set("Test Reader 00 01", state: .present, atr: [0x3B, 0x8F])
         registry.setPCSCDConnected(true)
         return (DaemonBackendStore(state: DaemonState(configuration: NECConfiguration(), store: store), registry: registry), store, registry)
     }

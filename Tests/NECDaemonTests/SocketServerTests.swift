@@ -10,7 +10,7 @@ import Testing
 func collectSeqs(_ client: SocketTestClient, count: Int) async throws -> [Int64] {
     var seqs: [Int64] = []
     while seqs.count < count, let message = try await client.nextMessage() {
-        if case .tap(let tap) = message { seqs.append(tap.seq) }
+        if case .tap(let tap) = message, let seq = tap.seq { seqs.append(seq) }
     }
     return seqs
 }

@@ -13,7 +13,7 @@ final class JournalBackend: DaemonBackend {
     /// Stores `event` and returns its line for ``SocketServer/publish(_:)``.
     @discardableResult
     func store(_ event: TapEvent) -> EventLine {
-        let line = EventLine(seq: event.seq, json: String(decoding: MessageCoding.line(event).dropLast(), as: UTF8.self))
+        let line = EventLine(seq: event.seq, line: MessageCoding.line(event))
         events.withLock { $0.append(line) }
         return line
     }

@@ -1,0 +1,110 @@
+// ProtocolMapping: the one place the store's values become the protocol's messages, for
+// the daemon (socket lines) and necctl (`--json`) alike. NECProtocol encodes them.
+public import Entitlements
+public import NECProtocol
+
+extension StoredEvent {
+    /// The event as a client reads it: one encoded line, with its `\n`. Replay and live
+    /// delivery send these same bytes.
+    public var protocolLine: [UInt8] {
+        switch eventClass {
+        case .voided: MessageCoding.line(VoidedEvent(self))
+        case .tap, .identify, .lookup: MessageCoding.line(TapEvent(self))
+        }
+    }
+}
+
+extension TapEvent {
+    /// A decided tap as its `TAP` or `IDENTIFY` line says it.
+    /// - Parameter event: a stored decision (not a void).
+    public init(_ event: StoredEvent) {
+        self.init(
+            messageClass: MessageClass(event.eventClass.rawValue), seq: event.seq,
+            time: ISOTime.string(millis: event.timeMillis), reader: event.reader, lane: event.lane,
+            card: CardInfo(event.card), decision: NECProtocol.Decision(event.verdict.decision))
+        carry(event.verdict)
+    }
+}
+
+extension VoidedEvent {
+    /// A void as its `VOIDED` line says it.
+    /// - Parameter event: a stored void (``StoredEvent/voiding(_:pupil:lane:timeMillis:)``).
+    public init(_ event: StoredEvent) {
+        self.init(
+            seq: event.seq, time: ISOTime.string(millis: event.timeMillis), voided: event.voided,
+            pupil: event.verdict.pupil, lane: event.lane)
+    }
+}
+
+extension LookupMessage {
+    /// The answer to a lookup, for the socket's `LOOKUP` and `necctl lookup --json` alike.
+    /// - Parameter result: what the store decided.
+    public init(_ result: LookupResult) {
+        self.init(card: CardInfo(result.card), decision: NECProtocol.Decision(result.verdict.decision))
+        carry(result.verdict)
+    }
+}
+
+/// A message that carries a verdict's fields (`TAP`, `IDENTIFY`, `LOOKUP`).
+private protocol VerdictCarrying {
+    var decision: NECProtocol.Decision { get set }
+    var kind: NECProtocol.AuthorisationKind? { get set }
+    var reason: NECProtocol.DeclineReason? { get set }
+    var pupil: String? { get set }
+    var dailyLimit: Int? { get set }
+    var allergens: [String]? { get set }
+    var message: String? { get set }
+    var listStale: Bool? { get set }
+}
+
+extension TapEvent: VerdictCarrying {}
+extension LookupMessage: VerdictCarrying {}
+
+extension VerdictCarrying {
+    /// Sets the verdict's fields as the protocol carries them: absent rather than empty or false.
+    mutating func carry(_ verdict: Verdict) {
+        decision = NECProtocol.Decision(verdict.decision)
+        kind = verdict.kind.map(NECProtocol.AuthorisationKind.init)
+        reason = verdict.reason.map(NECProtocol.DeclineReason.init)
+        pupil = verdict.pupil
+        allergens = verdict.allergens.flatMap { $0.isEmpty ? nil : $0 }
+        message = verdict.message
+        dailyLimit = verdict.dailyLimit
+        listStale = verdict.listStale ? true : nil
+    }
+}
+
+extension CardInfo {
+    /// The `card` object of what was read (`media` always present).
+    /// - Parameter card: the store's card fields.
+    public init(_ card: CardFields) {
+        self.init(
+            isrn: card.isrn, uid: card.uid, media: MediaType(rawValue: card.media.rawValue),
+            expiry: card.expiry?.description)
+    }
+}
+
+extension NECProtocol.Decision {
+    /// The wire spelling of the store's decision.
+    public init(_ decision: Verdict.Decision) { self.init(rawValue: decision.rawValue) }
+}
+
+extension NECProtocol.AuthorisationKind {
+    /// The wire spelling of the store's kind.
+    public init(_ kind: Verdict.AuthorisationKind) { self.init(rawValue: kind.rawValue) }
+}
+
+extension NECProtocol.DeclineReason {
+    /// The wire spelling of the store's reason.
+    public init(_ reason: Verdict.DeclineReason) { self.init(rawValue: reason.rawValue) }
+}
+
+extension NECProtocol.ReaderRole {
+    /// The wire spelling of a configured reader role.
+    public init(_ role: EntitlementStore.ReaderRole) { self.init(rawValue: role.rawValue) }
+}
+
+extension ReaderStatus {
+    /// The wire spelling of what a reader holds.
+    public init(_ presence: ReaderPresence) { self.init(rawValue: presence.rawValue) }
+}
