@@ -1,5 +1,6 @@
 import Entitlements
 import Foundation
+import NECCard
 import NECProtocol
 
 /// The socket server's view of the daemon: stored events from the journal, readers from
@@ -103,7 +104,7 @@ struct DaemonBackendStore: DaemonBackend {
     }
 
     private func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String(format: "%02X", $0) }.joined()
+        Hex.string(bytes)
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NECCard
 import NECDaemon
 import NECProtocol
 import PCSC
@@ -172,7 +173,7 @@ struct DebugReport {
         return states.map { state in
             var line = "\(state.reader): \(ReaderStateName.of(state.eventState)) [\(state.eventState)]"
             if state.eventState.contains(.present) && !state.atr.isEmpty {
-                line += "\n  ATR " + state.atr.map { String(format: "%02X", $0) }.joined(separator: " ")
+                line += "\n  ATR " + Hex.spaced(state.atr)
             }
             return line
         }.joined(separator: "\n")
