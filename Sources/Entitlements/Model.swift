@@ -195,7 +195,7 @@ public struct StoredEvent: Sendable, Equatable {
         var json = JSONObjectWriter()
         json.string("class", eventClass.rawValue)
         if let seq { json.integer("seq", seq) }
-        json.string("time", ISOTime.string(millis: timeMillis))
+        json.string("time", UTCTimestamp.string(millis: timeMillis))
         if eventClass == .voided {
             if let voided { json.integer("voided", voided) }
             if let pupil = verdict.pupil { json.string("pupil", pupil) }

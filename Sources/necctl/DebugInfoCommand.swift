@@ -101,7 +101,7 @@ struct DebugReport {
             (findings.map { $0.text(colour: false) } + [summary.text, "exit \(summary.exitCode)"]).joined(separator: "\n")))
         sections.append(configurationFile())
         let header = """
-            necd debug information, written \(ISO8601DateFormatter().string(from: Date())) by necctl \(ProtocolVersion.release)
+            necd debug information, written \(UTCTimestamp.string(secondsSince1970: Date().timeIntervalSince1970, fractionalSeconds: false)) by necctl \(ProtocolVersion.release)
             Card numbers, chip UIDs, pupil references and keys are masked. Read it before sending it.
             """
         // The header is ours and names what is masked, so it alone is not redacted.

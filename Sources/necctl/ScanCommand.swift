@@ -251,7 +251,7 @@ enum ScanOutput {
     static func jsonLine(_ reading: TapReading) -> String {
         let kind = ATRKind(atr: reading.atr)
         var row = Row(
-            reader: reading.reader, time: ISO8601.string(reading.time), atr: Hex.string(reading.atr),
+            reader: reading.reader, time: UTCTimestamp.string(secondsSince1970: reading.time.timeIntervalSince1970), atr: Hex.string(reading.atr),
             atr_meaning: kind.meaning, apdus: 0, read_ms: milliseconds(reading.readDuration)
         )
         switch reading.result {
@@ -291,7 +291,7 @@ enum ScanOutput {
         func add(_ label: String, _ value: String) {
             lines.append("  " + label.padding(toLength: 8, withPad: " ", startingAt: 0) + value)
         }
-        lines.append("\(reading.reader): card at \(ISO8601.string(reading.time))")
+        lines.append("\(reading.reader): card at \(UTCTimestamp.string(secondsSince1970: reading.time.timeIntervalSince1970))")
         add("ATR", Hex.spaced(reading.atr))
         add("", ATRKind(atr: reading.atr).meaning)
         if !reading.exchanges.isEmpty {
@@ -354,15 +354,5 @@ enum ScanOutput {
 enum Today {
     static func utc() -> CivilDate {
         CivilDate(daysSinceUnixEpoch: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down)))
-    }
-}
-
-/// ISO 8601 UTC with milliseconds, as the protocol writes times.
-enum ISO8601 {
-    static func string(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: date)
     }
 }
