@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "ToolkitTests",
             dependencies: [
-                "necctl", "NECDaemon", "NECDaemonTesting", "NECProtocol",
+                "necctl", "NECDaemon", "NECDaemonTesting", "NECProtocol", "NECCard",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict

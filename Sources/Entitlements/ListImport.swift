@@ -282,7 +282,7 @@ extension EntitlementStore {
         guard validator.errors == 0 else {
             throw ListImportError.rejected(file: path, errorCount: validator.errors)
         }
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.lowercase(hasher.finalize())
         if let signedDigest, signedDigest != digest { throw ListImportError.fileChanged(file: path) }
         hooks.betweenPasses?()
 
@@ -384,7 +384,7 @@ extension EntitlementStore {
     {
         if size == 0 {
             let empty = Data()
-            return (keys.first { $0.verifies(signature, of: empty) }, SHA256.hash(data: empty).map { String(format: "%02x", $0) }.joined())
+            return (keys.first { $0.verifies(signature, of: empty) }, Hex.lowercase(SHA256.hash(data: empty)))
         }
         guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
             throw ListImportError.cannotRead(file: path, errno: errno)
@@ -392,7 +392,7 @@ extension EntitlementStore {
         defer { munmap(base, size) }
         let bytes = UnsafeRawBufferPointer(start: base, count: size)
         let key = keys.first { $0.verifies(signature, of: bytes) }
-        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.lowercase(SHA256.hash(data: bytes))
         return (key, digest)
     }
 

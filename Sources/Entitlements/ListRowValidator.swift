@@ -229,7 +229,7 @@ struct ListRowValidator {
             if digits == 18 && hex == 18 {
                 for b in bytes where b != 32 { card.append(b) }
                 if card.count == 18 && card[0] == 54 && card[1] == 51 && card[2] == 51 && card[3] == 53
-                    && card[4] == 57 && card[5] == 55 && Self.luhnValid(card)
+                    && card[4] == 57 && card[5] == 55 && Luhn.isValid(ascii: card)
                 {
                     return nil
                 }
@@ -292,22 +292,6 @@ struct ListRowValidator {
         if count < min { return "empty" }
         if count > max { return "longer than \(max) characters" }
         return nil
-    }
-
-    /// The Luhn check over ASCII digits, without allocating (this runs twice a row).
-    static func luhnValid(_ ascii: [UInt8]) -> Bool {
-        var sum = 0
-        var double = false
-        for b in ascii.reversed() {
-            var v = Int(b) - 48
-            if double {
-                v *= 2
-                if v > 9 { v -= 9 }
-            }
-            sum += v
-            double.toggle()
-        }
-        return sum % 10 == 0
     }
 
     /// `U+00A0`.

@@ -1,31 +1,3 @@
-/// Why a chained exchange did not complete. Transport errors are not wrapped: they pass
-/// through unchanged.
-public enum ExchangeError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// A response shorter than a status word, in this frame (1-based).
-    case noStatusWord(frame: Int, length: Int)
-    /// The card kept asking for more frames beyond the limit.
-    case tooManyFrames(limit: Int)
-
-    /// One line for a technician.
-    public var description: String {
-        switch self {
-        case .noStatusWord(let f, let n): "frame \(f) answer has \(n) bytes, no status word"
-        case .tooManyFrames(let l): "card still had more data after \(l) frames"
-        }
-    }
-}
-
-/// The outcome of a possibly chained exchange: every frame's data concatenated, and the
-/// status word of the last frame.
-public struct ChainedResponse: Sendable, Equatable {
-    /// The data of all frames, in order, without status words.
-    public var data: [UInt8]
-    /// The last frame's status word.
-    public var status: StatusWord
-    /// How many APDUs the exchange took.
-    public var frames: Int
-}
-
 /// MIFARE DESFire native commands wrapped in ISO 7816 APDUs (`90 INS 00 00 [Lc data] 00`).
 public enum DESFire {
     /// The ITSO application ID `A0 02 16`, as sent on the wire (least significant byte first).
@@ -86,21 +58,8 @@ public enum DESFire {
     public static func transceive(
         _ command: [UInt8], over transport: inout some APDUTransport, frameLimit: Int = defaultFrameLimit
     ) throws -> ChainedResponse {
-        var data: [UInt8] = []
-        var next = command
-        var frames = 0
-        while true {
-            guard frames < frameLimit else { throw ExchangeError.tooManyFrames(limit: frameLimit) }
-            let response = try transport.transmit(next)
-            frames += 1
-            guard let sw = StatusWord(response: response) else {
-                throw ExchangeError.noStatusWord(frame: frames, length: response.count)
-            }
-            data.append(contentsOf: response.dropLast(2))
-            guard sw == .desfireAdditionalFrame else {
-                return ChainedResponse(data: data, status: sw, frames: frames)
-            }
-            next = additionalFrame
+        try ChainedResponse.collect(command, over: &transport, frameLimit: frameLimit) { sw in
+            sw == .desfireAdditionalFrame ? additionalFrame : nil
         }
     }
 }
@@ -171,39 +130,5 @@ public struct DESFireVersion: Sendable, Equatable {
         let answer = try DESFire.transceive(DESFire.getVersion, over: &transport, frameLimit: 3)
         guard answer.status == .desfireOK else { return nil }
         return DESFireVersion(data: answer.data)
-    }
-}
-
-/// ITSO on an ISO 7816 microprocessor card (CMD2).
-public enum CMD2 {
-    /// The ITSO CMD2 AID: RID `A0 00 00 02 16` + ASCII `ITSO-1`.
-    public static let itsoAID: [UInt8] = [0xA0, 0x00, 0x00, 0x02, 0x16] + Array("ITSO-1".utf8)
-
-    /// SELECT by DF name, returning the FCI: `00 A4 04 00 0B A0 00 00 02 16 49 54 53 4F 2D 31 00`.
-    public static let selectITSO: [UInt8] = [0x00, 0xA4, 0x04, 0x00, UInt8(itsoAID.count)] + itsoAID + [0x00]
-
-    /// GET RESPONSE for `length` bytes (after `61 xx` on T=0).
-    public static func getResponse(_ length: UInt8) -> [UInt8] { [0x00, 0xC0, 0x00, 0x00, length] }
-
-    /// Sends `command` and follows `61 xx` with GET RESPONSE, appending each part.
-    /// - Throws: `ExchangeError` for an answer with no status word or too many frames;
-    ///   transport errors unchanged.
-    public static func transceive(
-        _ command: [UInt8], over transport: inout some APDUTransport, frameLimit: Int = DESFire.defaultFrameLimit
-    ) throws -> ChainedResponse {
-        var data: [UInt8] = []
-        var next = command
-        var frames = 0
-        while true {
-            guard frames < frameLimit else { throw ExchangeError.tooManyFrames(limit: frameLimit) }
-            let response = try transport.transmit(next)
-            frames += 1
-            guard let sw = StatusWord(response: response) else {
-                throw ExchangeError.noStatusWord(frame: frames, length: response.count)
-            }
-            data.append(contentsOf: response.dropLast(2))
-            guard sw.sw1 == 0x61 else { return ChainedResponse(data: data, status: sw, frames: frames) }
-            next = getResponse(sw.sw2)
-        }
     }
 }

@@ -1,24 +1,18 @@
-/// Hex helpers used for UIDs, ATRs and APDU traces.
+/// Hex helpers used for UIDs, ATRs, APDU traces and digests.
 public enum Hex {
     /// Upper-case hex without separators: `[0x04, 0xA1]` -> `"04A1"`.
     public static func string(_ bytes: some Sequence<UInt8>) -> String {
-        var out = ""
-        for b in bytes {
-            out.append(digit(b >> 4))
-            out.append(digit(b & 0x0F))
-        }
-        return out
+        render(bytes, separator: false, lowercase: false)
     }
 
     /// Upper-case hex with one space between bytes: `"04 A1"`.
     public static func spaced(_ bytes: some Sequence<UInt8>) -> String {
-        var out = ""
-        for b in bytes {
-            if !out.isEmpty { out.append(" ") }
-            out.append(digit(b >> 4))
-            out.append(digit(b & 0x0F))
-        }
-        return out
+        render(bytes, separator: true, lowercase: false)
+    }
+
+    /// Lower-case hex without separators, as digests are written: `[0x04, 0xA1]` -> `"04a1"`.
+    public static func lowercase(_ bytes: some Sequence<UInt8>) -> String {
+        render(bytes, separator: false, lowercase: true)
     }
 
     /// Parses hex digits, ignoring spaces, colons and dashes. Returns nil on any other
@@ -45,7 +39,16 @@ public enum Hex {
         return high == nil ? out : nil
     }
 
-    private static func digit(_ v: UInt8) -> Character {
-        Character(Unicode.Scalar(v < 10 ? v + 48 : v + 55))
+    private static func render(_ bytes: some Sequence<UInt8>, separator: Bool, lowercase: Bool) -> String {
+        // 10 to 15 plus this is "A" to "F" (55) or "a" to "f" (87).
+        let letters: UInt8 = lowercase ? 87 : 55
+        func digit(_ v: UInt8) -> Character { Character(Unicode.Scalar(v < 10 ? v + 48 : v + letters)) }
+        var out = ""
+        for b in bytes {
+            if separator && !out.isEmpty { out.append(" ") }
+            out.append(digit(b >> 4))
+            out.append(digit(b & 0x0F))
+        }
+        return out
     }
 }

@@ -2,18 +2,8 @@
 public enum Luhn {
     /// The check digit (0-9) for `digits`, which must all be 0-9.
     public static func checkDigit(for digits: some Collection<UInt8>) -> UInt8 {
-        var sum = 0
         // Walking from the right, the digit next to the check digit is doubled.
-        var double = true
-        for d in digits.reversed() {
-            var v = Int(d)
-            if double {
-                v *= 2
-                if v > 9 { v -= 9 }
-            }
-            sum += v
-            double.toggle()
-        }
+        let sum = weightedSum(digits.reversed(), doublingFirst: true)
         return UInt8((10 - sum % 10) % 10)
     }
 
@@ -24,12 +14,31 @@ public enum Luhn {
     }
 
     /// True when `text` is all ASCII digits and passes the Luhn check.
-    public static func isValid(_ text: String) -> Bool {
-        var digits: [UInt8] = []
-        for ch in text.utf8 {
-            guard ch >= 48, ch <= 57 else { return false }
-            digits.append(ch - 48)
+    public static func isValid(_ text: String) -> Bool { isValid(ascii: text.utf8) }
+
+    /// True when `ascii` holds only the ASCII digits `0`-`9`, at least two, and passes
+    /// the Luhn check. Reads the bytes in place, without copying them (a list import
+    /// checks every row).
+    public static func isValid(ascii: some BidirectionalCollection<UInt8>) -> Bool {
+        guard ascii.count >= 2, ascii.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return false }
+        // With the check digit included, the digit next to it is the first doubled one.
+        return weightedSum(ascii.reversed().lazy.map { $0 - 48 }, doublingFirst: false) % 10 == 0
+    }
+
+    /// The Luhn sum of `digits` (0-9, rightmost first), every other one doubled and
+    /// reduced to one digit, starting with the first when `doublingFirst`.
+    private static func weightedSum(_ digits: some Sequence<UInt8>, doublingFirst: Bool) -> Int {
+        var sum = 0
+        var double = doublingFirst
+        for d in digits {
+            var v = Int(d)
+            if double {
+                v *= 2
+                if v > 9 { v -= 9 }
+            }
+            sum += v
+            double.toggle()
         }
-        return isValid(digits)
+        return sum
     }
 }

@@ -1,5 +1,6 @@
 import Entitlements
 import Foundation
+import NECCard
 import NECProtocol
 import ProtocolMapping
 
@@ -99,7 +100,7 @@ struct DaemonBackendStore: DaemonBackend {
     }
 
     private func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String(format: "%02X", $0) }.joined()
+        Hex.string(bytes)
     }
 }
 

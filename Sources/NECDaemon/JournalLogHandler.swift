@@ -7,6 +7,7 @@ import Glibc
 import Musl
 #endif
 public import Logging
+import NECCard
 
 /// A swift-log handler writing one line per message to standard error.
 ///
@@ -181,13 +182,6 @@ public struct JournalLogHandler: LogHandler {
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC.
     static func timestamp(_ time: timespec) -> String {
-        var seconds = time_t(time.tv_sec)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let millis = Int(time.tv_nsec / 1_000_000)
-        let millisText = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(millisText)Z"
+        UTCTimestamp.string(millis: Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec / 1_000_000))
     }
 }

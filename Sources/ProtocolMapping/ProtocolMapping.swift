@@ -2,6 +2,7 @@
 // the daemon (socket lines) and necctl (`--json`) alike. NECProtocol encodes them.
 public import Entitlements
 public import NECProtocol
+import NECCard
 
 extension StoredEvent {
     /// The event as a client reads it: one encoded line, with its `\n`. Replay and live
@@ -20,7 +21,7 @@ extension TapEvent {
     public init(_ event: StoredEvent) {
         self.init(
             messageClass: MessageClass(event.eventClass.rawValue), seq: event.seq,
-            time: ISOTime.string(millis: event.timeMillis), reader: event.reader, lane: event.lane,
+            time: UTCTimestamp.string(millis: event.timeMillis), reader: event.reader, lane: event.lane,
             card: CardInfo(event.card), decision: NECProtocol.Decision(event.verdict.decision))
         carry(event.verdict)
     }
@@ -31,7 +32,7 @@ extension VoidedEvent {
     /// - Parameter event: a stored void (``StoredEvent/voiding(_:pupil:lane:timeMillis:)``).
     public init(_ event: StoredEvent) {
         self.init(
-            seq: event.seq, time: ISOTime.string(millis: event.timeMillis), voided: event.voided,
+            seq: event.seq, time: UTCTimestamp.string(millis: event.timeMillis), voided: event.voided,
             pupil: event.verdict.pupil, lane: event.lane)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NECCard
 import NECDaemon
 import NECProtocol
 import PCSC
@@ -100,7 +101,7 @@ struct DebugReport {
             (findings.map { $0.text(colour: false) } + [summary.text, "exit \(summary.exitCode)"]).joined(separator: "\n")))
         sections.append(configurationFile())
         let header = """
-            necd debug information, written \(ISO8601DateFormatter().string(from: Date())) by necctl \(ProtocolVersion.release)
+            necd debug information, written \(UTCTimestamp.string(secondsSince1970: Date().timeIntervalSince1970, fractionalSeconds: false)) by necctl \(ProtocolVersion.release)
             Card numbers, chip UIDs, pupil references and keys are masked. Read it before sending it.
             """
         // The header is ours and names what is masked, so it alone is not redacted.
@@ -172,7 +173,7 @@ struct DebugReport {
         return states.map { state in
             var line = "\(state.reader): \(ReaderStateName.of(state.eventState)) [\(state.eventState)]"
             if state.eventState.contains(.present) && !state.atr.isEmpty {
-                line += "\n  ATR " + state.atr.map { String(format: "%02X", $0) }.joined(separator: " ")
+                line += "\n  ATR " + Hex.spaced(state.atr)
             }
             return line
         }.joined(separator: "\n")

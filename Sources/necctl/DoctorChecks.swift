@@ -1,5 +1,6 @@
 import Entitlements
 import Foundation
+import NECCard
 import NECClient
 import NECDaemon
 import NECProtocol
@@ -398,10 +399,14 @@ struct Doctor {
     /// The start of a base64 public key: enough to tell keys apart, short enough for a line.
     static func keyPrefix(_ key: String) -> String { String(key.prefix(8)) }
 
+    /// An instant in UTC to the second, as the clock and journal findings show it.
+    static func utc(_ date: Date) -> String {
+        UTCTimestamp.string(secondsSince1970: date.timeIntervalSince1970, fractionalSeconds: false)
+    }
+
     private func clockFinding(newestEvent: Date?) -> Finding {
-        let formatter = ISO8601DateFormatter()
         let fix = "set the clock: timedatectl set-ntp true (and let the till reach an NTP server)"
-        var detail = formatter.string(from: now)
+        var detail = Self.utc(now)
         if let synchronised = ExternalCommand.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"], timeout: .seconds(3)),
             synchronised.status == 0
         {
@@ -415,7 +420,7 @@ struct Doctor {
         }
         if let newestEvent, newestEvent > now.addingTimeInterval(60) {
             return .fault(
-                "clock", detail + ": before the newest stored event (\(formatter.string(from: newestEvent))); the clock went back",
+                "clock", detail + ": before the newest stored event (\(Self.utc(newestEvent))); the clock went back",
                 fix: fix)
         }
         return .ok("clock", detail)
@@ -425,8 +430,7 @@ struct Doctor {
         guard health.eventCount > 0, let oldest = health.oldestEvent, let newest = health.newestEvent else {
             return .ok("journal", "no events stored")
         }
-        let formatter = ISO8601DateFormatter()
-        let detail = "\(health.eventCount) events, oldest \(formatter.string(from: oldest)), newest \(formatter.string(from: newest))"
+        let detail = "\(health.eventCount) events, oldest \(Self.utc(oldest)), newest \(Self.utc(newest))"
         let limit = Double(configuration.eventRetention + 2) * 86_400
         if now.timeIntervalSince(oldest) > limit {
             return .warning(

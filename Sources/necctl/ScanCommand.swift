@@ -212,7 +212,7 @@ enum ScanOutput {
     static func report(_ reading: TapReading) -> ScanReport {
         let kind = ATRKind(atr: reading.atr)
         var row = ScanReport(
-            reader: reading.reader, time: ISO8601.string(reading.time), atr: Hex.string(reading.atr),
+            reader: reading.reader, time: UTCTimestamp.string(secondsSince1970: reading.time.timeIntervalSince1970), atr: Hex.string(reading.atr),
             atrMeaning: kind.meaning, apdus: 0, readMs: milliseconds(reading.readDuration)
         )
         switch reading.result {
@@ -252,7 +252,7 @@ enum ScanOutput {
         func add(_ label: String, _ value: String) {
             lines.append("  " + label.padding(toLength: 8, withPad: " ", startingAt: 0) + value)
         }
-        lines.append("\(reading.reader): card at \(ISO8601.string(reading.time))")
+        lines.append("\(reading.reader): card at \(UTCTimestamp.string(secondsSince1970: reading.time.timeIntervalSince1970))")
         add("ATR", Hex.spaced(reading.atr))
         add("", ATRKind(atr: reading.atr).meaning)
         if !reading.exchanges.isEmpty {
@@ -315,15 +315,5 @@ enum ScanOutput {
 enum Today {
     static func utc() -> CivilDate {
         CivilDate(daysSinceUnixEpoch: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down)))
-    }
-}
-
-/// ISO 8601 UTC with milliseconds, as the protocol writes times.
-enum ISO8601 {
-    static func string(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: date)
     }
 }

@@ -226,19 +226,8 @@ struct DaemonEndToEndTests {
     @Test func readyArrivesOnTheNotifySocket() async throws {
         let d = try DaemonFixture()
         let path = d.directory + "/notify.sock"
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = try TestListener.boundSocket(path, type: Int32(SOCK_DGRAM.rawValue))
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(path.utf8)
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        try #require(bound == 0)
         try await d.start(environment: ["NOTIFY_SOCKET": path])
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         var received = ""

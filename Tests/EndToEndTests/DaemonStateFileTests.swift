@@ -49,9 +49,7 @@ extension DaemonEndToEndTests {
         #expect(said.contains("\(d.socketPath) is in use: another process is listening on it"), "\(said)")
         #expect(FileIdentity(d.socketPath) == before)
         // The other process still gets its connections.
-        let client = try LineSocket(path: d.socketPath)
-        #expect(listener.acceptOne())
-        _ = client
+        #expect(try listener.acceptsAClient(at: d.socketPath))
     }
 
     @Test func aStaleSocketFileIsReplacedAndStoppingLeavesASocketNecdDidNotMake() async throws {
@@ -68,9 +66,7 @@ extension DaemonEndToEndTests {
         let theirs = try #require(FileIdentity(d.socketPath))
         #expect(await d.stopDaemon() == 0)
         #expect(FileIdentity(d.socketPath) == theirs)
-        let client = try LineSocket(path: d.socketPath)
-        #expect(listener.acceptOne())
-        _ = client
+        #expect(try listener.acceptsAClient(at: d.socketPath))
     }
 
     // MARK: Files and directories necd creates
@@ -101,32 +97,28 @@ extension DaemonEndToEndTests {
         let d = try DaemonFixture()
         let deepSocket = d.directory + "/run/necd/necd.sock"
         let config = d.directory + "/deep.toml"
-        try """
-            socket = "\(deepSocket)"
-            socket_group = "necd-no-such-group"
-            database = "\(d.databasePath)"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        // The three configurations below differ only in the two paths.
+        func configure(socket: String, database: String) throws {
+            try """
+                socket = "\(socket)"
+                socket_group = "necd-no-such-group"
+                database = "\(database)"
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        try configure(socket: deepSocket, database: d.databasePath)
         let socketSaid = try await necdRefuses(configPath: config)
         #expect(socketSaid.contains("cannot create \(d.directory)/run/necd for the socket: \(d.directory)/run does not exist"), "\(socketSaid)")
         #expect(!FileManager.default.fileExists(atPath: d.directory + "/run"))
 
         let deepDatabase = d.directory + "/lib/necd/necd.sqlite"
-        try """
-            socket = "\(d.socketPath)"
-            socket_group = "necd-no-such-group"
-            database = "\(deepDatabase)"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        try configure(socket: d.socketPath, database: deepDatabase)
         let databaseSaid = try await necdRefuses(configPath: config)
         #expect(databaseSaid.contains("cannot create \(d.directory)/lib/necd for the database: \(d.directory)/lib does not exist"), "\(databaseSaid)")
         #expect(!FileManager.default.fileExists(atPath: d.directory + "/lib"))
 
         // One missing directory is created, as systemd's RuntimeDirectory= would.
         mkdir(d.directory + "/run", 0o755)
-        try """
-            socket = "\(deepSocket)"
-            socket_group = "necd-no-such-group"
-            database = "\(d.databasePath)"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        try configure(socket: deepSocket, database: d.databasePath)
         let process = try ChildProcess(BuiltProducts.executable("necd"), ["--config", config])
         defer { process.terminate() }
         let banner = try await firstBanner(deepSocket, process)
@@ -179,11 +171,7 @@ extension DaemonEndToEndTests {
         #expect(blocked["reason"] as? String == "unavailable")
         #expect(blocked["kind"] == nil)
         holder.terminate()
-        try await d.tap(DaemonFixture.card(DaemonFixture.lunchCard), port: d.tillPort)
-        let served = try d.decision(watch)
-        #expect(served["decision"] as? String == "authorised")
-        #expect(served["kind"] as? String == "lunch")
-        #expect(served["pupil"] as? String == "TEST-0001")
+        try await expectLunchServed(d, watch)
     }
 
     @Test func necdRefusesToDecideFromAListItsConfigurationDoesNotTrust() async throws {
@@ -223,11 +211,19 @@ extension DaemonEndToEndTests {
         try Shell.run(
             necctl, "list", "import", list, "--signature", list + ".sig", "--trusted-key", trusted,
             "--database", d.databasePath)
+        try await expectLunchServed(d, watch)
+    }
+
+    /// Taps the fixture's lunch card on the till and expects it served: authorised, a
+    /// lunch, for pupil TEST-0001.
+    private func expectLunchServed(
+        _ d: DaemonFixture, _ watch: LineSocket, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         try await d.tap(DaemonFixture.card(DaemonFixture.lunchCard), port: d.tillPort)
-        let signed = try d.decision(watch)
-        #expect(signed["decision"] as? String == "authorised")
-        #expect(signed["kind"] as? String == "lunch")
-        #expect(signed["pupil"] as? String == "TEST-0001")
+        let served = try d.decision(watch)
+        #expect(served["decision"] as? String == "authorised", sourceLocation: sourceLocation)
+        #expect(served["kind"] as? String == "lunch", sourceLocation: sourceLocation)
+        #expect(served["pupil"] as? String == "TEST-0001", sourceLocation: sourceLocation)
     }
 
     @Test func aVoidIsJournalledAndOnlyTodaysLunchCanBeVoided() async throws {
@@ -345,13 +341,22 @@ final class TestListener {
         return true
     }
 
+    /// Connects a client to `path` and accepts it: true when this listener is the one
+    /// serving `path` and takes the connection within 5 s.
+    func acceptsAClient(at path: String) throws -> Bool {
+        let client = try LineSocket(path: path)
+        defer { withExtendedLifetime(client) {} }
+        return acceptOne()
+    }
+
     /// Leaves a socket file at `path` that nobody listens on, as a killed server does.
     static func staleSocketFile(at path: String) throws {
         close(try boundSocket(path))
     }
 
-    private static func boundSocket(_ path: String) throws -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    /// A Unix socket of `type` (stream unless told) bound to `path`, not yet listening.
+    static func boundSocket(_ path: String, type: Int32 = Int32(SOCK_STREAM.rawValue)) throws -> Int32 {
+        let fd = socket(AF_UNIX, type, 0)
         guard fd >= 0 else { throw LineSocket.Failure(description: "socket: errno \(errno)") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)

@@ -28,21 +28,29 @@ struct NoExpiryEndToEndTests {
         let watch = try d.watcher()
         let till: [String: Any] = ["class": "TAP", "reader": d.tillReader, "lane": "till-1"]
         let kiosk: [String: Any] = ["class": "IDENTIFY", "reader": d.kioskReader, "lane": "kiosk-1"]
+        // Taps a no-expiry card of `isrn` on `port` and expects exactly `common`, the `card`
+        // object such a card gives, and `fields` in the event it gets.
+        @discardableResult
+        func tapNoExpiry(
+            _ isrn: ISRN, port: UInt16, _ common: [String: Any], _ fields: [String: Any],
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) async throws -> [String: Any] {
+            try await d.tap(Self.noExpiryCard(isrn), port: port)
+            let event = try d.decision(watch)
+            let expected = ["card": Self.card(isrn)].merging(fields) { _, new in new }
+            expectEvent(event, common, expected, sourceLocation: sourceLocation)
+            return event
+        }
 
         // Rule 6: a free lunch, not card_expired.
-        try await d.tap(Self.noExpiryCard(DaemonFixture.lunchCard), port: d.tillPort)
-        let lunch = try d.decision(watch)
-        expectEvent(lunch, till, [
-            "card": Self.card(DaemonFixture.lunchCard), "decision": "authorised", "kind": "lunch", "pupil": "TEST-0001",
+        let lunch = try await tapNoExpiry(DaemonFixture.lunchCard, port: d.tillPort, till, [
+            "decision": "authorised", "kind": "lunch", "pupil": "TEST-0001",
         ])
         let firstSeq = try #require(lunch["seq"] as? Int)
 
         // Rule 8: the same pupil again.
-        try await d.tap(Self.noExpiryCard(DaemonFixture.lunchCard), port: d.tillPort)
-        let again = try d.decision(watch)
-        expectEvent(again, till, [
-            "card": Self.card(DaemonFixture.lunchCard), "decision": "declined", "reason": "already_redeemed",
-            "pupil": "TEST-0001",
+        let again = try await tapNoExpiry(DaemonFixture.lunchCard, port: d.tillPort, till, [
+            "decision": "declined", "reason": "already_redeemed", "pupil": "TEST-0001",
         ])
         #expect(again["seq"] as? Int == firstSeq + 1)
 
@@ -56,35 +64,26 @@ struct NoExpiryEndToEndTests {
         ])
 
         // Rule 3: not on the list, still showing what was read.
-        try await d.tap(Self.noExpiryCard(DaemonFixture.unknownCard), port: d.tillPort)
-        expectEvent(try d.decision(watch), till, [
-            "card": Self.card(DaemonFixture.unknownCard), "decision": "declined", "reason": "unknown_card",
+        try await tapNoExpiry(DaemonFixture.unknownCard, port: d.tillPort, till, [
+            "decision": "declined", "reason": "unknown_card",
         ])
 
         // Rule 4: hotlisted, with the pupil shown.
-        try await d.tap(Self.noExpiryCard(DaemonFixture.hotlistedCard), port: d.tillPort)
-        expectEvent(try d.decision(watch), till, [
-            "card": Self.card(DaemonFixture.hotlistedCard), "decision": "declined", "reason": "hotlisted",
-            "pupil": "TEST-0003",
+        try await tapNoExpiry(DaemonFixture.hotlistedCard, port: d.tillPort, till, [
+            "decision": "declined", "reason": "hotlisted", "pupil": "TEST-0003",
         ])
 
         // Rule 5: outside valid_from..valid_until.
-        try await d.tap(Self.noExpiryCard(DaemonFixture.futureCard), port: d.tillPort)
-        expectEvent(try d.decision(watch), till, [
-            "card": Self.card(DaemonFixture.futureCard), "decision": "declined", "reason": "not_entitled",
-            "pupil": "TEST-0004",
+        try await tapNoExpiry(DaemonFixture.futureCard, port: d.tillPort, till, [
+            "decision": "declined", "reason": "not_entitled", "pupil": "TEST-0004",
         ])
 
         // A kiosk: IDENTIFY, and nothing redeemed, so the till still gives the lunch.
-        try await d.tap(Self.noExpiryCard(DaemonFixture.secondLunchCard), port: d.kioskPort)
-        expectEvent(try d.decision(watch), kiosk, [
-            "card": Self.card(DaemonFixture.secondLunchCard), "decision": "authorised", "kind": "lunch",
-            "pupil": "TEST-0008",
+        try await tapNoExpiry(DaemonFixture.secondLunchCard, port: d.kioskPort, kiosk, [
+            "decision": "authorised", "kind": "lunch", "pupil": "TEST-0008",
         ])
-        try await d.tap(Self.noExpiryCard(DaemonFixture.secondLunchCard), port: d.tillPort)
-        expectEvent(try d.decision(watch), till, [
-            "card": Self.card(DaemonFixture.secondLunchCard), "decision": "authorised", "kind": "lunch",
-            "pupil": "TEST-0008",
+        try await tapNoExpiry(DaemonFixture.secondLunchCard, port: d.tillPort, till, [
+            "decision": "authorised", "kind": "lunch", "pupil": "TEST-0008",
         ])
 
         // A CMD2 card storing day 0 behind both reserved bits set: still no expiry.

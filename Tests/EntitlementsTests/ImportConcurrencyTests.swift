@@ -109,40 +109,45 @@ import Testing
     /// next opening of the store deletes them, and the list in force is untouched.
     @Test(.enabled(if: necctl != nil, "necctl is not built next to the tests (swift build first)"))
     func killedImportIsCleanedAtTheNextOpen() throws {
-        let exe = try #require(Self.necctl)
-        let (dir, db, list) = try Self.prepared(pupils: 20_000, lists: 1)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let child = try Self.startImport(exe, list: list, db: db)
-        try Self.waitForStagedRows(db, child: child)
-        kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
-        #expect(child.terminationReason == .uncaughtSignal)
-        #expect((try Self.rowsByState(db)["staging"] ?? 0) > 0)
+        try Self.whileImportIsStaging { db, list, child in
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+            #expect(child.terminationReason == .uncaughtSignal)
+            #expect((try Self.rowsByState(db)["staging"] ?? 0) > 0)
 
-        let store = try EntitlementStore(path: db)
-        #expect(try Self.rowsByState(db) == ["current": 40_000])
-        #expect(try store.lookup(card: Fixture.isrn(7), at: now).verdict.pupil == Fixture.pupil(7))
-        // And the next import works as if nothing had happened.
-        let summary = try store.importList(path: list, at: now)
-        #expect(summary.status.rows == 40_000)
-        #expect(try Self.rowsByState(db) == ["current": 40_000, "previous": 40_000])
+            let store = try EntitlementStore(path: db)
+            #expect(try Self.rowsByState(db) == ["current": 40_000])
+            #expect(try store.lookup(card: Fixture.isrn(7), at: now).verdict.pupil == Fixture.pupil(7))
+            // And the next import works as if nothing had happened.
+            let summary = try store.importList(path: list, at: now)
+            #expect(summary.status.rows == 40_000)
+            #expect(try Self.rowsByState(db) == ["current": 40_000, "previous": 40_000])
+        }
     }
 
     /// A list another process is importing is not a leftover: opening the store leaves
     /// it, a second import is refused, and the first completes.
     @Test(.enabled(if: necctl != nil, "necctl is not built next to the tests (swift build first)"))
     func runningImportIsLeftAlone() throws {
-        let exe = try #require(Self.necctl)
-        let (dir, db, list) = try Self.prepared(pupils: 20_000, lists: 1)
+        try Self.whileImportIsStaging { db, list, child in
+            let store = try EntitlementStore(path: db)
+            let staged = try Self.rowsByState(db)["staging"] ?? 0
+            #expect(staged >= 1000)
+            #expect(throws: ListImportError.importRunning(database: db)) { try store.importList(path: list, at: now) }
+            child.waitUntilExit()
+            #expect(child.terminationReason == .exit && child.terminationStatus == 0)
+            #expect(try Self.rowsByState(db) == ["current": 40_000, "previous": 40_000])
+        }
+    }
+
+    /// Runs `body` while a necctl child imports a second list of 20,000 pupils into a
+    /// prepared store and has staged rows of it; the directory goes afterwards.
+    static func whileImportIsStaging(_ body: (_ db: String, _ list: String, _ child: Process) throws -> Void) throws {
+        let exe = try #require(necctl)
+        let (dir, db, list) = try prepared(pupils: 20_000, lists: 1)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let child = try Self.startImport(exe, list: list, db: db)
-        try Self.waitForStagedRows(db, child: child)
-        let store = try EntitlementStore(path: db)
-        let staged = try Self.rowsByState(db)["staging"] ?? 0
-        #expect(staged >= 1000)
-        #expect(throws: ListImportError.importRunning(database: db)) { try store.importList(path: list, at: now) }
-        child.waitUntilExit()
-        #expect(child.terminationReason == .exit && child.terminationStatus == 0)
-        #expect(try Self.rowsByState(db) == ["current": 40_000, "previous": 40_000])
+        let child = try startImport(exe, list: list, db: db)
+        try waitForStagedRows(db, child: child)
+        try body(db, list, child)
     }
 }

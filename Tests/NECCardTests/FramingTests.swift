@@ -105,6 +105,14 @@ import Testing
         #expect(answer.frames == 3)
     }
 
+    @Test func getResponseChainingStopsAtTheLimit() {
+        var card = ScriptedTransport([Commands.selectCMD2: [hex("61 02")], CMD2.getResponse(2): [hex("AA 61 02")]])
+        #expect(throws: ExchangeError.tooManyFrames(limit: 3)) {
+            try CMD2.transceive(Commands.selectCMD2, over: &card, frameLimit: 3)
+        }
+        #expect(card.sent == [Commands.selectCMD2, CMD2.getResponse(2), CMD2.getResponse(2)])
+    }
+
     @Test func getVersionParses() throws {
         var card = ScriptedTransport([
             DESFire.getVersion: [hex("04 01 01 01 00 18 05 91 AF")],

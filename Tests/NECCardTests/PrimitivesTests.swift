@@ -15,6 +15,28 @@ import Testing
         #expect(!Luhn.isValid(""))
         #expect(!Luhn.isValid("0"))
     }
+
+    /// The in-place check over ASCII bytes the list import uses agrees with the others.
+    @Test func asciiBytesInPlace() {
+        #expect(Luhn.isValid(ascii: Array("633597013012345674".utf8)))
+        #expect(!Luhn.isValid(ascii: Array("633597013012345675".utf8)))
+        #expect(Luhn.isValid(ascii: "79927398713".utf8.dropFirst(0)))
+        #expect(!Luhn.isValid(ascii: Array("6335970130123456 4".utf8)))
+        #expect(!Luhn.isValid(ascii: [UInt8]()))
+        #expect(!Luhn.isValid(ascii: Array("0".utf8)))
+        #expect(Luhn.isValid(ascii: Array("00".utf8)))
+    }
+}
+
+@Suite struct HexTests {
+    @Test func forms() {
+        let bytes: [UInt8] = [0x04, 0xA1, 0x0F, 0xFF]
+        #expect(Hex.string(bytes) == "04A10FFF")
+        #expect(Hex.spaced(bytes) == "04 A1 0F FF")
+        #expect(Hex.lowercase(bytes) == "04a10fff")
+        #expect(Hex.string([]) == "" && Hex.spaced([]) == "" && Hex.lowercase([]) == "")
+        #expect(Hex.bytes("04 a1:0F-ff") == bytes)
+    }
 }
 
 @Suite struct CRCBTests {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import NECCard
 import Testing
 
 /// The documentation says what the product does: every JSON example in docs/protocol.md
@@ -118,23 +119,10 @@ struct DocumentationTests {
                 let digits = found.filter(\.isNumber)
                 guard digits.count == 18 else { continue }
                 checked += 1
-                #expect(luhnValid(digits), "\(file): \(found) fails Luhn")
+                #expect(Luhn.isValid(digits), "\(file): \(found) fails Luhn")
             }
         }
         #expect(checked >= 10, "found only \(checked) ISRNs: the pattern is broken")
-    }
-
-    private func luhnValid(_ digits: String) -> Bool {
-        var sum = 0
-        for (index, character) in digits.reversed().enumerated() {
-            var value = Int(String(character))!
-            if index % 2 == 1 {
-                value *= 2
-                if value > 9 { value -= 9 }
-            }
-            sum += value
-        }
-        return sum % 10 == 0
     }
 
     /// `make install`, the README, necd(8), necctl(1), hardware.md and doctor all name one
