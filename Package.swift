@@ -53,6 +53,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "NECProtocol", swiftSettings: strict),
+        // necd.toml: the configuration types, the TOML reader, and the decision policy
+        // they give. Shared by necd and necctl.
+        .target(name: "NECConfiguration", dependencies: ["Entitlements"], swiftSettings: strict),
+        // Reading a card through pcscd, for necd's taps and `necctl scan`.
+        .target(name: "NECCardReading", dependencies: ["PCSC", "NECCard"], swiftSettings: strict),
         .target(
             name: "NECClient",
             dependencies: [
@@ -65,7 +70,7 @@ let package = Package(
         .target(
             name: "NECDaemon",
             dependencies: [
-                "PCSC", "NECCard", "Entitlements", "NECProtocol",
+                "PCSC", "NECCard", "Entitlements", "NECProtocol", "NECConfiguration", "NECCardReading",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,7 +91,8 @@ let package = Package(
         .executableTarget(
             name: "necctl",
             dependencies: [
-                "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "NECClient", "NECDaemon",
+                "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "NECClient", "NECConfiguration",
+                "NECCardReading",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -161,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "NECDaemonTests",
             dependencies: [
-                "NECDaemon", "NECProtocol", "NECDaemonTesting", "Entitlements", "NECCard",
+                "NECDaemon", "NECProtocol", "NECDaemonTesting", "Entitlements", "NECCard", "NECConfiguration",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

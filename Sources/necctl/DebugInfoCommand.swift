@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import NECDaemon
+import NECConfiguration
 import NECProtocol
 import PCSC
 

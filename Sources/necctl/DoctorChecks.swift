@@ -1,7 +1,7 @@
 import Entitlements
 import Foundation
 import NECClient
-import NECDaemon
+import NECConfiguration
 import NECProtocol
 import PCSC
 import Synchronization

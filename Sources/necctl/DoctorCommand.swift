@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import NECDaemon
 
 /// `necctl doctor`: everything a technician checks on a till whose reader "does not work",
 /// one line each, with the fix for anything not ok. Exit 0 healthy, 1 warnings, 2 faults.

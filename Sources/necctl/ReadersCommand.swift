@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import NECCard
-import NECDaemon
+import NECConfiguration
 import PCSC
 
 /// `necctl readers`: the readers pcscd knows, their state, the role and lane necd gives

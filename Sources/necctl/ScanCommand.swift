@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Glibc
 import NECCard
-import NECDaemon
+import NECCardReading
 import PCSC
 
 /// `necctl scan`: waits for cards and decodes each one for a technician.
