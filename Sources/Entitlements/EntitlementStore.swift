@@ -23,8 +23,8 @@ import GRDBSQLite
 ///
 /// Policy: the store holds none. Every call that applies the decision rules (`decide`,
 /// `lookup`, `void`, `prune`) is given the ``DecisionPolicy`` in force, so a daemon that
-/// reloads its configuration keeps one store (one writer, one journal order) and hands
-/// the next call the new policy.
+/// reloads its configuration keeps its store and connections and hands the next call the
+/// new policy.
 public final class EntitlementStore: Sendable {
     /// The database file path.
     public let path: String

@@ -215,7 +215,7 @@ struct Housekeeping: Service {
 
     /// Applies a changed configuration; a bad file is logged and the old settings stay.
     /// Swaps the settings only: the store stays open as it is (the decision policy is
-    /// handed to each call), so taps and voids keep their one journal order.
+    /// handed to each call): a reload opens no database connection.
     func reload() {
         try? notifier.reloading(status: "reloading the configuration")
         defer { try? notifier.ready(status: "configuration reloaded") }

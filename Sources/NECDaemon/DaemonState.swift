@@ -6,8 +6,8 @@ import Synchronization
 /// The settings in force and the store, for every part of the daemon. SIGHUP swaps the
 /// settings (the configuration and the decision policy made from it) as a whole, so a tap
 /// sees either the old settings or the new ones, never a mix. The store is opened once at
-/// start and never replaced: every tap and void goes through its one writer, in one
-/// journal order, whatever is reloaded.
+/// start and never replaced: a reload opens no database connection, and taps and voids
+/// go on through the connections they already had.
 public final class DaemonState: Sendable {
     /// What a tap, a request or a chore reads in one go.
     public struct Current: Sendable {
@@ -40,8 +40,8 @@ public final class DaemonState: Sendable {
 
     /// The settings in force, with the store.
     public var snapshot: Current {
-        let settings = settings.withLock { $0 }
-        return Current(configuration: settings.configuration, policy: settings.policy, store: store)
+        let inForce = settings.withLock { $0 }
+        return Current(configuration: inForce.configuration, policy: inForce.policy, store: store)
     }
 
     /// Puts `configuration`, and the decision policy it gives, in force for the next tap,

@@ -54,7 +54,7 @@ struct ReloadTests {
                     == LookupMessage(
                         card: CardInfo(isrn: Self.card, media: .unknown), decision: .declined, reason: .listStale,
                         listStale: true))
-            // Not reopened: the one store, so taps and voids keep one writer and one order.
+            // Not reopened: the store opened at start, with its connections.
             #expect(state.snapshot.store === store)
         }
     }
