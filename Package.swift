@@ -55,6 +55,11 @@ let package = Package(
         .target(name: "NECProtocol", swiftSettings: strict),
         // The store's values as protocol messages: the one mapping the daemon and necctl share.
         .target(name: "ProtocolMapping", dependencies: ["Entitlements", "NECProtocol", "NECCard"], swiftSettings: strict),
+        // necd.toml: the configuration types, the TOML reader, and the decision policy
+        // they give. Shared by necd and necctl.
+        .target(name: "NECConfiguration", dependencies: ["Entitlements"], swiftSettings: strict),
+        // Reading a card through pcscd, for necd's taps and `necctl scan`.
+        .target(name: "NECCardReading", dependencies: ["PCSC", "NECCard"], swiftSettings: strict),
         .target(
             name: "NECClient",
             dependencies: [
@@ -67,7 +72,7 @@ let package = Package(
         .target(
             name: "NECDaemon",
             dependencies: [
-                "PCSC", "NECCard", "Entitlements", "NECProtocol", "ProtocolMapping",
+                "PCSC", "NECCard", "Entitlements", "NECProtocol", "ProtocolMapping", "NECConfiguration", "NECCardReading",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -88,7 +93,8 @@ let package = Package(
         .executableTarget(
             name: "necctl",
             dependencies: [
-                "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "ProtocolMapping", "NECClient", "NECDaemon",
+                "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "ProtocolMapping", "NECClient",
+                "NECConfiguration", "NECCardReading",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -165,7 +171,7 @@ let package = Package(
         .testTarget(
             name: "NECDaemonTests",
             dependencies: [
-                "NECDaemon", "NECProtocol", "NECDaemonTesting", "Entitlements", "NECCard",
+                "NECDaemon", "NECProtocol", "NECDaemonTesting", "Entitlements", "NECCard", "NECConfiguration",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -19,9 +19,12 @@ import GRDB
 /// process's long write, nor behind this process's other writes (pruning, imports),
 /// which use the pool's writer and its long timeout. Past the timeout a tap is declined
 /// `unavailable` at once.
+///
+/// Policy: the store holds none. Every call that applies the decision rules (`decide`,
+/// `lookup`, `void`, `prune`) is given the ``DecisionPolicy`` in force, so a daemon that
+/// reloads its configuration keeps its store and connections and hands the next call the
+/// new policy.
 public final class EntitlementStore: Sendable {
-    /// The decision policy (time zone, staleness, retention).
-    public let policy: DecisionPolicy
     /// The database file path.
     public let path: String
     let pool: DatabasePool
@@ -41,12 +44,10 @@ public final class EntitlementStore: Sendable {
     /// Opens (creating and migrating if needed) the store at `path`.
     /// - Parameters:
     ///   - path: the SQLite file; its directory must exist.
-    ///   - policy: the decision policy.
     ///   - readerCount: most concurrent reader connections (each has its own page cache).
     /// - Throws: GRDB's `DatabaseError` when the file cannot be opened or migrated.
-    public init(path: String, policy: DecisionPolicy = DecisionPolicy(), readerCount: Int = 4) throws {
+    public init(path: String, readerCount: Int = 4) throws {
         self.path = path
-        self.policy = policy
         EntitlementStore.createPrivately(path)
         pool = try DatabasePool(path: path, configuration: EntitlementStore.configuration(
             label: "necd.entitlements", busyMode: .timeout(EntitlementStore.busyTimeout), readerCount: readerCount))
@@ -102,13 +103,14 @@ public final class EntitlementStore: Sendable {
     ///   - lane: the reader's configured lane label.
     ///   - role: `till` redeems lunches (class TAP), `kiosk` never does (class IDENTIFY).
     ///   - at: the clock.
+    ///   - policy: the decision policy in force (time zone, staleness, list trust).
     ///   - onStored: called with the event once it is stored (or known not to be), before
     ///     the next tap or void is journalled: publish it here and watchers get events in
     ///     `seq` order.
     /// - Returns: the stored event.
     public func decide(
         _ identity: CardIdentity, reader: String, lane: String?, role: ReaderRole, at: Date,
-        onStored: (StoredEvent) -> Void = { _ in }
+        policy: DecisionPolicy, onStored: (StoredEvent) -> Void = { _ in }
     ) -> StoredEvent {
         let millis = EntitlementStore.millis(at)
         let card = CardFields(identity)
@@ -125,7 +127,7 @@ public final class EntitlementStore: Sendable {
                 // Set only once the transaction has committed: a failed COMMIT leaves nil.
                 var decided: StoredEvent?
                 try db.inTransaction(.immediate) {
-                    let verdict = try self.evaluate(db, identity: identity, at: at, today: today)
+                    let verdict = try self.evaluate(db, identity: identity, at: at, today: today, policy: policy)
                     var e = event(verdict)
                     let seq = try EntitlementStore.insert(e, db)
                     e.seq = seq
@@ -169,22 +171,28 @@ public final class EntitlementStore: Sendable {
     /// - Parameters:
     ///   - card: an ISRN with or without spaces, or a UID in hex (8 or 14 digits).
     ///   - at: the clock.
+    ///   - policy: the decision policy in force.
     /// - Throws: `CardReference.Invalid` for text that is neither; `DatabaseError`.
-    public func lookup(card: String, at: Date) throws -> LookupResult {
+    public func lookup(card: String, at: Date, policy: DecisionPolicy) throws -> LookupResult {
         let identity = try CardReference.identity(card)
-        return try lookup(identity, at: at)
+        return try lookup(identity, at: at, policy: policy)
     }
 
-    /// The decision `identity` would get at `at`, without redeeming or journalling anything.
-    public func lookup(_ identity: CardIdentity, at: Date) throws -> LookupResult {
+    /// The decision `identity` would get at `at` under `policy`, without redeeming or
+    /// journalling anything.
+    public func lookup(_ identity: CardIdentity, at: Date, policy: DecisionPolicy) throws -> LookupResult {
         let today = policy.localDate(of: at)
-        let verdict = try pool.read { db in try self.evaluate(db, identity: identity, at: at, today: today) }
+        let verdict = try pool.read { db in
+            try self.evaluate(db, identity: identity, at: at, today: today, policy: policy)
+        }
         return LookupResult(card: CardFields(identity), verdict: verdict)
     }
 
     /// Reads what the rules need (the list in force, the card's rows, today's lunch) and
     /// applies them.
-    func evaluate(_ db: Database, identity: CardIdentity, at: Date, today: CivilDate) throws -> Verdict {
+    func evaluate(
+        _ db: Database, identity: CardIdentity, at: Date, today: CivilDate, policy: DecisionPolicy
+    ) throws -> Verdict {
         let current = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT id, imported_at_ms, signer FROM list_version WHERE state = 'current'"))
         var rows: [ListRow] = []
@@ -301,11 +309,14 @@ public final class EntitlementStore: Sendable {
     /// - Parameters:
     ///   - seq: the event whose lunch to release.
     ///   - at: the clock.
+    ///   - policy: the decision policy in force: its time zone says which day is today.
     ///   - onStored: called with the VOIDED event once it is stored, in journal order
-    ///     with the taps (see ``decide(_:reader:lane:role:at:onStored:)``).
+    ///     with the taps (see ``decide(_:reader:lane:role:at:policy:onStored:)``).
     /// - Throws: ``JournalUnavailable`` when the journal cannot be written now; nothing
     ///   was voided.
-    public func void(seq: Int64, at: Date = Date(), onStored: (StoredEvent) -> Void = { _ in }) throws -> VoidOutcome {
+    public func void(
+        seq: Int64, at: Date = Date(), policy: DecisionPolicy, onStored: (StoredEvent) -> Void = { _ in }
+    ) throws -> VoidOutcome {
         let today = policy.localDate(of: at)
         let millis = EntitlementStore.millis(at)
         do {
@@ -342,9 +353,12 @@ public final class EntitlementStore: Sendable {
 
     /// Deletes events and redemptions older than `cutoff`, a few hundred rows per
     /// transaction so that taps waiting for the writer are not held up.
+    /// - Parameters:
+    ///   - cutoff: events before this instant go, and redemptions of days before its date.
+    ///   - policy: the decision policy in force: its time zone dates the cutoff.
     /// - Returns: the number of events deleted.
     @discardableResult
-    public func prune(olderThan cutoff: Date) throws -> Int {
+    public func prune(olderThan cutoff: Date, policy: DecisionPolicy) throws -> Int {
         let cutoffMillis = EntitlementStore.millis(cutoff)
         let cutoffDay = policy.localDate(of: cutoff).daysSinceUnixEpoch
         var total = 0
@@ -365,10 +379,10 @@ public final class EntitlementStore: Sendable {
         return total
     }
 
-    /// Prunes what is older than the policy's `event_retention` at `now`.
+    /// Prunes what is older than `policy`'s `event_retention` at `now`.
     @discardableResult
-    public func prune(at now: Date = Date()) throws -> Int {
-        try prune(olderThan: now.addingTimeInterval(-Double(policy.eventRetention) * 86_400))
+    public func prune(at now: Date = Date(), policy: DecisionPolicy) throws -> Int {
+        try prune(olderThan: now.addingTimeInterval(-Double(policy.eventRetention) * 86_400), policy: policy)
     }
 
     // MARK: List state
@@ -409,7 +423,7 @@ extension EntitlementStore {
 extension EntitlementStore {
     /// The verdict for `identity` inside a read the caller already holds (tests use it to
     /// look up several cards in one snapshot).
-    func lookup(_ identity: CardIdentity, db: Database, at: Date) throws -> Verdict {
-        try evaluate(db, identity: identity, at: at, today: policy.localDate(of: at))
+    func lookup(_ identity: CardIdentity, db: Database, at: Date, policy: DecisionPolicy) throws -> Verdict {
+        try evaluate(db, identity: identity, at: at, today: policy.localDate(of: at), policy: policy)
     }
 }

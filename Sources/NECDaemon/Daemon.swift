@@ -2,6 +2,7 @@ public import Logging
 import Entitlements
 import Foundation
 import Glibc
+import NECConfiguration
 import NECProtocol
 import NIOCore
 import ServiceLifecycle
@@ -40,7 +41,7 @@ public enum Daemon {
         defer { databaseLock.release() }
         let store: EntitlementStore
         do {
-            store = try EntitlementStore(path: configuration.database, policy: configuration.decisionPolicy)
+            store = try EntitlementStore(path: configuration.database)
         } catch {
             throw StartupError(description: "cannot open the database \(configuration.database): \(error)")
         }
@@ -76,7 +77,7 @@ public enum Daemon {
         }
         let relay = EventRelay()
         let list = try? store.listStatus()
-        let untrusted = list.map { !store.policy.trusts(signer: $0.signer) } ?? false
+        let untrusted = list.map { !state.snapshot.policy.trusts(signer: $0.signer) } ?? false
         let readyStatus =
             untrusted ? "the list in force is not signed by a trusted key; every card is declined"
             : list.map { "list of \($0.rows) rows; waiting for cards" } ?? "no list imported; every card is unknown"
@@ -213,6 +214,8 @@ struct Housekeeping: Service {
     }
 
     /// Applies a changed configuration; a bad file is logged and the old settings stay.
+    /// Swaps the settings only: the store stays open as it is (the decision policy is
+    /// handed to each call): a reload opens no database connection.
     func reload() {
         try? notifier.reloading(status: "reloading the configuration")
         defer { try? notifier.ready(status: "configuration reloaded") }
@@ -223,34 +226,29 @@ struct Housekeeping: Service {
             logger.error("reload: \(error); keeping the settings in force")
             return
         }
-        var current = state.snapshot
+        let current = state.snapshot
         if new.database != current.configuration.database || new.socket != current.configuration.socket
             || new.socketGroup != current.configuration.socketGroup
+            || new.maxClients != current.configuration.maxClients
         {
-            logger.warning("reload: database, socket and socket_group take effect at the next restart")
+            logger.warning("reload: database, socket, socket_group and max_clients take effect at the next restart")
         }
+        // The socket server was made with these at start; the configuration in force says
+        // what is really in use.
         var applied = new
         applied.database = current.configuration.database
         applied.socket = current.configuration.socket
         applied.socketGroup = current.configuration.socketGroup
-        let policy = applied.decisionPolicy
-        if policy != current.store.policy {
-            do {
-                current.store = try EntitlementStore(path: applied.database, policy: policy)
-            } catch {
-                logger.error("reload: cannot reopen the database with the new policy: \(error); keeping the settings in force")
-                return
-            }
-        }
-        current.configuration = applied
-        state.replace(with: current)
+        applied.maxClients = current.configuration.maxClients
+        state.replace(configuration: applied)
         logger.info("configuration reloaded")
     }
 
     private func pruneHourly() async {
         while !Task.isCancelled {
             do {
-                let pruned = try state.snapshot.store.prune(at: Date())
+                let current = state.snapshot
+                let pruned = try current.store.prune(at: Date(), policy: current.policy)
                 if pruned > 0 { logger.info("pruned \(pruned) events older than event_retention") }
             } catch {
                 logger.error("pruning the journal failed: \(error)")

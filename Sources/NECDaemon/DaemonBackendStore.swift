@@ -56,16 +56,16 @@ struct DaemonBackendStore: DaemonBackend {
             listRows: list?.rows,
             listAge: list.map { ($0.age(at: now) * 1000).rounded() / 1000 },
             // No list, no staleness: absent, like the list's other keys.
-            listStale: list.map { $0.isStale(at: now, policy: current.store.policy) },
+            listStale: list.map { $0.isStale(at: now, policy: current.policy) },
             lastSeq: newest > 0 ? newest : nil
         )
     }
 
     func lookup(card: String) async throws -> LookupMessage {
-        let store = state.snapshot.store
+        let current = state.snapshot
         let result: LookupResult
         do {
-            result = try await workers.reads.run { try store.lookup(card: card, at: Date()) }
+            result = try await workers.reads.run { try current.store.lookup(card: card, at: Date(), policy: current.policy) }
         } catch let invalid as CardReference.Invalid {
             throw RequestRefusal("card: \(invalid)")
         }
@@ -73,14 +73,14 @@ struct DaemonBackendStore: DaemonBackend {
     }
 
     func void(seq: Int64) async throws -> VoidMessage {
-        let store = state.snapshot.store
+        let current = state.snapshot
         let publish = self.publish
         let outcome: VoidOutcome
         do {
             // On the write worker, off the cooperative pool; the VOIDED event is published
             // from inside the journal's order, like a tap.
             outcome = try await workers.writes.run {
-                try store.void(seq: seq, at: Date()) { voided in
+                try current.store.void(seq: seq, at: Date(), policy: current.policy) { voided in
                     publish(EventLine(seq: voided.seq, line: voided.protocolLine))
                 }
             }

@@ -1,40 +1,53 @@
 public import Entitlements
+public import NECConfiguration
 import Foundation
 import Synchronization
 
-/// The settings and store in force, swapped as a whole on SIGHUP so a tap sees either
-/// the old settings or the new ones, never a mix.
+/// The settings in force and the store, for every part of the daemon. SIGHUP swaps the
+/// settings (the configuration and the decision policy made from it) as a whole, so a tap
+/// sees either the old settings or the new ones, never a mix. The store is opened once at
+/// start and never replaced: a reload opens no database connection, and taps and voids
+/// go on through the connections they already had.
 public final class DaemonState: Sendable {
-    /// The configuration and the store opened from it.
+    /// What a tap, a request or a chore reads in one go.
     public struct Current: Sendable {
-        public var configuration: NECConfiguration
-        public var store: EntitlementStore
+        /// The configuration in force.
+        public let configuration: NECConfiguration
+        /// The decision policy made from ``configuration``, handed to every store call.
+        public let policy: DecisionPolicy
+        /// The daemon's store: the same object for the daemon's whole life.
+        public let store: EntitlementStore
     }
 
-    private let current: Mutex<Current>
+    private struct Settings: Sendable {
+        var configuration: NECConfiguration
+        var policy: DecisionPolicy
+    }
+
+    /// The daemon's store, opened at start.
+    public let store: EntitlementStore
+    private let settings: Mutex<Settings>
     /// When the daemon started, for `uptime`.
     public let startedAt = ContinuousClock.now
 
     /// - Parameters:
     ///   - configuration: the configuration loaded at start.
-    ///   - store: the store opened from it.
+    ///   - store: the store opened from it, kept until the daemon stops.
     public init(configuration: NECConfiguration, store: EntitlementStore) {
-        current = Mutex(Current(configuration: configuration, store: store))
+        self.store = store
+        settings = Mutex(Settings(configuration: configuration, policy: configuration.decisionPolicy))
     }
 
-    /// The configuration and store in force.
-    public var snapshot: Current { current.withLock { $0 } }
+    /// The settings in force, with the store.
+    public var snapshot: Current {
+        let inForce = settings.withLock { $0 }
+        return Current(configuration: inForce.configuration, policy: inForce.policy, store: store)
+    }
 
-    /// Installs new settings (and a store reopened with the new decision policy).
-    public func replace(with new: Current) { current.withLock { $0 = new } }
-}
-
-extension NECConfiguration {
-    /// The keys the decision rules depend on, as the entitlement store takes them.
-    public var decisionPolicy: DecisionPolicy {
-        DecisionPolicy(
-            timeZone: timeZone, maxListAge: maxListAge, stalePolicy: staleListPolicy,
-            eventRetention: eventRetention, requireSignedLists: requireSignedLists,
-            trustedListKeys: Set(trustedListKeys.map { Data($0).base64EncodedString() }))
+    /// Puts `configuration`, and the decision policy it gives, in force for the next tap,
+    /// request and chore. The store stays as it is.
+    public func replace(configuration: NECConfiguration) {
+        let new = Settings(configuration: configuration, policy: configuration.decisionPolicy)
+        settings.withLock { $0 = new }
     }
 }

@@ -2,6 +2,7 @@ public import Logging
 import Entitlements
 import Foundation
 import NECCard
+import NECCardReading
 import NECProtocol
 import ProtocolMapping
 import PCSC
@@ -126,7 +127,8 @@ public struct TapPipeline: Service {
         let current = state.snapshot
         let settings = current.configuration.readerSettings(for: reading.reader)
         let event = lane.store(for: current.store).decide(
-            identity, reader: reading.reader, lane: settings.lane, role: settings.role, at: reading.time)
+            identity, reader: reading.reader, lane: settings.lane, role: settings.role, at: reading.time,
+            policy: current.policy)
         // Stored (when the store could write) before anyone is told.
         server.publish(EventLine(seq: event.seq, line: event.protocolLine), for: ticket)
         var summary = "\(event.eventClass.rawValue) \(reading.reader): card \(Self.masked(identity))"
@@ -208,9 +210,8 @@ final class TapLanes: Sendable {
 }
 
 /// A lane's own connection to the database, so one reader's write waiting for the lock
-/// never queues another's behind it (one store serialises its writes). Reopened when the
-/// daemon's store is replaced (a reload with a new decision policy). Used only on its
-/// lane's thread.
+/// never queues another's behind it (one store serialises its writes). Opened once, on the
+/// lane's first tap. Used only on its lane's thread.
 final class TapLaneStore: @unchecked Sendable {
     private var opened: (shared: EntitlementStore, own: EntitlementStore)?
     private let logger: Logger
@@ -222,7 +223,7 @@ final class TapLaneStore: @unchecked Sendable {
         if let opened, opened.shared === shared { return opened.own }
         let own: EntitlementStore
         do {
-            own = try EntitlementStore(path: shared.path, policy: shared.policy, readerCount: 1)
+            own = try EntitlementStore(path: shared.path, readerCount: 1)
         } catch {
             logger.warning("a reader's own database connection could not be opened (\(error)); its taps share the daemon's")
             own = shared

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Entitlements
 import Foundation
-import NECDaemon
+import NECConfiguration
 
 /// `--config`, `--database` and `--socket`: where necctl finds necd's settings, and the two
 /// paths a technician most often needs to point elsewhere: necctl reads necd's own file for

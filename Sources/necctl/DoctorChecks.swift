@@ -2,7 +2,7 @@ import Entitlements
 import Foundation
 import NECCard
 import NECClient
-import NECDaemon
+import NECConfiguration
 import NECProtocol
 import PCSC
 import Synchronization

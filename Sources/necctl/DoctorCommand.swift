@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import NECDaemon
 import NECProtocol
 
 /// `necctl doctor`: everything a technician checks on a till whose reader "does not work",

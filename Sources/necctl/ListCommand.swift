@@ -1,7 +1,7 @@
 import ArgumentParser
 import Entitlements
 import Foundation
-import NECDaemon
+import NECConfiguration
 import NECProtocol
 
 /// `necctl list ...`: install, inspect and roll back the entitlement list; make and use
@@ -56,10 +56,10 @@ struct ListCommand: ParsableCommand {
 
         func run() throws {
             let configuration = try options.resolveOrExit()
-            let database = configuration.database
+            // The trust options are checked before anything is created.
             let trust = try trustOptions.trust(configuration)
             BackgroundPriority.lower()
-            let store = try StoreAccess.open(path: database, creating: true)
+            let store = try StoreAccess.open(configuration, creating: true)
             let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
             do {
                 let summary = try store.importList(
@@ -93,15 +93,13 @@ struct ListCommand: ParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() throws {
-            let configuration = try options.resolveOrExit()
-            let database = configuration.database
-            let store = try StoreAccess.open(path: database, policy: configuration.decisionPolicy)
+            let opened = try StoreAccess.open(options)
             let now = Date()
-            guard let s = try store.listStatus() else {
+            guard let s = try opened.store.listStatus() else {
                 if json { Output.write(MessageCoding.line(ListStatusReport.absent)) } else { printOut("no list imported") }
                 throw ExitCode(1)
             }
-            let policy = configuration.decisionPolicy
+            let policy = opened.policy
             let stale = s.isStale(at: now, policy: policy)
             if json {
                 Output.write(MessageCoding.line(Self.report(s, now: now, stale: stale)))
@@ -145,9 +143,7 @@ struct ListCommand: ParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() throws {
-            let configuration = try options.resolveOrExit()
-            let database = configuration.database
-            let store = try StoreAccess.open(path: database, policy: configuration.decisionPolicy)
+            let store = try StoreAccess.open(options).store
             do {
                 let s = try store.rollbackList()
                 printOut("rolled back: \(s.rows) rows from \(s.file) are in force")

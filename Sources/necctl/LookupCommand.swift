@@ -31,10 +31,8 @@ struct LookupCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = try options.resolveOrExit()
-        let database = configuration.database
-        let store = try StoreAccess.open(path: database, policy: configuration.decisionPolicy)
-        let result = try store.lookup(card: card, at: Date())
+        let opened = try StoreAccess.open(options)
+        let result = try opened.store.lookup(card: card, at: Date(), policy: opened.policy)
         if json {
             Output.write(MessageCoding.line(LookupMessage(result)))
         } else {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import NECCard
-import NECDaemon
+import NECConfiguration
 import NECProtocol
 import PCSC
 import ProtocolMapping

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Glibc
 import NECCard
-import NECDaemon
+import NECCardReading
 import NECProtocol
 import PCSC
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Entitlements
 import Foundation
+import NECConfiguration
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,27 @@ import Glibc
 /// `FileManager.fileExists` cannot be used to ask: it says false both for a missing file
 /// and for one in a folder this user may not enter (/var/lib/necd is 0700 necd), which
 /// sent people off to import a list that was already there.
+///
+/// Every necctl command that opens the store opens it here; `doctor` alone reads the file
+/// another way (read-only, never migrated, see ``Doctor``).
 enum StoreAccess {
+    /// A command's settings and the store they name.
+    struct Opened {
+        /// The configuration, with `--database` and `--socket` applied.
+        let configuration: NECConfiguration
+        /// The store at the configuration's `database`.
+        let store: EntitlementStore
+        /// The decision policy the configuration gives, for lookups and list status.
+        var policy: DecisionPolicy { configuration.decisionPolicy }
+    }
+
+    /// The configuration `options` name and the store it points at, or a message on
+    /// standard error and exit status 2.
+    static func open(_ options: ConfigOptions) throws -> Opened {
+        let configuration = try options.resolveOrExit()
+        return Opened(configuration: configuration, store: try open(configuration))
+    }
+
     /// Why the database could not be opened.
     enum Problem: Equatable {
         /// No file at the path (and creating one was not asked for).
@@ -24,14 +45,15 @@ enum StoreAccess {
         case other(String)
     }
 
-    /// The store at `path`, or a message on standard error and exit status 2.
+    /// The store at `configuration`'s `database`, or a message on standard error and exit
+    /// status 2.
     /// - Parameters:
-    ///   - path: the database file.
-    ///   - policy: the decision policy (lookup and list status use the configuration's).
+    ///   - configuration: the resolved configuration.
     ///   - creating: true for `list import`, which makes the folder and the file if missing.
-    static func open(path: String, policy: DecisionPolicy = DecisionPolicy(), creating: Bool = false) throws -> EntitlementStore {
+    static func open(_ configuration: NECConfiguration, creating: Bool = false) throws -> EntitlementStore {
+        let path = configuration.database
         do {
-            return try store(path: path, policy: policy, creating: creating)
+            return try store(path: path, creating: creating)
         } catch let problem as ProblemError {
             printError("necctl: " + message(problem.problem, path: path))
             throw ExitCode(2)
@@ -59,7 +81,7 @@ enum StoreAccess {
 
     private struct ProblemError: Error { var problem: Problem }
 
-    private static func store(path: String, policy: DecisionPolicy, creating: Bool) throws -> EntitlementStore {
+    private static func store(path: String, creating: Bool) throws -> EntitlementStore {
         var info = stat()
         if stat(path, &info) != 0 {
             let code = errno
@@ -78,7 +100,7 @@ enum StoreAccess {
             throw ProblemError(problem: .permissionDenied)
         }
         do {
-            return try EntitlementStore(path: path, policy: policy, readerCount: 1)
+            return try EntitlementStore(path: path, readerCount: 1)
         } catch {
             // SQLite says "unable to open database file" whatever the cause; ask the files.
             let folder = folderPath(of: path)

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import NECCard
 import NECClient
-import NECDaemon
+import NECConfiguration
 import NECProtocol
 import Synchronization
 

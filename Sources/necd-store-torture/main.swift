@@ -39,12 +39,13 @@ func cards(at path: String) -> [String] {
 func redeemLoop(db: String, cardsFile: String, count: Int) {
     let cards = cards(at: cardsFile)
     guard !cards.isEmpty, let store = try? EntitlementStore(path: db) else { fail("cannot open \(db)") }
+    let policy = DecisionPolicy()
     var rng = SystemRandomNumberGenerator()
     for i in 0..<count {
         let card = cards.randomElement(using: &rng)!
         guard let identity = try? CardReference.identity(card) else { fail("bad card \(card)") }
         let at = baseTime.addingTimeInterval(Double(Int.random(in: 0..<3, using: &rng)) * 86_400 + Double(i % 1000))
-        let event = store.decide(identity, reader: "Torture Reader 00 00", lane: "till-\(i % 2)", role: .till, at: at)
+        let event = store.decide(identity, reader: "Torture Reader 00 00", lane: "till-\(i % 2)", role: .till, at: at, policy: policy)
         if event.seq == nil { fail("decision not stored") }
     }
 }
@@ -57,7 +58,7 @@ func diskFull(dir: String, list: String) {
     }
     let db = dir + "/necd.sqlite"
     let policy = DecisionPolicy()
-    guard let store = try? EntitlementStore(path: db, policy: policy) else { fail("cannot open \(db)") }
+    guard let store = try? EntitlementStore(path: db) else { fail("cannot open \(db)") }
     let now = baseTime
     do {
         try store.importList(path: list, at: now)
@@ -69,7 +70,7 @@ func diskFull(dir: String, list: String) {
     // Half the pupils get a lunch while there is room.
     let half = cards.count / 2
     for card in cards[..<half] {
-        let e = store.decide(identity(card), reader: "R", lane: nil, role: .till, at: now)
+        let e = store.decide(identity(card), reader: "R", lane: nil, role: .till, at: now, policy: policy)
         guard e.isLunchStored else { fail("lunch before the disk filled: \(wireText(e))") }
         stored.append(e.seq!)
     }
@@ -88,7 +89,7 @@ func diskFull(dir: String, list: String) {
     var unstored = 0
     var firstRefused: String?
     for card in cards[half...] {
-        let e = store.decide(identity(card), reader: "R", lane: nil, role: .till, at: now)
+        let e = store.decide(identity(card), reader: "R", lane: nil, role: .till, at: now, policy: policy)
         if e.isLunchStored {
             authorised += 1
             stored.append(e.seq!)
@@ -102,14 +103,14 @@ func diskFull(dir: String, list: String) {
     }
     unlink(filler)
     // Reopen: everything acknowledged must be there.
-    guard let reopened = try? EntitlementStore(path: db, policy: policy),
+    guard let reopened = try? EntitlementStore(path: db),
           let events = try? reopened.events(after: 0, limit: 100_000)
     else { fail("cannot reopen") }
     let lunchSeqs = Set(events.filter { $0.verdict.isLunch }.compactMap(\.seq))
     let lost = stored.filter { !lunchSeqs.contains($0) }.count
     var recovered = "none"
     if let firstRefused {
-        let e = reopened.decide(identity(firstRefused), reader: "R", lane: nil, role: .till, at: now)
+        let e = reopened.decide(identity(firstRefused), reader: "R", lane: nil, role: .till, at: now, policy: policy)
         recovered = e.isLunchStored ? "lunch" : (e.reason?.rawValue ?? "?")
     }
     print("before=\(half) authorised=\(authorised) unavailable=\(unavailable) unstored=\(unstored) lost=\(lost) recovered=\(recovered)")
@@ -121,6 +122,7 @@ func decideLatency(db: String, cardsFile: String, until: String, gapMillis: Int)
     let cards = cards(at: cardsFile)
     guard !cards.isEmpty, let store = try? EntitlementStore(path: db) else { fail("cannot open \(db)") }
     let identities = cards.map(identity)
+    let policy = DecisionPolicy()
     let count = Int(until)
     var samples: [Double] = []
     var unavailable = 0
@@ -132,7 +134,7 @@ func decideLatency(db: String, cardsFile: String, until: String, gapMillis: Int)
     }
     while count.map({ i < $0 }) ?? !FileManager.default.fileExists(atPath: until) {
         let start = millisNow()
-        let e = store.decide(identities[i % identities.count], reader: "Bench Reader 00 00", lane: "till-1", role: .till, at: Date())
+        let e = store.decide(identities[i % identities.count], reader: "Bench Reader 00 00", lane: "till-1", role: .till, at: Date(), policy: policy)
         samples.append(millisNow() - start)
         if e.verdict.reason == .unavailable { unavailable += 1 }
         i += 1

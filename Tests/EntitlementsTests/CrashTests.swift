@@ -53,7 +53,7 @@ import Testing
         var eventBySeq: [Int64: (String, Int)] = [:]
         for row in lunchEvents {
             let pupil: String = row[1]
-            let day = store.policy.localDate(of: Date(timeIntervalSince1970: Double(row[2] as Int64) / 1000)).daysSinceUnixEpoch
+            let day = Fixture.policy.localDate(of: Date(timeIntervalSince1970: Double(row[2] as Int64) / 1000)).daysSinceUnixEpoch
             perDay["\(pupil)/\(day)", default: 0] += 1
             eventBySeq[row[0]] = (pupil, day)
         }

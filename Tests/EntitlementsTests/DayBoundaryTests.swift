@@ -9,7 +9,7 @@ import Testing
         let first = Fixture.utc(instants[0])
         let (store, _) = try Fixture.store(list: Fixture.twoCardList(pupils: 1), at: first)
         return instants.map { t in
-            let e = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: Fixture.utc(t))
+            let e = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: Fixture.utc(t), policy: Fixture.policy)
             return e.kind?.rawValue ?? e.reason!.rawValue
         }
     }

@@ -159,7 +159,7 @@ import Testing
 
     @Test func everyReasonCodeThroughTheStore() throws {
         let (store, _) = try Fixture.store(list: list(), at: now)
-        func tap(_ id: CardIdentity) -> StoredEvent { store.decide(id, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: now) }
+        func tap(_ id: CardIdentity) -> StoredEvent { store.decide(id, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: now, policy: Fixture.policy) }
         #expect(tap(CardIdentity()).reason == .unreadable)
         #expect(tap(Fixture.identity(isrn: Fixture.isrn(1), expiry: "2026-01-01")).reason == .cardExpired)
         #expect(tap(Fixture.identity(isrn: Fixture.isrn(99))).reason == .unknownCard)
@@ -175,10 +175,10 @@ import Testing
         #expect(tap(Fixture.identity(isrn: Fixture.isrn(5))).kind == .payment)
         // list_stale: a week and a day later, with the decline policy.
         let later = now.addingTimeInterval(8 * 86_400)
-        let strict = try EntitlementStore(path: store.path, policy: DecisionPolicy(stalePolicy: .decline))
-        let stale = strict.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: later)
+        let strict = DecisionPolicy(stalePolicy: .decline)
+        let stale = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: later, policy: strict)
         #expect(stale.reason == .listStale && stale.listStale)
-        let allowed = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: later)
+        let allowed = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: later, policy: Fixture.policy)
         #expect(allowed.kind == .lunch && allowed.listStale)
         // Every decision was journalled, in order.
         let events = try store.events(after: 0, limit: 100)
@@ -195,11 +195,11 @@ import Testing
             """
         let (store, _) = try Fixture.store(list: list, at: now)
         let card = Fixture.identity(isrn: Fixture.isrn(6), uid: Fixture.uid(6))
-        let tap = store.decide(card, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: now)
+        let tap = store.decide(card, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: now, policy: Fixture.policy)
         #expect(tap.decision == .declined && tap.reason == .hotlisted && tap.pupil == Fixture.pupil(6))
-        #expect(try store.lookup(card, at: now).verdict.reason == .hotlisted)
+        #expect(try store.lookup(card, at: now, policy: Fixture.policy).verdict.reason == .hotlisted)
         // Nothing was redeemed: read by its ISRN alone, the pupil is still owed today's lunch.
-        let other = store.decide(Fixture.identity(isrn: Fixture.isrn(6)), reader: "R", lane: nil, role: .till, at: now)
+        let other = store.decide(Fixture.identity(isrn: Fixture.isrn(6)), reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy)
         #expect(other.kind == .lunch)
     }
 
@@ -207,11 +207,11 @@ import Testing
         let (store, _) = try Fixture.store(list: list(), at: now)
         let id = Fixture.identity(isrn: Fixture.isrn(1))
         for _ in 0..<3 {
-            let e = store.decide(id, reader: "Kiosk 00 00", lane: "library", role: .kiosk, at: now)
+            let e = store.decide(id, reader: "Kiosk 00 00", lane: "library", role: .kiosk, at: now, policy: Fixture.policy)
             #expect(e.eventClass == .identify && e.kind == .lunch && e.seq != nil)
         }
-        #expect(store.decide(id, reader: "Till", lane: nil, role: .till, at: now).kind == .lunch)
-        let after = store.decide(id, reader: "Kiosk 00 00", lane: nil, role: .kiosk, at: now)
+        #expect(store.decide(id, reader: "Till", lane: nil, role: .till, at: now, policy: Fixture.policy).kind == .lunch)
+        let after = store.decide(id, reader: "Kiosk 00 00", lane: nil, role: .kiosk, at: now, policy: Fixture.policy)
         #expect(after.reason == .alreadyRedeemed)
     }
 
@@ -219,22 +219,22 @@ import Testing
         let (store, _) = try Fixture.store(list: list(), at: now)
         let spaced = ISRN(unchecked: Fixture.isrn(1)).grouped
         for _ in 0..<2 {
-            let l = try store.lookup(card: spaced, at: now)
+            let l = try store.lookup(card: spaced, at: now, policy: Fixture.policy)
             #expect(l.verdict.kind == .lunch)
         }
-        #expect(try store.lookup(card: Fixture.uid(1).lowercased(), at: now).verdict.pupil == Fixture.pupil(1))
+        #expect(try store.lookup(card: Fixture.uid(1).lowercased(), at: now, policy: Fixture.policy).verdict.pupil == Fixture.pupil(1))
         #expect(try store.events(after: 0, limit: 10).isEmpty)
-        #expect(throws: CardReference.Invalid.self) { try store.lookup(card: "12345", at: now) }
+        #expect(throws: CardReference.Invalid.self) { try store.lookup(card: "12345", at: now, policy: Fixture.policy) }
         #expect(throws: CardReference.Invalid.isrn(.badCheckDigit(expected: 4, found: 5))) {
-            try store.lookup(card: "633597013012345675", at: now)
+            try store.lookup(card: "633597013012345675", at: now, policy: Fixture.policy)
         }
-        let json = wireText(try store.lookup(card: Fixture.isrn(2), at: now))
+        let json = wireText(try store.lookup(card: Fixture.isrn(2), at: now, policy: Fixture.policy))
         #expect(json == #"{"class":"LOOKUP","card":{"isrn":"\#(Fixture.isrn(2))","media":"unknown"},"decision":"authorised","kind":"payment","pupil":"TEST-0000002","daily_limit":300}"#)
     }
 
     @Test func noListMeansUnknownAndStale() throws {
         let (store, _) = try Fixture.store()
-        let e = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now)
+        let e = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy)
         #expect(e.reason == .unknownCard && e.listStale)
         #expect(try store.listStatus() == nil)
     }
@@ -242,16 +242,16 @@ import Testing
     @Test func voidReleasesTheLunch() throws {
         let (store, _) = try Fixture.store(list: list(), at: now)
         let id = Fixture.identity(isrn: Fixture.isrn(1))
-        let first = store.decide(id, reader: "R", lane: nil, role: .till, at: now)
-        #expect(store.decide(id, reader: "R", lane: nil, role: .till, at: now).reason == .alreadyRedeemed)
-        guard case .released(let voided) = try store.void(seq: first.seq!, at: now) else {
+        let first = store.decide(id, reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy)
+        #expect(store.decide(id, reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy).reason == .alreadyRedeemed)
+        guard case .released(let voided) = try store.void(seq: first.seq!, at: now, policy: Fixture.policy) else {
             Issue.record("the lunch was not released")
             return
         }
         #expect(voided.eventClass == .voided && voided.voided == first.seq && voided.pupil == Fixture.pupil(1))
-        #expect(try store.void(seq: first.seq!, at: now) == .nothingToRelease)
-        #expect(try store.void(seq: 999, at: now) == .unknownSeq)
-        #expect(store.decide(id, reader: "R", lane: nil, role: .till, at: now).kind == .lunch)
+        #expect(try store.void(seq: first.seq!, at: now, policy: Fixture.policy) == .nothingToRelease)
+        #expect(try store.void(seq: 999, at: now, policy: Fixture.policy) == .unknownSeq)
+        #expect(store.decide(id, reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy).kind == .lunch)
     }
 
     /// Two readers, one pupil's two cards, the same moment, two store connections
@@ -264,8 +264,8 @@ import Testing
         for n in 1...pupils {
             DispatchQueue.concurrentPerform(iterations: 2) { i in
                 let e = i == 0
-                    ? a.decide(Fixture.identity(isrn: Fixture.isrn(n)), reader: "Till A", lane: nil, role: .till, at: now)
-                    : b.decide(Fixture.identity(uid: Fixture.uid(n)), reader: "Till B", lane: nil, role: .till, at: now)
+                    ? a.decide(Fixture.identity(isrn: Fixture.isrn(n)), reader: "Till A", lane: nil, role: .till, at: now, policy: Fixture.policy)
+                    : b.decide(Fixture.identity(uid: Fixture.uid(n)), reader: "Till B", lane: nil, role: .till, at: now, policy: Fixture.policy)
                 results.add(n, e)
             }
         }

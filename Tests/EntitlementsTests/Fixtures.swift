@@ -45,12 +45,14 @@ enum Fixture {
         return out
     }
 
+    /// The default decision policy (Europe/London, a 7-day list, stale lists allowed),
+    /// handed to every decision the tests make unless they say otherwise.
+    static let policy = DecisionPolicy()
+
     /// A store in a fresh directory with `list` imported at `at`.
-    static func store(
-        list: String? = nil, at: Date = Date(), policy: DecisionPolicy = DecisionPolicy()
-    ) throws -> (EntitlementStore, String) {
+    static func store(list: String? = nil, at: Date = Date()) throws -> (EntitlementStore, String) {
         let dir = directory()
-        let store = try EntitlementStore(path: dir + "/necd.sqlite", policy: policy)
+        let store = try EntitlementStore(path: dir + "/necd.sqlite")
         if let list {
             write(list, to: dir + "/list.csv")
             try store.importList(path: dir + "/list.csv", at: at)

@@ -19,7 +19,7 @@ import Testing
         } catch let error as ListImportError {
             thrown = error
         }
-        #expect(try store.lookup(card: Fixture.isrn(2), at: now).verdict.pupil == Fixture.pupil(2))
+        #expect(try store.lookup(card: Fixture.isrn(2), at: now, policy: Fixture.policy).verdict.pupil == Fixture.pupil(2))
         #expect(try store.listStatus()?.rows == 6)
         try? FileManager.default.removeItem(atPath: dir)
         return (issues.map { $0.replacingOccurrences(of: dir + "/", with: "") }, thrown)

@@ -117,7 +117,7 @@ import Testing
 
             let store = try EntitlementStore(path: db)
             #expect(try Self.rowsByState(db) == ["current": 40_000])
-            #expect(try store.lookup(card: Fixture.isrn(7), at: now).verdict.pupil == Fixture.pupil(7))
+            #expect(try store.lookup(card: Fixture.isrn(7), at: now, policy: Fixture.policy).verdict.pupil == Fixture.pupil(7))
             // And the next import works as if nothing had happened.
             let summary = try store.importList(path: list, at: now)
             #expect(summary.status.rows == 40_000)

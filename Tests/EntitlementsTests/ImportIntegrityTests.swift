@@ -60,7 +60,7 @@ import Testing
         // The list in force is the old one, and nothing of the new one is left staged.
         let after = try #require(try store.listStatus())
         #expect(after == before)
-        #expect(try store.lookup(card: Fixture.isrn(1), at: now).verdict.pupil == "OLD-0000001")
+        #expect(try store.lookup(card: Fixture.isrn(1), at: now, policy: Fixture.policy).verdict.pupil == "OLD-0000001")
         let (lists, rows) = try store.pool.read { db in
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM list_version"),
              try Int.fetchOne(db, sql: "SELECT count(*) FROM list_row"))
@@ -89,7 +89,7 @@ import Testing
         #expect(hookRan)
         #expect(summary.status.rows == 50)
         #expect(summary.status.sha256 == (try Self.sha256sum(dir + "/new.csv")))
-        #expect(try store.lookup(card: Fixture.isrn(1), at: now).verdict.pupil == Fixture.pupil(1))
+        #expect(try store.lookup(card: Fixture.isrn(1), at: now, policy: Fixture.policy).verdict.pupil == Fixture.pupil(1))
     }
 
     /// The file's SHA-256 as sha256sum(1) computes it.

@@ -17,7 +17,7 @@ import Testing
         #expect(throws: ListImportError.self) {
             try store.importList(path: path, at: now, report: { issues.append($0.description) })
         }
-        #expect(try store.lookup(card: Fixture.isrn(2), at: now).verdict.pupil == Fixture.pupil(2))
+        #expect(try store.lookup(card: Fixture.isrn(2), at: now, policy: Fixture.policy).verdict.pupil == Fixture.pupil(2))
         #expect(try store.listStatus()?.rows == 6)
         return issues.map { $0.replacingOccurrences(of: dir + "/", with: "") }
     }
@@ -130,10 +130,10 @@ import Testing
         let summary = try store.importList(path: dir + "/good.csv", at: now, report: { issues.append($0.description) })
         #expect(issues == ["\(dir)/good.csv:1: warning: unknown column \"notes\" ignored"])
         #expect(summary.status.rows == 3 && summary.warnings == 1)
-        let one = try store.lookup(card: Fixture.isrn(1), at: now).verdict
+        let one = try store.lookup(card: Fixture.isrn(1), at: now, policy: Fixture.policy).verdict
         #expect(one.message == "Halal, \"no pork\"" && one.allergens == ["milk", "eggs"])
-        #expect(try store.lookup(card: Fixture.uid(2), at: now).verdict.kind == .lunch)
-        #expect(try store.lookup(card: Fixture.isrn(3), at: now).verdict.kind == .payment)
+        #expect(try store.lookup(card: Fixture.uid(2), at: now, policy: Fixture.policy).verdict.kind == .lunch)
+        #expect(try store.lookup(card: Fixture.isrn(3), at: now, policy: Fixture.policy).verdict.kind == .payment)
         // Errors after a multi-line field name the line the record starts on.
         let bad = "card,pupil,entitlement,notes\n\(good1),\"a\nb\nc\"\n\(Fixture.isrn(11)),TEST-11,free,\n"
         #expect(try rejected(bad) == ["bad.csv:1: warning: unknown column \"notes\" ignored", "bad.csv:5: entitlement: must be fsm, paid or fsm+paid"])
@@ -149,12 +149,12 @@ import Testing
         #expect(first.sha256.count == 64)
         #expect(first.importedAt == now)
         try store.importList(path: dir + "/b.csv", at: now.addingTimeInterval(60))
-        #expect(try store.lookup(card: Fixture.isrn(1), at: now).verdict.pupil == "NEW-0000001")
+        #expect(try store.lookup(card: Fixture.isrn(1), at: now, policy: Fixture.policy).verdict.pupil == "NEW-0000001")
         #expect(try store.listStatus()?.previousAvailable == true)
         let back = try store.rollbackList()
         #expect(back.file == "a.csv" && back.rows == 4 && back.generation == first.generation)
-        #expect(try store.lookup(card: Fixture.isrn(1), at: now).verdict.pupil == "OLD-0000001")
-        #expect(try store.lookup(card: Fixture.isrn(3), at: now).verdict.reason == .unknownCard)
+        #expect(try store.lookup(card: Fixture.isrn(1), at: now, policy: Fixture.policy).verdict.pupil == "OLD-0000001")
+        #expect(try store.lookup(card: Fixture.isrn(3), at: now, policy: Fixture.policy).verdict.reason == .unknownCard)
         // A third import discards the oldest list; only one previous is kept.
         try store.importList(path: dir + "/b.csv", at: now)
         try store.importList(path: dir + "/a.csv", at: now)
@@ -224,13 +224,13 @@ import Testing
             n += 1
             // Two cards in one read transaction: both from one list.
             let pair = try store.pool.read { db in
-                try [1, pupils].map { i in try store.lookup(Fixture.identity(isrn: Fixture.isrn(i)), db: db, at: now) }
+                try [1, pupils].map { i in try store.lookup(Fixture.identity(isrn: Fixture.isrn(i)), db: db, at: now, policy: Fixture.policy) }
             }
             let prefixes = Set(pair.map { $0.pupil.map { String($0.prefix(3)) } ?? "none" })
             #expect(prefixes.count == 1)
             seen.formUnion(prefixes)
         }
         #expect(!seen.contains("none"))
-        #expect(try store.lookup(card: Fixture.isrn(7), at: now).verdict.pupil == "NEW-0000007")
+        #expect(try store.lookup(card: Fixture.isrn(7), at: now, policy: Fixture.policy).verdict.pupil == "NEW-0000007")
     }
 }

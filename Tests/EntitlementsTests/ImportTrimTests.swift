@@ -20,11 +20,11 @@ import Testing
         let summary = try store.importList(path: dir + "/list.csv", at: now, report: { issues.append($0.description) })
         #expect(issues == [])
         #expect(summary.status.rows == 3)
-        let byISRN = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now)
+        let byISRN = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy)
         #expect(byISRN.verdict.kind == .lunch && byISRN.verdict.pupil == "TEST-0000001")
-        let byUID = store.decide(Fixture.identity(uid: Fixture.uid(1)), reader: "R", lane: nil, role: .till, at: now)
+        let byUID = store.decide(Fixture.identity(uid: Fixture.uid(1)), reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy)
         #expect(byUID.verdict.reason == .alreadyRedeemed && byUID.verdict.pupil == "TEST-0000001")
-        let two = try store.lookup(card: Fixture.isrn(2), at: now).verdict
+        let two = try store.lookup(card: Fixture.isrn(2), at: now, policy: Fixture.policy).verdict
         #expect(two.reason == .hotlisted && two.pupil == "TEST-0000002")
         let stored = try store.pool.read { db in
             try Row.fetchOne(db, sql: """

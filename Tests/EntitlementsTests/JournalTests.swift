@@ -18,9 +18,9 @@ import Testing
         let (store, _) = try Fixture.store(list: list, at: now)
         var id = CardIdentity(media: .desfire, uid: Hex.bytes("04A1B2C3D4E580"), isrn: try ISRN("633597013012345674"))
         id.expiry = CivilDate(iso: "2030-07-31")
-        let e = store.decide(id, reader: "ACS ACR1252 01 00", lane: "till-1", role: .till, at: now)
+        let e = store.decide(id, reader: "ACS ACR1252 01 00", lane: "till-1", role: .till, at: now, policy: Fixture.policy)
         #expect(wireText(e) == #"{"class":"TAP","seq":1,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","lane":"till-1","card":{"isrn":"633597013012345674","uid":"04A1B2C3D4E580","media":"desfire","expiry":"2030-07-31"},"decision":"authorised","kind":"lunch","pupil":"P0000042","allergens":["milk"],"message":"Say \"hi\", \\ please"}"#)
-        let again = store.decide(id, reader: "ACS ACR1252 01 00", lane: nil, role: .till, at: now)
+        let again = store.decide(id, reader: "ACS ACR1252 01 00", lane: nil, role: .till, at: now, policy: Fixture.policy)
         #expect(wireText(again) == #"{"class":"TAP","seq":2,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","card":{"isrn":"633597013012345674","uid":"04A1B2C3D4E580","media":"desfire","expiry":"2030-07-31"},"decision":"declined","reason":"already_redeemed","pupil":"P0000042","allergens":["milk"],"message":"Say \"hi\", \\ please"}"#)
         // Replay gives the same bytes as live.
         let replay = try store.events(after: 0, limit: 10)
@@ -30,11 +30,11 @@ import Testing
 
     @Test func aVoidIsJournalledAsAVOIDEDEventAndReplayed() throws {
         let (store, _) = try Fixture.store(list: Fixture.twoCardList(pupils: 2), at: now)
-        let lunch = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "Till Reader 00 00", lane: "till-2", role: .till, at: now)
-        let paid = store.decide(Fixture.identity(isrn: Fixture.isrn(2)), reader: "Till Reader 00 00", lane: nil, role: .till, at: now)
+        let lunch = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "Till Reader 00 00", lane: "till-2", role: .till, at: now, policy: Fixture.policy)
+        let paid = store.decide(Fixture.identity(isrn: Fixture.isrn(2)), reader: "Till Reader 00 00", lane: nil, role: .till, at: now, policy: Fixture.policy)
         let later = now.addingTimeInterval(60)
         var published: [String] = []
-        let outcome = try store.void(seq: lunch.seq!, at: later) { published.append(wireText($0)) }
+        let outcome = try store.void(seq: lunch.seq!, at: later, policy: Fixture.policy) { published.append(wireText($0)) }
         let expected = #"{"class":"VOIDED","seq":3,"time":"2026-11-27T12:02:02.123Z","voided":1,"pupil":"TEST-0000001","lane":"till-2"}"#
         guard case .released(let voided) = outcome else {
             Issue.record("not released: \(outcome)")
@@ -50,9 +50,9 @@ import Testing
         #expect(try store.lastSeq() == 3)
         // A lane-less lunch's VOIDED event has no lane.
         _ = paid
-        let second = store.decide(Fixture.identity(uid: Fixture.uid(1)), reader: "R", lane: nil, role: .till, at: later)
+        let second = store.decide(Fixture.identity(uid: Fixture.uid(1)), reader: "R", lane: nil, role: .till, at: later, policy: Fixture.policy)
         #expect(second.kind == .lunch)
-        guard case .released(let again) = try store.void(seq: second.seq!, at: later) else {
+        guard case .released(let again) = try store.void(seq: second.seq!, at: later, policy: Fixture.policy) else {
             Issue.record("the second lunch was not released")
             return
         }
@@ -63,28 +63,28 @@ import Testing
         let (store, _) = try Fixture.store(list: Fixture.twoCardList(pupils: 1), at: now)
         // 23:30 in London on 27 November, and 00:30 on the 28th.
         let evening = Fixture.utc("2026-11-27T23:30:00Z")
-        let lunch = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: evening)
+        let lunch = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: evening, policy: Fixture.policy)
         #expect(lunch.kind == .lunch)
         let nextDay = Fixture.utc("2026-11-28T00:30:00Z")
-        #expect(try store.void(seq: lunch.seq!, at: nextDay) == .notToday(lunchDay: CivilDate(iso: "2026-11-27")!))
+        #expect(try store.void(seq: lunch.seq!, at: nextDay, policy: Fixture.policy) == .notToday(lunchDay: CivilDate(iso: "2026-11-27")!))
         // Nothing changed: no event, and the lunch is still redeemed for its day.
         #expect(try store.lastSeq() == 1)
-        let sameDay = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: evening)
+        let sameDay = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: evening, policy: Fixture.policy)
         #expect(sameDay.reason == .alreadyRedeemed)
     }
 
     @Test func aVoidWhileTheDatabaseIsLockedElsewhereChangesNothing() throws {
         let (store, _) = try Fixture.store(list: Fixture.twoCardList(pupils: 1), at: now)
-        let lunch = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now)
+        let lunch = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy)
         let other = try DatabaseQueue(path: store.path)
         try other.writeWithoutTransaction { db in
             try db.execute(sql: "BEGIN IMMEDIATE")
-            #expect(throws: JournalUnavailable.self) { try store.void(seq: lunch.seq!, at: now) }
+            #expect(throws: JournalUnavailable.self) { try store.void(seq: lunch.seq!, at: now, policy: Fixture.policy) }
             try db.execute(sql: "ROLLBACK")
         }
         // Nothing was voided or journalled; once the lock is gone the void goes through.
         #expect(try store.lastSeq() == 1)
-        guard case .released(let voided) = try store.void(seq: lunch.seq!, at: now) else {
+        guard case .released(let voided) = try store.void(seq: lunch.seq!, at: now, policy: Fixture.policy) else {
             Issue.record("not released after the lock went")
             return
         }
@@ -102,20 +102,20 @@ import Testing
         for i in 0..<30 {
             // One tap a day for 30 days, the last on `now`'s day... and 10 days more.
             let at = start.addingTimeInterval(Double(i) * 86_400)
-            _ = store.decide(Fixture.identity(isrn: Fixture.isrn(i + 1)), reader: "R", lane: nil, role: .till, at: at)
+            _ = store.decide(Fixture.identity(isrn: Fixture.isrn(i + 1)), reader: "R", lane: nil, role: .till, at: at, policy: Fixture.policy)
         }
         #expect(try store.lastSeq() == 30)
         #expect(try store.events(after: 25, limit: 100).map(\.seq) == [26, 27, 28, 29, 30])
         #expect(try store.events(after: 0, limit: 3).map(\.seq) == [1, 2, 3])
         // Retention 14 days at `now`: events before now-14d go (days 0..5 of 30).
-        let pruned = try store.prune(at: now)
+        let pruned = try store.prune(at: now, policy: Fixture.policy)
         #expect(pruned == 6)
         #expect(try store.events(after: 0, limit: 1).first?.seq == 7)
         // seq keeps rising after pruning, even when everything is pruned.
-        try store.prune(olderThan: now.addingTimeInterval(365 * 86_400))
+        try store.prune(olderThan: now.addingTimeInterval(365 * 86_400), policy: Fixture.policy)
         #expect(try store.events(after: 0, limit: 100).isEmpty)
         #expect(try store.lastSeq() == 30)
-        let next = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now)
+        let next = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy)
         #expect(next.seq == 31)
     }
 
@@ -132,11 +132,11 @@ import Testing
         let outcomes = OutcomeBox()
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            _ = try? store.prune(at: now)
+            _ = try? store.prune(at: now, policy: Fixture.policy)
             done.signal()
         }
         while done.wait(timeout: .now()) == .timedOut {
-            outcomes.note(store.decide(Fixture.identity(isrn: Fixture.isrn(2)), reader: "R", lane: nil, role: .till, at: now))
+            outcomes.note(store.decide(Fixture.identity(isrn: Fixture.isrn(2)), reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy))
         }
         #expect(try store.events(after: 0, limit: 1).first.map { $0.timeMillis >= EntitlementStore.millis(now) } == true)
         // Batches of 500 deletes: each is over long before a tap's wait for the lock is, so

@@ -50,37 +50,37 @@ import Testing
     }
 
     @Test func anUnsignedListImportedWithoutTheConfigurationIsNotServed() throws {
-        let (store, dir) = try Fixture.store(policy: policy)
+        let (store, dir) = try Fixture.store()
         // As `necctl list import --database DB` does: no configuration, no trust options.
         try install(store, dir, signedBy: nil)
-        let tap = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: "till-1", role: .till, at: now)
+        let tap = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: "till-1", role: .till, at: now, policy: policy)
         #expect(tap.verdict == .declined(.listUntrusted))
-        #expect(try store.lookup(card: Fixture.isrn(2), at: now).verdict == .declined(.listUntrusted))
+        #expect(try store.lookup(card: Fixture.isrn(2), at: now, policy: policy).verdict == .declined(.listUntrusted))
         // Nothing redeemed: once a trusted list is in force the pupil is served.
         try install(store, dir, signedBy: trusted)
-        let served = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: "till-1", role: .till, at: now)
+        let served = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: "till-1", role: .till, at: now, policy: policy)
         #expect(served.kind == .lunch && served.pupil == Fixture.pupil(1))
     }
 
     @Test func aListSignedByAKeyTheDaemonDoesNotTrustIsNotServed() throws {
-        let (store, dir) = try Fixture.store(policy: policy)
+        let (store, dir) = try Fixture.store()
         try install(store, dir, signedBy: stranger)
         #expect(try store.listStatus()?.signer == stranger.publicKey.base64)
-        let tap = store.decide(Fixture.identity(uid: Fixture.uid(1)), reader: "R", lane: nil, role: .till, at: now)
+        let tap = store.decide(Fixture.identity(uid: Fixture.uid(1)), reader: "R", lane: nil, role: .till, at: now, policy: policy)
         #expect(tap.reason == .listUntrusted)
         // Rolling back to the stranger's list is no way round it either.
         try install(store, dir, signedBy: trusted)
-        #expect(store.decide(Fixture.identity(uid: Fixture.uid(2)), reader: "R", lane: nil, role: .till, at: now).kind == .lunch)
+        #expect(store.decide(Fixture.identity(uid: Fixture.uid(2)), reader: "R", lane: nil, role: .till, at: now, policy: policy).kind == .lunch)
         _ = try store.rollbackList()
-        #expect(store.decide(Fixture.identity(uid: Fixture.uid(3)), reader: "R", lane: nil, role: .till, at: now).reason == .listUntrusted)
+        #expect(store.decide(Fixture.identity(uid: Fixture.uid(3)), reader: "R", lane: nil, role: .till, at: now, policy: policy).reason == .listUntrusted)
     }
 
     @Test func withoutTheRuleAnyListIsServedAndNoListMeansUnknown() throws {
         let (open, dir) = try Fixture.store()
         try install(open, dir, signedBy: nil)
-        #expect(open.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now).kind == .lunch)
+        #expect(open.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy).kind == .lunch)
         // With the rule but no list at all there is nothing to distrust.
-        let (strict, _) = try Fixture.store(policy: policy)
-        #expect(strict.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now).reason == .unknownCard)
+        let (strict, _) = try Fixture.store()
+        #expect(strict.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: now, policy: policy).reason == .unknownCard)
     }
 }

@@ -20,7 +20,7 @@ import Testing
         let store = try EntitlementStore(path: path)
         Fixture.write("card,pupil,entitlement\n\(Fixture.isrn(1)),\(Fixture.pupil(1)),fsm\n", to: dir + "/list.csv")
         try store.importList(path: dir + "/list.csv")
-        _ = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: Date())
+        _ = store.decide(Fixture.identity(isrn: Fixture.isrn(1)), reader: "R", lane: nil, role: .till, at: Date(), policy: Fixture.policy)
         for file in [path, path + "-wal", path + "-shm"] {
             #expect(permissions(file) == 0o600, "\(file)")
         }

@@ -40,17 +40,17 @@ import Testing
         holding.wait()
         let card = Fixture.identity(isrn: Fixture.isrn(1))
         let blocked = finished(within: 5) {
-            store.decide(card, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: self.now)
+            store.decide(card, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: self.now, policy: Fixture.policy)
         }
         #expect(blocked?.verdict == .declined(.unavailable))
         // It could not be journalled either (the lock is still held): not replayable.
         #expect(blocked?.seq == nil)
         // A lookup reads, and reading never waits for the writer.
-        let looked = finished(within: 5) { try? store.lookup(card, at: self.now).verdict.kind }
+        let looked = finished(within: 5) { try? store.lookup(card, at: self.now, policy: Fixture.policy).verdict.kind }
         #expect(looked == .some(.lunch))
         release.signal()
         // Released: the pupil is served, and nothing was redeemed by the declined tap.
-        let served = store.decide(card, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: now)
+        let served = store.decide(card, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: now, policy: Fixture.policy)
         #expect(served.kind == .lunch && served.pupil == Fixture.pupil(1) && served.seq == 1)
     }
 
@@ -60,7 +60,7 @@ import Testing
         DispatchQueue.concurrentPerform(iterations: 50) { n in
             _ = store.decide(
                 Fixture.identity(isrn: Fixture.isrn(n + 1)), reader: "Till \(n % 4)", lane: nil, role: .till, at: now
-            ) { published.append($0.seq) }
+            , policy: Fixture.policy) { published.append($0.seq) }
         }
         // Four tills at once: every event was handed on in seq order, none twice.
         #expect(published.values == (1...50).map { Int64($0) })

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import NECDaemon
+@testable import NECConfiguration
 
 /// A scratch directory removed when the value goes away.
 final class ConfigurationScratch {

@@ -1,6 +1,7 @@
 import Entitlements
 import Foundation
 import NECCard
+import NECConfiguration
 @testable import NECDaemon
 import NECDaemonTesting
 import NECProtocol
@@ -54,7 +55,7 @@ struct DaemonBackendStoreTests {
             let (backend, store, _) = try Self.backend(in: directory, withList: true)
             let tap = store.decide(
                 CardIdentity(media: .desfire, isrn: try ISRN(Self.card)), reader: "Test Reader 00 00", lane: nil, role: .till,
-                at: Date())
+                at: Date(), policy: DecisionPolicy())
             #expect(tap.seq == 1)
             try await withSocketServer(backend: backend, in: directory) { _, path in
                 let client = try await connectPastBanner(path)

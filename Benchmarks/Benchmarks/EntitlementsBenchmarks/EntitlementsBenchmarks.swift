@@ -44,6 +44,7 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("Decision, 1M-row list, lunch committed", configuration: configuration) { benchmark in
         let store = openStore()
+        let policy = DecisionPolicy()
         // A different pupil every iteration, on a day no earlier run used, so most taps
         // redeem a lunch (the slowest path: event and redemption written and fsynced).
         let day = Date().addingTimeInterval(Double.random(in: 0..<3650) * 86_400)
@@ -52,18 +53,19 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations {
             i += 1
             let identity = CardIdentity(media: .desfire, isrn: isrn(row: i))
-            blackHole(store.decide(identity, reader: "Bench Reader 00 00", lane: "till-1", role: .till, at: day))
+            blackHole(store.decide(identity, reader: "Bench Reader 00 00", lane: "till-1", role: .till, at: day, policy: policy))
         }
         benchmark.stopMeasurement()
     }
 
     Benchmark("Lookup, 1M-row list (nothing written)", configuration: configuration) { benchmark in
         let store = openStore()
+        let policy = DecisionPolicy()
         var i = Int.random(in: 0..<900_000)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             i += 1
-            blackHole(try? store.lookup(CardIdentity(media: .desfire, isrn: isrn(row: i)), at: Date()))
+            blackHole(try? store.lookup(CardIdentity(media: .desfire, isrn: isrn(row: i)), at: Date(), policy: policy))
         }
         benchmark.stopMeasurement()
     }
