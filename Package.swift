@@ -62,10 +62,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The client socket server: protocol v1 over a Unix socket, fed by a backend it is
+        // given. Nothing of the daemon, the store or PC/SC.
+        .target(
+            name: "NECSocketServer",
+            dependencies: [
+                "NECProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "NECDaemon",
             dependencies: [
-                "PCSC", "NECCard", "Entitlements", "NECProtocol",
+                "PCSC", "NECCard", "Entitlements", "NECProtocol", "NECSocketServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -127,16 +140,16 @@ let package = Package(
         .testTarget(
             name: "ToolkitTests",
             dependencies: [
-                "necctl", "NECDaemon", "NECDaemonTesting", "NECProtocol",
+                "necctl", "NECSocketServer", "NECSocketServerTesting", "NECProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),
         // An in-memory DaemonBackend and socket test client for socket tests; not shipped.
         .target(
-            name: "NECDaemonTesting",
+            name: "NECSocketServerTesting",
             dependencies: [
-                "NECDaemon", "NECProtocol",
+                "NECSocketServer", "NECProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -152,8 +165,16 @@ let package = Package(
         .testTarget(
             name: "NECClientTests",
             dependencies: [
-                "NECClient", "NECProtocol", "NECDaemon", "NECDaemonTesting",
+                "NECClient", "NECProtocol", "NECSocketServer", "NECSocketServerTesting",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "NECSocketServerTests",
+            dependencies: [
+                "NECSocketServer", "NECSocketServerTesting", "NECProtocol",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -161,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "NECDaemonTests",
             dependencies: [
-                "NECDaemon", "NECProtocol", "NECDaemonTesting", "Entitlements", "NECCard",
+                "NECDaemon", "NECProtocol", "NECSocketServer", "NECSocketServerTesting", "Entitlements", "NECCard",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -3,6 +3,7 @@ import Entitlements
 import Foundation
 import Glibc
 import NECProtocol
+import NECSocketServer
 import NIOCore
 import ServiceLifecycle
 import Synchronization

@@ -1,6 +1,7 @@
 import Entitlements
 import Foundation
 import NECProtocol
+import NECSocketServer
 
 /// The socket server's view of the daemon: stored events from the journal, readers from
 /// the registry, lookups and voids from the entitlement store.

@@ -3,6 +3,7 @@ import Entitlements
 import Foundation
 import NECCard
 import NECProtocol
+public import NECSocketServer
 import PCSC
 public import ServiceLifecycle
 import Synchronization

@@ -1,8 +1,8 @@
 import Foundation
 import NECClient
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 /// Clients while another program connects and closes in a tight loop, filling necd's

@@ -1,7 +1,7 @@
 import NECClient
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 /// Takes events from the stream until it has `count` TAP seqs.

@@ -2,8 +2,9 @@ import Entitlements
 import Foundation
 import NECCard
 @testable import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 /// The socket's answers from the daemon's real backend, over a real SQLite store in a

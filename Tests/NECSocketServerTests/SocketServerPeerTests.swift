@@ -2,8 +2,8 @@
 import Glibc
 #endif
 import Logging
-import NECDaemon
-import NECDaemonTesting
+import NECSocketServer
+import NECSocketServerTesting
 import Synchronization
 import Testing
 

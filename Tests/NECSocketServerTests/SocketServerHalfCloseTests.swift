@@ -1,6 +1,6 @@
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 private let banner = #"{"class":"VERSION","release":"0.1.0","proto_major":1,"proto_minor":1}"#

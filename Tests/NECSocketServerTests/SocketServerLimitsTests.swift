@@ -1,8 +1,8 @@
 import Foundation
 import Glibc
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 @Suite("Socket server: limits on clients, requests and the listen queue", .timeLimit(.minutes(2)))

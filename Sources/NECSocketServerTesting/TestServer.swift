@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Logging
-public import NECDaemon
+public import NECSocketServer
 import ServiceLifecycle
 
 /// A temporary directory for a test's sockets, removed with its contents afterwards.

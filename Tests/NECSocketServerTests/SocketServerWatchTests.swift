@@ -1,6 +1,6 @@
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 @Suite("Socket server: watch, replay and fan-out", .timeLimit(.minutes(2)))

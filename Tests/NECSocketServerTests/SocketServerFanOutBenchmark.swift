@@ -1,9 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Synchronization
 import Testing
 

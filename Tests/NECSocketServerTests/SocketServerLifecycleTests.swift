@@ -2,9 +2,9 @@
 import Glibc
 #endif
 import Foundation
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 /// Binds (and optionally listens on) a Unix socket at `path` the way another process would.

@@ -1,29 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
-
-/// Reads lines until `count` events arrived, skipping answers; returns their seqs in arrival order.
-func collectSeqs(_ client: SocketTestClient, count: Int) async throws -> [Int64] {
-    var seqs: [Int64] = []
-    while seqs.count < count, let message = try await client.nextMessage() {
-        if case .tap(let tap) = message { seqs.append(tap.seq) }
-    }
-    return seqs
-}
-
-/// Connects, checks the banner, and returns the client.
-func connectPastBanner(_ path: String, reading: Bool = true) async throws -> SocketTestClient {
-    let client = try await SocketTestClient.connect(to: path, reading: reading)
-    if reading {
-        let banner = await client.nextLine()
-        #expect(banner == #"{"class":"VERSION","release":"0.1.0","proto_major":1,"proto_minor":1}"#)
-    }
-    return client
-}
 
 @Suite("Socket server: requests, errors and framing", .timeLimit(.minutes(1)))
 struct SocketServerRequestTests {

@@ -1,6 +1,6 @@
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 /// `clients` as a new connection's STATUS reports it (that connection included).
