@@ -35,7 +35,7 @@ struct SocketServerPeerTests {
         let records = LogRecords()
         let logger = Logger(label: "necd.socket.test") { _ in RecordingLogHandler(records: records) }
         try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: InMemoryBackend(), in: directory, configure: { $0.logger = logger }) { _, path in
+            try await withSocketServer(backend: InMemoryBackend(), in: directory, logger: logger) { _, path in
                 let client = try await connectPastBanner(path)
                 await client.close()
             }
