@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import NECProtocol
 import NIOCore
 import Synchronization
 
@@ -34,7 +35,7 @@ final class SocketInbox: Sendable {
     /// What the answering task gets next.
     enum Next: Equatable {
         /// A request line, without its `\n`.
-        case line(ByteBuffer)
+        case line([UInt8])
         /// The client shut its sending side after its last request.
         case end
         /// The client sent a line past the limit; nothing after it is read.
@@ -44,7 +45,7 @@ final class SocketInbox: Sendable {
     }
 
     private struct State {
-        var lines: [ByteBuffer] = []
+        var lines: [[UInt8]] = []
         var head = 0
         /// Read and not yet answered: queued, or being answered now.
         var inFlight = 0
@@ -75,7 +76,7 @@ final class SocketInbox: Sendable {
     }
 
     /// Hands a request to the answering task.
-    func push(_ line: ByteBuffer) {
+    func push(_ line: [UInt8]) {
         let waiter: CheckedContinuation<Next, Never>? = state.withLock { state in
             guard state.ending == nil else { return nil }
             state.inFlight += 1
@@ -155,8 +156,10 @@ final class SocketInbox: Sendable {
     }
 }
 
-/// Reads one client's connection: cuts its bytes into lines and hands them to its
-/// ``SocketInbox``, reading more only while the inbox has room.
+/// Reads one client's connection: cuts its bytes into lines with the protocol's
+/// ``LineFramer`` and hands them to its ``SocketInbox`` one at a time, reading more only
+/// while the inbox has room, so bytes a client pipelines past what the server will take
+/// stay unparsed.
 ///
 /// It is in the pipeline from the moment the connection is accepted, so nothing a client
 /// sends (and no end of input) is missed while the task that serves it starts.
@@ -166,7 +169,7 @@ final class SocketConnectionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let inbox: SocketInbox
-    private var framer: SocketLineFramer
+    private var framer: LineFramer
     /// NIO asked to read while the inbox was full.
     private var readWanted = false
     private var inputEnded = false
@@ -175,7 +178,7 @@ final class SocketConnectionHandler: ChannelDuplexHandler {
 
     init(inbox: SocketInbox, maxLineBytes: Int) {
         self.inbox = inbox
-        self.framer = SocketLineFramer(maxLineBytes: maxLineBytes)
+        self.framer = LineFramer(maxLineBytes: maxLineBytes)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -189,7 +192,7 @@ final class SocketConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !stopped else { return }
-        framer.append(Self.unwrapInboundIn(data))
+        framer.push(Self.unwrapInboundIn(data).readableBytesView)
         deliver(context: context)
     }
 
