@@ -1,41 +1,5 @@
 public import NECProtocol
 
-/// One event as the journal stored it: its exact JSON line and its `seq`.
-///
-/// The journal produces the line once; replay and live delivery send the same bytes.
-public struct EventLine: Sendable, Hashable {
-    /// The journal sequence number; `nil` for live-only events (class `READER`).
-    public var seq: Int64?
-    /// The JSON object, on one line, without the trailing `\n`.
-    public var json: String
-
-    /// Creates an event line.
-    /// - Parameters:
-    ///   - seq: the journal sequence number, or `nil` for a live-only event.
-    ///   - json: the JSON object without a trailing newline.
-    public init(seq: Int64?, json: String) {
-        self.seq = seq
-        self.json = json
-    }
-}
-
-/// A request the backend refuses for a reason the client should read, e.g. an unknown `seq` to void.
-///
-/// The socket server answers it with `{"class":"ERROR","message":...}`. Any other error
-/// thrown by a backend is logged and answered with a generic message, so internal
-/// details (paths, SQL) never reach a client.
-public struct RequestRefusal: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The text sent to the client. Must not contain anything the client did not send or may not see.
-    public var message: String
-
-    /// Creates a refusal.
-    /// - Parameter message: the text sent to the client.
-    public init(_ message: String) { self.message = message }
-
-    /// The text sent to the client.
-    public var description: String { message }
-}
-
 /// What the socket server needs from the rest of the daemon. The server owns no data.
 public protocol DaemonBackend: Sendable {
     /// Stored events with `seq` greater than `seq`, oldest first, at most `limit` of them.
