@@ -8,6 +8,12 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+// What the socket server and its test helpers build on: NIO, the service lifecycle, logging.
+let socketServerLibraries: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+]
+
 let package = Package(
     name: "necd",
     platforms: [.macOS(.v15)],
@@ -64,17 +70,7 @@ let package = Package(
         ),
         // The client socket server: protocol v1 over a Unix socket, fed by a backend it is
         // given. Nothing of the daemon, the store or PC/SC.
-        .target(
-            name: "NECSocketServer",
-            dependencies: [
-                "NECProtocol",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
+        .target(name: "NECSocketServer", dependencies: ["NECProtocol"] + socketServerLibraries, swiftSettings: strict),
         .target(
             name: "NECDaemon",
             dependencies: [
@@ -148,13 +144,7 @@ let package = Package(
         // An in-memory DaemonBackend and socket test client for socket tests; not shipped.
         .target(
             name: "NECSocketServerTesting",
-            dependencies: [
-                "NECSocketServer", "NECProtocol",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["NECSocketServer", "NECProtocol"] + socketServerLibraries,
             swiftSettings: strict
         ),
         .testTarget(

@@ -28,57 +28,46 @@ struct SocketServerCleanupTests {
     @Test func clientsThatCloseDuringAReplayAreCleanedUp() async throws {
         let backend = InMemoryBackend()
         for _ in 0..<20_000 { backend.storeTap() }
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { server, path in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for _ in 0..<50 {
-                        group.addTask {
-                            try await onOwnThread {
-                                let socket = try RawSocket(path: path)
-                                _ = try socket.readLine()
-                                try socket.send(#"{"cmd":"watch","enable":true,"since":0}"#)
-                                #expect(try socket.readLine() == #"{"class":"WATCH","enable":true,"since":0}"#)
-                                #expect(try socket.readLine()?.contains(#""seq":1,"#) == true)
-                                socket.close()
-                            }
+        try await withSocketServer(backend: backend) { server, path in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<50 {
+                    group.addTask {
+                        try await onOwnThread {
+                            let socket = try RawSocket(path: path)
+                            _ = try socket.readLine()
+                            try socket.send(#"{"cmd":"watch","enable":true,"since":0}"#)
+                            #expect(try socket.readLine() == #"{"class":"WATCH","enable":true,"since":0}"#)
+                            #expect(try socket.readLine()?.contains(#""seq":1,"#) == true)
+                            socket.close()
                         }
                     }
-                    try await group.waitForAll()
                 }
-                try await waitUntilOnlyTheAskerIsCounted(path, "the 50 replaying clients that closed are forgotten")
-                try await waitUntil("every connection is closed and forgotten") {
-                    server.connectionCount == 0 && server.clientCount == 0
-                }
-                // Still serving, and a replay that is read runs to the end.
-                let reader = try await connectPastBanner(path)
-                try await reader.send(#"{"cmd":"watch","enable":true,"since":19990}"#)
-                _ = await reader.nextLine()
-                #expect(try await collectSeqs(reader, count: 10) == Array(19_991...20_000))
-                await reader.close()
+                try await group.waitForAll()
             }
+            try await waitUntilOnlyTheAskerIsCounted(path, "the 50 replaying clients that closed are forgotten")
+            try await waitUntil("every connection is closed and forgotten") {
+                server.connectionCount == 0 && server.clientCount == 0
+            }
+            // Still serving, and a replay that is read runs to the end.
+            let reader = try await connectPastBanner(path)
+            try await reader.send(#"{"cmd":"watch","enable":true,"since":19990}"#)
+            _ = await reader.nextLine()
+            #expect(try await collectSeqs(reader, count: 10) == Array(19_991...20_000))
+            await reader.close()
         }
     }
 
     /// A watcher that closes is no longer counted, with no event needed to find out.
     @Test func aClosedWatcherIsForgottenWithoutWaitingForAnEvent() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { server, path in
-                let watchers = try await onOwnThread { () -> [RawSocket] in
-                    try (0..<3).map { _ in
-                        let socket = try RawSocket(path: path)
-                        _ = try socket.readLine()
-                        try socket.send(#"{"cmd":"watch","enable":true}"#)
-                        #expect(try socket.readLine() == #"{"class":"WATCH","enable":true,"since":0}"#)
-                        return socket
-                    }
-                }
-                try await waitUntil("three watchers are live") { server.liveWatcherCount == 3 }
-                #expect(try await clientsInStatus(path) == 4)
-                for watcher in watchers { watcher.close() }
-                try await waitUntilOnlyTheAskerIsCounted(path, "the closed watchers are forgotten")
-                #expect(server.liveWatcherCount == 0)
+        try await withSocketServer(backend: InMemoryBackend()) { server, path in
+            var watchers: [RawSocket] = []
+            for live in 1...3 {
+                watchers.append(try await rawWatcher(path, on: server, watchers: live, answer: #"{"class":"WATCH","enable":true,"since":0}"#))
             }
+            #expect(try await clientsInStatus(path) == 4)
+            for watcher in watchers { watcher.close() }
+            try await waitUntilOnlyTheAskerIsCounted(path, "the closed watchers are forgotten")
+            #expect(server.liveWatcherCount == 0)
         }
     }
 }

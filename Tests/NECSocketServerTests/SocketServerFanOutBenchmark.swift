@@ -19,50 +19,48 @@ struct SocketServerFanOutBenchmark {
         let interval = getenv("NECD_BENCH_INTERVAL_MS").flatMap { Int(String(cString: $0)) } ?? 1
         let backend = InMemoryBackend()
         let published = PublishTimes(count: eventCount + 1)
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { server, path in
-                var watchers: [SocketTestClient] = []
-                for _ in 0..<watcherCount {
-                    let watcher = try await connectPastBanner(path)
-                    try await watcher.send(#"{"cmd":"watch","enable":true}"#)
-                    _ = await watcher.nextLine()
-                    watchers.append(watcher)
-                }
-                var latencies: [Duration] = []
-                try await withThrowingTaskGroup(of: [Duration].self) { group in
-                    for watcher in watchers {
-                        group.addTask {
-                            var delays: [Duration] = []
-                            var expected: Int64 = 1
-                            while expected <= Int64(eventCount), let line = await watcher.nextReceivedLine() {
-                                guard let seq = seqOf(line.text) else { continue }
-                                #expect(seq == expected)
-                                expected = seq + 1
-                                if let sent = published.times.withLock({ $0[Int(seq)] }) { delays.append(line.receivedAt - sent) }
-                            }
-                            return delays
-                        }
-                    }
-                    for _ in 0..<eventCount {
-                        let line = backend.storeTap()
-                        published.times.withLock { $0[Int(line.seq!)] = ContinuousClock.now }
-                        server.publish(line)
-                        try await Task.sleep(for: .milliseconds(interval))
-                    }
-                    for try await delays in group {
-                        #expect(delays.count == eventCount)
-                        latencies += delays
-                    }
-                }
-                latencies.sort()
-                func percentile(_ p: Double) -> Duration { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-                print(
-                    "fan-out: \(watcherCount) watchers x \(eventCount) events \(interval) ms apart, \(latencies.count) deliveries;",
-                    "p50 \(percentile(0.50)), p99 \(percentile(0.99)), max \(latencies.last!)"
-                )
-                #expect(latencies.count == watcherCount * eventCount)
-                for watcher in watchers { await watcher.close() }
+        try await withSocketServer(backend: backend) { server, path in
+            var watchers: [SocketTestClient] = []
+            for _ in 0..<watcherCount {
+                let watcher = try await connectPastBanner(path)
+                try await watcher.send(#"{"cmd":"watch","enable":true}"#)
+                _ = await watcher.nextLine()
+                watchers.append(watcher)
             }
+            var latencies: [Duration] = []
+            try await withThrowingTaskGroup(of: [Duration].self) { group in
+                for watcher in watchers {
+                    group.addTask {
+                        var delays: [Duration] = []
+                        var expected: Int64 = 1
+                        while expected <= Int64(eventCount), let line = await watcher.nextReceivedLine() {
+                            guard let seq = seqOf(line.text) else { continue }
+                            #expect(seq == expected)
+                            expected = seq + 1
+                            if let sent = published.times.withLock({ $0[Int(seq)] }) { delays.append(line.receivedAt - sent) }
+                        }
+                        return delays
+                    }
+                }
+                for _ in 0..<eventCount {
+                    let line = backend.storeTap()
+                    published.times.withLock { $0[Int(line.seq!)] = ContinuousClock.now }
+                    server.publish(line)
+                    try await Task.sleep(for: .milliseconds(interval))
+                }
+                for try await delays in group {
+                    #expect(delays.count == eventCount)
+                    latencies += delays
+                }
+            }
+            latencies.sort()
+            func percentile(_ p: Double) -> Duration { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+            print(
+                "fan-out: \(watcherCount) watchers x \(eventCount) events \(interval) ms apart, \(latencies.count) deliveries;",
+                "p50 \(percentile(0.50)), p99 \(percentile(0.99)), max \(latencies.last!)"
+            )
+            #expect(latencies.count == watcherCount * eventCount)
+            for watcher in watchers { await watcher.close() }
         }
     }
 }

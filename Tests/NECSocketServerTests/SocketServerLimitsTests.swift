@@ -11,120 +11,101 @@ struct SocketServerLimitsTests {
     /// time; the rest wait unread, and every one is answered in order in the end.
     @Test func pipelinedRequestsWaitUnreadPastTheBound() async throws {
         let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory, configure: { $0.maxRequestsInFlight = 4 }) { server, path in
-                let client = try await connectPastBanner(path)
-                backend.holdStatusRequests()
-                let pipelined = String(repeating: #"{"cmd":"status"}"# + "\n", count: 100)
-                try await client.send(raw: Array(pipelined.utf8))
-                try await waitUntil("one status is held and three wait") {
-                    backend.heldStatusRequests == 1 && server.requestsWaiting == 3
-                }
-                #expect(server.requestsBeingAnswered == 1)
-                // One answered: one more is read, never more.
-                backend.releaseStatusRequests(1)
-                #expect(Self.isStatus(await client.nextLine()))
-                try await waitUntil("the next status is held") { backend.heldStatusRequests == 1 }
-                #expect(server.requestsWaiting == 3)
-                #expect(server.requestsBeingAnswered == 1)
-                // Another connection is not held up by the first one's bound.
-                let other = try await connectPastBanner(path)
-                try await other.send(#"{"cmd":"readers"}"#)
-                #expect(await other.nextLine() == #"{"class":"READERS","readers":[]}"#)
-                backend.releaseStatusRequests()
-                var answered = 1
-                while answered < 100, Self.isStatus(await client.nextLine()) { answered += 1 }
-                #expect(answered == 100)
-                #expect(server.requestsWaiting == 0)
-                #expect(server.requestsBeingAnswered == 0)
-                await client.close()
-                await other.close()
+        try await withSocketServer(backend: backend, configure: { $0.maxRequestsInFlight = 4 }) { server, path in
+            let client = try await connectPastBanner(path)
+            backend.holdStatusRequests()
+            let pipelined = String(repeating: #"{"cmd":"status"}"# + "\n", count: 100)
+            try await client.send(raw: Array(pipelined.utf8))
+            try await waitUntil("one status is held and three wait") {
+                backend.heldStatusRequests == 1 && server.requestsWaiting == 3
             }
+            #expect(server.requestsBeingAnswered == 1)
+            // One answered: one more is read, never more.
+            backend.releaseStatusRequests(1)
+            #expect(isStatus(await client.nextLine()))
+            try await waitUntil("the next status is held") { backend.heldStatusRequests == 1 }
+            #expect(server.requestsWaiting == 3)
+            #expect(server.requestsBeingAnswered == 1)
+            // Another connection is not held up by the first one's bound.
+            let other = try await connectPastBanner(path)
+            try await other.send(#"{"cmd":"readers"}"#)
+            #expect(await other.nextLine() == #"{"class":"READERS","readers":[]}"#)
+            backend.releaseStatusRequests()
+            var answered = 1
+            while answered < 100, isStatus(await client.nextLine()) { answered += 1 }
+            #expect(answered == 100)
+            #expect(server.requestsWaiting == 0)
+            #expect(server.requestsBeingAnswered == 0)
+            await client.close()
+            await other.close()
         }
-    }
-
-    static func isStatus(_ line: String?) -> Bool {
-        guard let line, case .status? = try? MessageCoding.daemonMessage(from: Array(line.utf8)) else { return false }
-        return true
     }
 
     /// Past `maxClients`, a client is told so in one line and closed; once one leaves,
     /// the next is served.
     @Test func clientsPastTheCapAreRefusedWithAnErrorLine() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory, configure: { $0.maxClients = 3 }) { server, path in
-                let served = try await onOwnThread { () -> [RawSocket] in
-                    try (0..<3).map { _ in
-                        let socket = try RawSocket(path: path)
-                        #expect(try socket.readLine()?.hasPrefix(#"{"class":"VERSION""#) == true)
-                        return socket
-                    }
-                }
-                for _ in 0..<5 {
-                    let refused = try await onOwnThread { try RawSocket(path: path).readToEnd() }
-                    #expect(refused == [#"{"class":"ERROR","message":"too many clients (max_clients 3); try again later"}"#])
-                }
-                #expect(server.connectionCount == 3)
-                served[0].close()
-                try await waitUntil("the closed client's slot is free") { server.connectionCount == 2 }
-                let next = try await onOwnThread { () -> [String] in
+        try await withSocketServer(backend: InMemoryBackend(), configure: { $0.maxClients = 3 }) { server, path in
+            let served = try await onOwnThread { () -> [RawSocket] in
+                try (0..<3).map { _ in
                     let socket = try RawSocket(path: path)
-                    let banner = try socket.readLine()
-                    try socket.send(#"{"cmd":"readers"}"#)
-                    let answer = try socket.readLine()
-                    return [banner, answer].compactMap { $0 }
+                    #expect(try socket.readLine()?.hasPrefix(#"{"class":"VERSION""#) == true)
+                    return socket
                 }
-                #expect(next.count == 2 && next[1] == #"{"class":"READERS","readers":[]}"#)
-                for socket in served { socket.close() }
             }
+            for _ in 0..<5 {
+                let refused = try await onOwnThread { try RawSocket(path: path).readToEnd() }
+                #expect(refused == [#"{"class":"ERROR","message":"too many clients (max_clients 3); try again later"}"#])
+            }
+            #expect(server.connectionCount == 3)
+            served[0].close()
+            try await waitUntil("the closed client's slot is free") { server.connectionCount == 2 }
+            let next = try await onOwnThread { () -> [String] in
+                let socket = try RawSocket(path: path)
+                let banner = try socket.readLine()
+                try socket.send(#"{"cmd":"readers"}"#)
+                let answer = try socket.readLine()
+                return [banner, answer].compactMap { $0 }
+            }
+            #expect(next.count == 2 && next[1] == #"{"class":"READERS","readers":[]}"#)
+            for socket in served { socket.close() }
         }
     }
 
     /// The listen queue is as long as the system allows (`net.core.somaxconn`), so a burst
     /// of connections waits instead of being refused.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/ss") || FileManager.default.isExecutableFile(atPath: "/bin/ss"), "needs ss (iproute2)"))
+    @Test(.enabled(if: hasSS, "needs ss (iproute2)"))
     func theListenBacklogIsTheSystemMaximum() async throws {
-        let somaxconn = try String(contentsOfFile: "/proc/sys/net/core/somaxconn", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { _, path in
-                let output = try await onOwnThread { try Self.run("ss", ["-xlnH", "src", path]) }
-                // u_str LISTEN 0 <backlog> <path> ...: for a listening socket Send-Q is its backlog.
-                let fields = output.split(whereSeparator: \.isWhitespace).map(String.init)
-                #expect(fields.count >= 5, "ss said: \(output)")
-                #expect(fields.dropFirst(3).first == somaxconn, "ss said: \(output)")
-            }
+        try await withSocketServer(backend: InMemoryBackend()) { _, path in
+            let (somaxconn, fields, output) = try await Self.listenBacklog(of: path)
+            #expect(fields.count >= 5, "ss said: \(output)")
+            #expect(fields.dropFirst(3).first == somaxconn, "ss said: \(output)")
         }
     }
 
     /// A socket handed over by systemd keeps a long queue too (NIO would listen on it again
     /// with 128).
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/ss") || FileManager.default.isExecutableFile(atPath: "/bin/ss"), "needs ss (iproute2)"))
+    @Test(.enabled(if: hasSS, "needs ss (iproute2)"))
     func anInheritedSocketGetsTheSystemMaximumBacklogToo() async throws {
-        let somaxconn = try String(contentsOfFile: "/proc/sys/net/core/somaxconn", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        let backend = InMemoryBackend()
         try await withTemporaryDirectory { directory in
             let path = directory + "/activated.sock"
-            let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-            }
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            #expect(bound == 0)
-            #expect(listen(descriptor, 16) == 0)
-            try await withSocketServer(backend: backend, in: directory, configure: { $0.endpoint = .inheritedDescriptor(descriptor) }) { _, _ in
-                let output = try await onOwnThread { try Self.run("ss", ["-xlnH", "src", path]) }
-                let fields = output.split(whereSeparator: \.isWhitespace).map(String.init)
+            let descriptor = try boundUnixSocket(at: path, listening: true)
+            try await withSocketServer(backend: InMemoryBackend(), in: directory, configure: { $0.endpoint = .inheritedDescriptor(descriptor) }) { _, _ in
+                let (somaxconn, fields, output) = try await Self.listenBacklog(of: path)
                 #expect(fields.dropFirst(3).first == somaxconn, "ss said: \(output)")
             }
         }
+    }
+
+    static let hasSS = FileManager.default.isExecutableFile(atPath: "/usr/bin/ss") || FileManager.default.isExecutableFile(atPath: "/bin/ss")
+
+    /// The system's maximum listen backlog (`net.core.somaxconn`), and the fields of the
+    /// line `ss` prints for the listening socket at `path`, with that line.
+    static func listenBacklog(of path: String) async throws -> (somaxconn: String, fields: [String], output: String) {
+        let somaxconn = try String(contentsOfFile: "/proc/sys/net/core/somaxconn", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let output = try await onOwnThread { try Self.run("ss", ["-xlnH", "src", path]) }
+        // u_str LISTEN 0 <backlog> <path> ...: for a listening socket Send-Q is its backlog.
+        return (somaxconn, output.split(whereSeparator: \.isWhitespace).map(String.init), output)
     }
 
     static func run(_ tool: String, _ arguments: [String]) throws -> String {

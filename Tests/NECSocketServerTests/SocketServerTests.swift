@@ -10,165 +10,125 @@ import Testing
 struct SocketServerRequestTests {
     @Test func answersEveryRequestOfTheContract() async throws {
         let backend = InMemoryBackend(readers: [ReaderInfo(name: "Test Reader 00 00", state: .empty, role: .till, lane: "till-1")])
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { server, path in
-                let client = try await connectPastBanner(path)
-                try await client.send(#"{"cmd":"readers"}"#)
-                #expect(await client.nextLine() == #"{"class":"READERS","readers":[{"name":"Test Reader 00 00","state":"empty","role":"till","lane":"till-1"}]}"#)
-                backend.tap(1, through: server)
-                try await client.send(#"{"cmd":"status"}"#)
-                guard case .status(let status)? = try await client.nextMessage() else {
-                    Issue.record("no STATUS")
-                    return
-                }
-                #expect(status.lastSeq == 1)
-                #expect(status.clients == 1)
-                try await client.send(#"{"cmd":"lookup","card":"633597999900000018"}"#)
-                #expect(await client.nextLine() == #"{"class":"LOOKUP","card":{"isrn":"633597999900000018"},"decision":"declined","reason":"unknown_card"}"#)
-                try await client.send(#"{"cmd":"void","seq":1}"#)
-                #expect(await client.nextLine() == #"{"class":"VOID","seq":1}"#)
-                // A refusal from the backend is an ERROR with its message, and the connection stays.
-                try await client.send(#"{"cmd":"void","seq":1}"#)
-                #expect(await client.nextLine() == #"{"class":"ERROR","message":"void: no lunch redeemed by event 1"}"#)
-                try await client.send(#"{"cmd":"lookup","card":"nonsense"}"#)
-                guard case .error? = try await client.nextMessage() else {
-                    Issue.record("no ERROR for a bad card")
-                    return
-                }
-                await client.close()
+        try await withSocketServer(backend: backend) { server, path in
+            let client = try await connectPastBanner(path)
+            try await client.send(#"{"cmd":"readers"}"#)
+            #expect(await client.nextLine() == #"{"class":"READERS","readers":[{"name":"Test Reader 00 00","state":"empty","role":"till","lane":"till-1"}]}"#)
+            backend.tap(1, through: server)
+            try await client.send(#"{"cmd":"status"}"#)
+            guard case .status(let status)? = try await client.nextMessage() else {
+                Issue.record("no STATUS")
+                return
             }
+            #expect(status.lastSeq == 1)
+            #expect(status.clients == 1)
+            try await client.send(#"{"cmd":"lookup","card":"633597999900000018"}"#)
+            #expect(await client.nextLine() == #"{"class":"LOOKUP","card":{"isrn":"633597999900000018"},"decision":"declined","reason":"unknown_card"}"#)
+            try await client.send(#"{"cmd":"void","seq":1}"#)
+            #expect(await client.nextLine() == #"{"class":"VOID","seq":1}"#)
+            // A refusal from the backend is an ERROR with its message, and the connection stays.
+            try await client.send(#"{"cmd":"void","seq":1}"#)
+            #expect(await client.nextLine() == #"{"class":"ERROR","message":"void: no lunch redeemed by event 1"}"#)
+            try await client.send(#"{"cmd":"lookup","card":"nonsense"}"#)
+            try #require(try await nextClass(client) == "ERROR", "no ERROR for a bad card")
+            await client.close()
         }
     }
 
     @Test func badLinesGetAnErrorAndTheConnectionStays() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { _, path in
-                let client = try await connectPastBanner(path)
-                let bad = [
-                    "not json", "{", "[]", "{}", #"{"cmd":"frobnicate"}"#, #"{"cmd":"lookup"}"#,
-                    #"{"cmd":"void","seq":"x"}"#, #"{"cmd":"watch","enable":1}"#, "\u{7F}\u{01}",
-                ]
-                for line in bad {
-                    try await client.send(line)
-                    guard case .error(let error)? = try await client.nextMessage() else {
-                        Issue.record("no ERROR for \(line)")
-                        return
-                    }
-                    #expect(!error.message.isEmpty)
-                }
-                // Invalid UTF-8 too.
-                try await client.send(raw: [0x7B, 0xC3, 0x28, 0x7D, 0x0A])
-                guard case .error? = try await client.nextMessage() else {
-                    Issue.record("no ERROR for invalid UTF-8")
+        try await withSocketServer(backend: InMemoryBackend()) { _, path in
+            let client = try await connectPastBanner(path)
+            let bad = [
+                "not json", "{", "[]", "{}", #"{"cmd":"frobnicate"}"#, #"{"cmd":"lookup"}"#,
+                #"{"cmd":"void","seq":"x"}"#, #"{"cmd":"watch","enable":1}"#, "\u{7F}\u{01}",
+            ]
+            for line in bad {
+                try await client.send(line)
+                guard case .error(let error)? = try await client.nextMessage() else {
+                    Issue.record("no ERROR for \(line)")
                     return
                 }
-                try await client.send(#"{"cmd":"status"}"#)
-                guard case .status? = try await client.nextMessage() else {
-                    Issue.record("the connection did not survive the bad lines")
-                    return
-                }
-                await client.close()
+                #expect(!error.message.isEmpty)
             }
+            // Invalid UTF-8 too.
+            try await client.send(raw: [0x7B, 0xC3, 0x28, 0x7D, 0x0A])
+            try #require(try await nextClass(client) == "ERROR", "no ERROR for invalid UTF-8")
+            try await client.send(#"{"cmd":"status"}"#)
+            try #require(try await nextClass(client) == "STATUS", "the connection did not survive the bad lines")
+            await client.close()
         }
     }
 
     @Test func anOversizeLineClosesOnlyThatConnection() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { server, path in
-                let bystander = try await connectPastBanner(path)
-                let exact = try await connectPastBanner(path)
-                let offender = try await connectPastBanner(path)
+        try await withSocketServer(backend: InMemoryBackend()) { server, path in
+            let bystander = try await connectPastBanner(path)
+            let exact = try await connectPastBanner(path)
+            let offender = try await connectPastBanner(path)
 
-                // Exactly 16,384 bytes is allowed: not JSON, so an ERROR, and the connection stays.
-                try await exact.send(String(repeating: "x", count: ProtocolLimits.maxLineBytes))
-                guard case .error? = try await exact.nextMessage() else {
-                    Issue.record("a line of exactly the limit was not answered")
-                    return
-                }
+            // Exactly 16,384 bytes is allowed: not JSON, so an ERROR, and the connection stays.
+            try await exact.send(String(repeating: "x", count: ProtocolLimits.maxLineBytes))
+            try #require(try await nextClass(exact) == "ERROR", "a line of exactly the limit was not answered")
 
-                // Over the limit (plus one byte of slack for a `\r`), sent in pieces and
-                // never finished with a newline: closed without waiting for the newline.
-                let half = [UInt8](repeating: 0x20, count: ProtocolLimits.maxLineBytes / 2)
-                try await offender.send(raw: half)
-                try await offender.send(raw: half + [0x20, 0x20])
-                var closingLines: [String] = []
-                while let line = await offender.nextLine() { closingLines.append(line) }
-                #expect(closingLines == [#"{"class":"ERROR","message":"line longer than 16384 bytes; closing"}"#])
+            // Over the limit (plus one byte of slack for a `\r`), sent in pieces and
+            // never finished with a newline: closed without waiting for the newline.
+            let half = [UInt8](repeating: 0x20, count: ProtocolLimits.maxLineBytes / 2)
+            try await offender.send(raw: half)
+            try await offender.send(raw: half + [0x20, 0x20])
+            var closingLines: [String] = []
+            while let line = await offender.nextLine() { closingLines.append(line) }
+            #expect(closingLines == [#"{"class":"ERROR","message":"line longer than 16384 bytes; closing"}"#])
 
-                for client in [bystander, exact] {
-                    try await client.send(#"{"cmd":"status"}"#)
-                    guard case .status? = try await client.nextMessage() else {
-                        Issue.record("a bystander lost its connection")
-                        return
-                    }
-                }
-                #expect(server.clientCount == 2)
-
-                // One byte over, finished with a newline: closed too.
-                let another = try await connectPastBanner(path)
-                try await another.send(String(repeating: " ", count: ProtocolLimits.maxLineBytes + 1))
-                guard case .error? = try await another.nextMessage() else {
-                    Issue.record("no ERROR before closing")
-                    return
-                }
-                #expect(await another.nextLine() == nil)
-                await bystander.close()
-                await exact.close()
+            for client in [bystander, exact] {
+                try await client.send(#"{"cmd":"status"}"#)
+                try #require(try await nextClass(client) == "STATUS", "a bystander lost its connection")
             }
+            #expect(server.clientCount == 2)
+
+            // One byte over, finished with a newline: closed too.
+            let another = try await connectPastBanner(path)
+            try await another.send(String(repeating: " ", count: ProtocolLimits.maxLineBytes + 1))
+            try #require(try await nextClass(another) == "ERROR", "no ERROR before closing")
+            #expect(await another.nextLine() == nil)
+            await bystander.close()
+            await exact.close()
         }
     }
 
     @Test func twoHundredClientsConnectAndLeave() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { server, path in
-                try await withThrowingTaskGroup(of: Bool.self) { group in
-                    for index in 0..<200 {
-                        group.addTask {
-                            let client = try await connectPastBanner(path)
-                            if index.isMultiple(of: 2) {
-                                try await client.send(#"{"cmd":"status"}"#)
-                                guard case .status? = try await client.nextMessage() else { return false }
-                            }
-                            await client.close()
-                            return true
+        try await withSocketServer(backend: InMemoryBackend()) { server, path in
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let client = try await connectPastBanner(path)
+                        if index.isMultiple(of: 2) {
+                            try await client.send(#"{"cmd":"status"}"#)
+                            guard case .status? = try await client.nextMessage() else { return false }
                         }
+                        await client.close()
+                        return true
                     }
-                    var served = 0
-                    for try await ok in group where ok { served += 1 }
-                    #expect(served == 200)
                 }
-                let deadline = ContinuousClock.now + .seconds(10)
-                while server.clientCount > 0 && ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
-                #expect(server.clientCount == 0)
-                // And it still serves.
-                let late = try await connectPastBanner(path)
-                await late.close()
+                var served = 0
+                for try await ok in group where ok { served += 1 }
+                #expect(served == 200)
             }
+            try await waitUntil("every client is gone") { server.clientCount == 0 }
+            // And it still serves.
+            let late = try await connectPastBanner(path)
+            await late.close()
         }
     }
 
     @Test func aRequestSplitAcrossWritesAndSeveralInOneWrite() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { _, path in
-                let client = try await connectPastBanner(path)
-                try await client.send(raw: Array(#"{"cmd":"v"#.utf8))
-                try await Task.sleep(for: .milliseconds(20))
-                try await client.send(raw: Array("oid\",\"seq\":7}\r\n{\"cmd\":\"status\"}\n{\"cmd\":\"readers\"}\n".utf8))
-                guard case .error? = try await client.nextMessage(),
-                    case .status? = try await client.nextMessage(),
-                    case .readers? = try await client.nextMessage()
-                else {
-                    Issue.record("answers missing or out of order")
-                    return
-                }
-                await client.close()
+        try await withSocketServer(backend: InMemoryBackend()) { _, path in
+            let client = try await connectPastBanner(path)
+            try await client.send(raw: Array(#"{"cmd":"v"#.utf8))
+            try await Task.sleep(for: .milliseconds(20))
+            try await client.send(raw: Array("oid\",\"seq\":7}\r\n{\"cmd\":\"status\"}\n{\"cmd\":\"readers\"}\n".utf8))
+            for expected in ["ERROR", "STATUS", "READERS"] {
+                try #require(try await nextClass(client) == expected, "answers missing or out of order")
             }
+            await client.close()
         }
     }
 }
@@ -181,62 +141,42 @@ struct SocketServerEdgeTests {
         return request + String(repeating: " ", count: length - request.utf8.count) + tail
     }
 
-    static func sendThenEOF(_ path: String, _ payload: String) async throws -> [String] {
-        try await onOwnThread {
-            let socket = try RawSocket(path: path)
-            try socket.send(raw: Array(payload.utf8))
-            try socket.shutdownWrite()
-            return try socket.readToEnd()
-        }
-    }
-
-    static func isStatus(_ line: String?) -> Bool {
-        guard let line, case .status? = try? MessageCoding.daemonMessage(from: Array(line.utf8)) else { return false }
-        return true
-    }
-
     @Test func theLimitHoldsForALastLineWithoutANewline() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { _, path in
-                let limit = ProtocolLimits.maxLineBytes
-                #expect(limit == 16_384)
-                // 16,384 bytes and a newline: answered.
-                let withNewline = try await Self.sendThenEOF(path, Self.paddedStatus(limit, then: "\n"))
-                #expect(withNewline.count == 2 && Self.isStatus(withNewline[1]), "\(withNewline)")
-                // 16,384 bytes, no newline, end of input: answered.
-                let exact = try await Self.sendThenEOF(path, Self.paddedStatus(limit))
-                #expect(exact.count == 2 && Self.isStatus(exact[1]), "\(exact)")
-                // The same with the `\r` of a `\r\n` cut short: the `\r` does not count.
-                let carriageReturn = try await Self.sendThenEOF(path, Self.paddedStatus(limit, then: "\r"))
-                #expect(carriageReturn.count == 2 && Self.isStatus(carriageReturn[1]), "\(carriageReturn)")
-                // 16,385 bytes, no newline, end of input: refused and closed, never answered.
-                let over = try await Self.sendThenEOF(path, Self.paddedStatus(limit + 1))
-                #expect(over.dropFirst() == [#"{"class":"ERROR","message":"line longer than 16384 bytes; closing"}"#])
-                // Requests before the long one are answered first.
-                let first = try await Self.sendThenEOF(path, #"{"cmd":"status"}"# + "\n" + Self.paddedStatus(limit + 1))
-                #expect(first.count == 3 && Self.isStatus(first[1]), "\(first)")
-                #expect(first.last == #"{"class":"ERROR","message":"line longer than 16384 bytes; closing"}"#)
-            }
+        try await withSocketServer(backend: InMemoryBackend()) { _, path in
+            let limit = ProtocolLimits.maxLineBytes
+            #expect(limit == 16_384)
+            // 16,384 bytes and a newline: answered.
+            let withNewline = try await sendThenEOF(path, Self.paddedStatus(limit, then: "\n"))
+            #expect(withNewline.count == 2 && isStatus(withNewline[1]), "\(withNewline)")
+            // 16,384 bytes, no newline, end of input: answered.
+            let exact = try await sendThenEOF(path, Self.paddedStatus(limit))
+            #expect(exact.count == 2 && isStatus(exact[1]), "\(exact)")
+            // The same with the `\r` of a `\r\n` cut short: the `\r` does not count.
+            let carriageReturn = try await sendThenEOF(path, Self.paddedStatus(limit, then: "\r"))
+            #expect(carriageReturn.count == 2 && isStatus(carriageReturn[1]), "\(carriageReturn)")
+            // 16,385 bytes, no newline, end of input: refused and closed, never answered.
+            let over = try await sendThenEOF(path, Self.paddedStatus(limit + 1))
+            #expect(over.dropFirst() == [#"{"class":"ERROR","message":"line longer than 16384 bytes; closing"}"#])
+            // Requests before the long one are answered first.
+            let first = try await sendThenEOF(path, #"{"cmd":"status"}"# + "\n" + Self.paddedStatus(limit + 1))
+            #expect(first.count == 3 && isStatus(first[1]), "\(first)")
+            #expect(first.last == #"{"class":"ERROR","message":"line longer than 16384 bytes; closing"}"#)
         }
     }
 
     /// An unknown `cmd` is echoed without controls or bidirectional overrides: what a
     /// technician reads in a log or a terminal is what was sent, in order.
     @Test func anErrorNeverEchoesControlOrBidiCharacters() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { _, path in
-                let client = try await connectPastBanner(path)
-                // RLO reverses what follows; the others embed, isolate, mark, join, or are C0/C1 controls.
-                let hostile = "evil\u{202E}lmth.exe\u{2066}\u{200F}\u{200B}\u{FEFF}\u{061C}\u{85}\u{9B}31m\u{2028}x"
-                try await client.send(#"{"cmd":"\#(hostile)"}"#)
-                #expect(await client.nextLine() == #"{"class":"ERROR","message":"unknown cmd \"evillmth.exe31mx\""}"#)
-                // JSON escapes decode to the same characters and are stripped the same way.
-                try await client.send(#"{"cmd":"a\u202Eb\u0007c\u001B[2Jd"}"#)
-                #expect(await client.nextLine() == #"{"class":"ERROR","message":"unknown cmd \"abc[2Jd\""}"#)
-                await client.close()
-            }
+        try await withSocketServer(backend: InMemoryBackend()) { _, path in
+            let client = try await connectPastBanner(path)
+            // RLO reverses what follows; the others embed, isolate, mark, join, or are C0/C1 controls.
+            let hostile = "evil\u{202E}lmth.exe\u{2066}\u{200F}\u{200B}\u{FEFF}\u{061C}\u{85}\u{9B}31m\u{2028}x"
+            try await client.send(#"{"cmd":"\#(hostile)"}"#)
+            #expect(await client.nextLine() == #"{"class":"ERROR","message":"unknown cmd \"evillmth.exe31mx\""}"#)
+            // JSON escapes decode to the same characters and are stripped the same way.
+            try await client.send(#"{"cmd":"a\u202Eb\u0007c\u001B[2Jd"}"#)
+            #expect(await client.nextLine() == #"{"class":"ERROR","message":"unknown cmd \"abc[2Jd\""}"#)
+            await client.close()
         }
     }
 }
