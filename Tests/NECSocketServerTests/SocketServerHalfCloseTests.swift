@@ -3,7 +3,7 @@ import NECSocketServer
 import NECSocketServerTesting
 import Testing
 
-private let banner = #"{"class":"VERSION","release":"0.1.0","proto_major":1,"proto_minor":1}"#
+private let banner = versionBanner
 
 /// A client that sends its requests and then shuts its sending side (`shutdown(SHUT_WR)`,
 /// what `echo ... | socat - UNIX-CONNECT:...` does) gets every answer, then end of input.
