@@ -8,6 +8,12 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+// What the socket server and its test helpers build on: NIO, the service lifecycle, logging.
+let socketServerLibraries: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+]
+
 let package = Package(
     name: "necd",
     platforms: [.macOS(.v15)],
@@ -69,10 +75,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The client socket server: protocol v1 over a Unix socket, fed by a backend it is
+        // given. Nothing of the daemon, the store or PC/SC.
+        .target(name: "NECSocketServer", dependencies: ["NECProtocol"] + socketServerLibraries, swiftSettings: strict),
         .target(
             name: "NECDaemon",
             dependencies: [
                 "PCSC", "NECCard", "Entitlements", "NECProtocol", "ProtocolMapping", "NECConfiguration", "NECCardReading",
+                "NECSocketServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -137,21 +147,15 @@ let package = Package(
         .testTarget(
             name: "ToolkitTests",
             dependencies: [
-                "necctl", "NECDaemon", "NECDaemonTesting", "NECProtocol", "NECCard",
+                "necctl", "NECSocketServer", "NECSocketServerTesting", "NECProtocol", "NECCard",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),
         // An in-memory DaemonBackend and socket test client for socket tests; not shipped.
         .target(
-            name: "NECDaemonTesting",
-            dependencies: [
-                "NECDaemon", "NECProtocol",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            name: "NECSocketServerTesting",
+            dependencies: ["NECSocketServer", "NECProtocol"] + socketServerLibraries,
             swiftSettings: strict
         ),
         .testTarget(
@@ -162,8 +166,16 @@ let package = Package(
         .testTarget(
             name: "NECClientTests",
             dependencies: [
-                "NECClient", "NECProtocol", "NECDaemon", "NECDaemonTesting",
+                "NECClient", "NECProtocol", "NECSocketServer", "NECSocketServerTesting",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "NECSocketServerTests",
+            dependencies: [
+                "NECSocketServer", "NECSocketServerTesting", "NECProtocol",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -171,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "NECDaemonTests",
             dependencies: [
-                "NECDaemon", "NECProtocol", "NECDaemonTesting", "Entitlements", "NECCard", "NECConfiguration",
+                "NECDaemon", "NECProtocol", "NECSocketServer", "NECSocketServerTesting", "Entitlements", "NECCard", "NECConfiguration",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

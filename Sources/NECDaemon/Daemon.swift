@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import NECConfiguration
 import NECProtocol
+import NECSocketServer
 import NIOCore
 import ServiceLifecycle
 import Synchronization
@@ -89,13 +90,14 @@ public enum Daemon {
             configuration: SocketServerConfiguration(
                 endpoint: endpoint, group: group, release: ProtocolVersion.release,
                 maxClients: configuration.maxClients,
-                shutdownGrace: .milliseconds(500), logger: logger,
-                onListening: {
-                    logger.info("listening on \(configuration.socket)")
-                    do { try notifier.ready(status: readyStatus) } catch { logger.warning("sd_notify: \(error)") }
-                }
+                shutdownGrace: .milliseconds(500)
             ),
-            backend: DaemonBackendStore(state: state, registry: registry, publish: relay.publish)
+            backend: DaemonBackendStore(state: state, registry: registry, publish: relay.publish),
+            logger: logger,
+            onListening: {
+                logger.info("listening on \(configuration.socket)")
+                do { try notifier.ready(status: readyStatus) } catch { logger.warning("sd_notify: \(error)") }
+            }
         )
         relay.attach(server)
         let pipeline = TapPipeline(state: state, registry: registry, server: server, logger: logger)

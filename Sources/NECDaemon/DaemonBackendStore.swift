@@ -2,6 +2,7 @@ import Entitlements
 import Foundation
 import NECCard
 import NECProtocol
+import NECSocketServer
 import ProtocolMapping
 
 /// The socket server's view of the daemon: stored events from the journal, readers from

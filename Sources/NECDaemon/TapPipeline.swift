@@ -4,6 +4,7 @@ import Foundation
 import NECCard
 import NECCardReading
 import NECProtocol
+public import NECSocketServer
 import ProtocolMapping
 import PCSC
 public import ServiceLifecycle

@@ -1,7 +1,7 @@
 import NECClient
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 /// Takes events from the stream until it has `count` TAP seqs.
@@ -22,18 +22,16 @@ private func eventually(_ condition: @Sendable () -> Bool) async throws {
 struct NECClientTests {
     @Test func requestHelpers() async throws {
         let backend = InMemoryBackend(readers: [ReaderInfo(name: "Test Reader 00 00", state: .present, role: .kiosk, atr: "3B8F8001")])
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { server, path in
-                let client = NECClient(socketPath: path)
-                #expect(try await client.readers().readers.map(\.name) == ["Test Reader 00 00"])
-                backend.tap(2, through: server)
-                #expect(try await client.status().lastSeq == 2)
-                let lookup = try await client.lookup(card: "633597999900000018")
-                #expect(lookup.reason == .unknownCard)
-                #expect(try await client.void(seq: 2) == VoidMessage(seq: 2))
-                await #expect(throws: NECClientError.refused("void: no lunch redeemed by event 2")) {
-                    try await client.void(seq: 2)
-                }
+        try await withSocketServer(backend: backend) { server, path in
+            let client = NECClient(socketPath: path)
+            #expect(try await client.readers().readers.map(\.name) == ["Test Reader 00 00"])
+            backend.tap(2, through: server)
+            #expect(try await client.status().lastSeq == 2)
+            let lookup = try await client.lookup(card: "633597999900000018")
+            #expect(lookup.reason == .unknownCard)
+            #expect(try await client.void(seq: 2) == VoidMessage(seq: 2))
+            await #expect(throws: NECClientError.refused("void: no lunch redeemed by event 2")) {
+                try await client.void(seq: 2)
             }
         }
     }
@@ -52,17 +50,15 @@ struct NECClientTests {
 
     @Test func eventsSinceReplayThenLive() async throws {
         let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { server, path in
-                backend.tap(10, through: server)
-                let client = NECClient(socketPath: path)
-                var events = client.events(since: 4).makeAsyncIterator()
-                let got6 = try await take(6, from: &events)
-                #expect(got6 == Array(5...10))
-                backend.tap(3, through: server)
-                let got3 = try await take(3, from: &events)
-                #expect(got3 == [11, 12, 13])
-            }
+        try await withSocketServer(backend: backend) { server, path in
+            backend.tap(10, through: server)
+            let client = NECClient(socketPath: path)
+            var events = client.events(since: 4).makeAsyncIterator()
+            let got6 = try await take(6, from: &events)
+            #expect(got6 == Array(5...10))
+            backend.tap(3, through: server)
+            let got3 = try await take(3, from: &events)
+            #expect(got3 == [11, 12, 13])
         }
     }
 

@@ -1,8 +1,8 @@
 import Foundation
 import Glibc
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 let pythonPath = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -85,13 +85,10 @@ struct PythonExampleTests {
 
     @Test(.enabled(if: pythonPath != nil, "python3 is not installed"))
     func anErrorIsReportedWithExitStatusOne() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { _, path in
-                let refused = try await run(["--socket", path, "lookup", "not-a-card"])
-                #expect(refused.status == 1)
-                #expect(refused.lines.isEmpty)
-            }
+        try await withSocketServer(backend: InMemoryBackend()) { _, path in
+            let refused = try await run(["--socket", path, "lookup", "not-a-card"])
+            #expect(refused.status == 1)
+            #expect(refused.lines.isEmpty)
         }
     }
 }

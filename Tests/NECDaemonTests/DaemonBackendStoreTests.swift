@@ -3,8 +3,9 @@ import Foundation
 import NECCard
 import NECConfiguration
 @testable import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 /// The socket's answers from the daemon's real backend, over a real SQLite store in a
@@ -133,14 +134,7 @@ struct DaemonBackendStoreBlockingTests {
         try await withTemporaryDirectory { directory in
             let (backend, _, _) = try DaemonBackendStoreTests.backend(in: directory, withList: true)
             try await withSocketServer(backend: backend, in: directory) { server, path in
-                let watcher = try await onOwnThread { () -> RawSocket in
-                    let socket = try RawSocket(path: path)
-                    _ = try socket.readLine()
-                    try socket.send(#"{"cmd":"watch","enable":true}"#)
-                    #expect(try socket.readLine() == #"{"class":"WATCH","enable":true,"since":0}"#)
-                    return socket
-                }
-                try await waitUntil("the watcher is live") { server.liveWatcherCount == 1 }
+                let watcher = try await rawWatcher(path, on: server, answer: #"{"class":"WATCH","enable":true,"since":0}"#)
                 let lock = try await onOwnThread { try LockHolder(database: directory + "/necd.sqlite") }
                 // Two voids: on a two-core machine, as many as Swift's cooperative pool has threads.
                 let voiders = try await onOwnThread { () -> [RawSocket] in

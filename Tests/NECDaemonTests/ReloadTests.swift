@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import NECConfiguration
 @testable import NECDaemon
-import NECDaemonTesting
+import NECSocketServerTesting
 import NECProtocol
 import Testing
 

@@ -1,8 +1,9 @@
 import Dispatch
 import Logging
 @testable import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Synchronization
 import Testing
 
@@ -13,133 +14,71 @@ private func event(_ seq: Int64) -> EventLine {
 
 @Suite("Tap lanes: readers decide in parallel, events go out in seq order", .timeLimit(.minutes(1)))
 struct TapLanesTests {
-    /// A connected watcher, live, reading from its own thread.
-    static func watcher(_ path: String, _ server: SocketServer) async throws -> RawSocket {
-        let socket = try await onOwnThread { () -> RawSocket in
-            let socket = try RawSocket(path: path)
-            _ = try socket.readLine()
-            try socket.send(#"{"cmd":"watch","enable":true}"#)
-            _ = try socket.readLine()
-            return socket
+    /// Runs `body` with a socket server, a live watcher on it (reading from its own
+    /// thread), and tap lanes; events are published from seq 1.
+    static func withLanes(_ body: (SocketServer, RawSocket, TapLanes) async throws -> Void) async throws {
+        try await withSocketServer(backend: InMemoryBackend()) { server, path in
+            let watcher = try await rawWatcher(path, on: server)
+            server.startPublishing(after: 0)
+            let lanes = TapLanes(logger: Logger(label: "test"))
+            try await body(server, watcher, lanes)
+            await lanes.finish()
+            watcher.close()
         }
-        try await waitUntil("the watcher is live") { server.liveWatcherCount == 1 }
-        return socket
     }
 
     /// Reader A's decision waits (as for a database lock) before it commits; reader B's
     /// tap meanwhile is decided and published, and A's follows once it is done.
     @Test func aReaderWaitingForTheDatabaseDoesNotHoldUpAnother() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { server, path in
-                let watcher = try await Self.watcher(path, server)
-                server.startPublishing(after: 0)
-                let lanes = TapLanes(logger: Logger(label: "test"))
-                let gate = DispatchSemaphore(value: 0)
-                let journal = Mutex<Int64>(0)
-                lanes.submit("Reader A") { _ in
-                    let ticket = server.reserve()
-                    gate.wait()  // waiting for the lock: nothing committed yet
-                    let seq = journal.withLock { $0 += 1; return $0 }
-                    server.publish(event(seq), for: ticket)
-                }
-                // A's next tap waits behind its first: one reader's taps stay in order.
-                lanes.submit("Reader A") { _ in
-                    let ticket = server.reserve()
-                    let seq = journal.withLock { $0 += 1; return $0 }
-                    server.publish(event(seq), for: ticket)
-                }
-                lanes.submit("Reader B") { _ in
-                    let ticket = server.reserve()
-                    let seq = journal.withLock { $0 += 1; return $0 }
-                    server.publish(event(seq), for: ticket)
-                }
-                let first = try await onOwnThread { try watcher.readLine(timeout: .seconds(10)) }
-                #expect(first == #"{"class":"TAP","seq":1}"#, "reader B's tap waited for reader A's")
-                #expect(journal.withLock { $0 } == 1, "reader A's second tap ran before its first")
-                gate.signal()
-                let rest = try await onOwnThread { try (0..<2).map { _ in try watcher.readLine(timeout: .seconds(10)) } }
-                #expect(rest == [#"{"class":"TAP","seq":2}"#, #"{"class":"TAP","seq":3}"#])
-                await lanes.finish()
-                watcher.close()
-            }
+        try await Self.withLanes { server, watcher, lanes in
+            let gate = DispatchSemaphore(value: 0)
+            let journal = Mutex<Int64>(0)
+            lanes.submit("Reader A") { _ in
+                let ticket = server.reserve()
+                gate.wait()  // waiting for the lock: nothing committed yet
+                let seq = journal.withLock { $0 += 1; return $0 }
+                server.publish(event(seq), for: ticket)
+        }
+        // A's next tap waits behind its first: one reader's taps stay in order.
+        lanes.submit("Reader A") { _ in
+            let ticket = server.reserve()
+            let seq = journal.withLock { $0 += 1; return $0 }
+            server.publish(event(seq), for: ticket)
+        }
+        lanes.submit("Reader B") { _ in
+            let ticket = server.reserve()
+            let seq = journal.withLock { $0 += 1; return $0 }
+            server.publish(event(seq), for: ticket)
+        }
+        let first = try await onOwnThread { try watcher.readLine(timeout: .seconds(10)) }
+        #expect(first == #"{"class":"TAP","seq":1}"#, "reader B's tap waited for reader A's")
+        #expect(journal.withLock { $0 } == 1, "reader A's second tap ran before its first")
+        gate.signal()
+        let rest = try await onOwnThread { try (0..<2).map { _ in try watcher.readLine(timeout: .seconds(10)) } }
+        #expect(rest == [#"{"class":"TAP","seq":2}"#, #"{"class":"TAP","seq":3}"#])
         }
     }
 
     /// Reader A commits first but is slow to return; reader B commits next and returns at
     /// once. B's event must wait for A's: events go out in seq order.
     @Test func anEventCommittedLaterWaitsForOneCommittedEarlier() async throws {
-        let backend = InMemoryBackend()
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: backend, in: directory) { server, path in
-                let watcher = try await Self.watcher(path, server)
-                server.startPublishing(after: 0)
-                let lanes = TapLanes(logger: Logger(label: "test"))
-                let committed = DispatchSemaphore(value: 0)
-                let gate = DispatchSemaphore(value: 0)
-                lanes.submit("Reader A") { _ in
-                    let ticket = server.reserve()
-                    committed.signal()  // seq 1 is in the journal
-                    gate.wait()
-                    server.publish(event(1), for: ticket)
-                }
-                lanes.submit("Reader B") { _ in
-                    committed.wait()
-                    let ticket = server.reserve()
-                    server.publish(event(2), for: ticket)
-                    gate.signal()
-                }
-                let lines = try await onOwnThread { try (0..<2).map { _ in try watcher.readLine(timeout: .seconds(10)) } }
-                #expect(lines == [#"{"class":"TAP","seq":1}"#, #"{"class":"TAP","seq":2}"#])
-                await lanes.finish()
-                watcher.close()
-            }
+        try await Self.withLanes { server, watcher, lanes in
+            let committed = DispatchSemaphore(value: 0)
+            let gate = DispatchSemaphore(value: 0)
+            lanes.submit("Reader A") { _ in
+                let ticket = server.reserve()
+                committed.signal()  // seq 1 is in the journal
+                gate.wait()
+                server.publish(event(1), for: ticket)
         }
-    }
-}
-
-@Suite("Event sequencer: every interleaving publishes in seq order")
-struct EventSequencerTests {
-    /// Writers take tickets, commit (taking the next seq) and hand over in random orders;
-    /// what comes out is every event, in seq order, with nothing held once all are done.
-    @Test(arguments: 0..<200)
-    func randomInterleavings(seed: Int) {
-        var random = SplitMix(seed: UInt64(seed))
-        let delivered = Mutex<[Int64]>([])
-        let sequencer = EventSequencer { event in delivered.withLock { $0.append(event.seq ?? -1) } }
-        sequencer.start(after: 0)
-        enum Step { case reserve, commit, finish }
-        struct Writer { var ticket: PublishTicket?; var seq: Int64?; var done = false }
-        var writers = Array(repeating: Writer(), count: 1 + Int(random.next() % 8))
-        var nextSeq: Int64 = 1
-        var committedOrder: [Int64] = []
-        while writers.contains(where: { !$0.done }) {
-            let index = Int(random.next() % UInt64(writers.count))
-            guard !writers[index].done else { continue }
-            if writers[index].ticket == nil {
-                writers[index].ticket = sequencer.reserve()
-            } else if writers[index].seq == nil {
-                writers[index].seq = nextSeq
-                committedOrder.append(nextSeq)
-                nextSeq += 1
-            } else {
-                sequencer.finish(writers[index].ticket, with: event(writers[index].seq!))
-                writers[index].done = true
-            }
+        lanes.submit("Reader B") { _ in
+            committed.wait()
+            let ticket = server.reserve()
+            server.publish(event(2), for: ticket)
+            gate.signal()
         }
-        #expect(delivered.withLock { $0 } == committedOrder.sorted())
-    }
-}
-
-/// A small deterministic generator, so a failing interleaving can be replayed by its seed.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        let lines = try await onOwnThread { try (0..<2).map { _ in try watcher.readLine(timeout: .seconds(10)) } }
+        #expect(lines == [#"{"class":"TAP","seq":1}"#, #"{"class":"TAP","seq":2}"#])
+        }
     }
 }

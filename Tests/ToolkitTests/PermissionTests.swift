@@ -1,6 +1,6 @@
 import Foundation
-import NECDaemon
-import NECDaemonTesting
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 #if canImport(Glibc)

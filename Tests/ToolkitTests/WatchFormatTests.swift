@@ -1,7 +1,7 @@
 import Foundation
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Synchronization
 import Testing
 

@@ -1,11 +1,11 @@
 import Foundation
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
 
 /// `necctl watch` and doctor's necd check against the real socket server with an in-memory
-/// journal (NECDaemonTesting): the daemon's socket side without pcscd or a card pipeline.
+/// journal (NECSocketServerTesting): the daemon's socket side without pcscd or a card pipeline.
 struct WatchServerTests {
     /// A till's reader and its lane, as the backend's taps carry them.
     private let reader = "Test Reader 00 00"

@@ -1,6 +1,6 @@
-// NECDaemonTesting: helpers for tests of the socket server and its clients.
-public import NECDaemon
+// NECSocketServerTesting: helpers for tests of the socket server and its clients.
 public import NECProtocol
+public import NECSocketServer
 import Synchronization
 
 /// A ``DaemonBackend`` that keeps its event journal in memory, for socket-level tests

@@ -1,9 +1,8 @@
-public import Logging
 public import NECProtocol
 public import NIOCore
-public import NIOPosix
 
-/// Everything the socket server needs to start.
+/// The socket server's settings: where it listens and the bounds it keeps. What it runs
+/// on, where it logs and whom it tells are given to ``SocketServer/init(configuration:backend:eventLoopGroup:logger:onListening:)``.
 public struct SocketServerConfiguration: Sendable {
     /// Where the listening socket comes from.
     public enum Endpoint: Sendable, Hashable {
@@ -47,12 +46,6 @@ public struct SocketServerConfiguration: Sendable {
     public var listenBacklog: Int32?
     /// How long clients get to receive the goodbye line on shutdown before they are cut off.
     public var shutdownGrace: TimeAmount
-    /// The event loops connections run on.
-    public var eventLoopGroup: any EventLoopGroup
-    /// Where the server logs; connections and peer credentials at debug level.
-    public var logger: Logger
-    /// Called once the socket accepts connections: the moment to tell systemd `READY=1`.
-    public var onListening: (@Sendable () async -> Void)?
 
     /// Creates a configuration.
     /// - Parameters:
@@ -67,9 +60,6 @@ public struct SocketServerConfiguration: Sendable {
     ///   - maxRequestsInFlight: requests read and not yet answered, per connection.
     ///   - listenBacklog: the listen backlog; nil for the system's maximum.
     ///   - shutdownGrace: time clients get to read the goodbye line.
-    ///   - eventLoopGroup: the event loops to use; NIO's shared group by default.
-    ///   - logger: where to log.
-    ///   - onListening: called once the socket accepts connections.
     public init(
         endpoint: Endpoint,
         group: Group? = nil,
@@ -81,10 +71,7 @@ public struct SocketServerConfiguration: Sendable {
         maxClients: Int = SocketServerConfiguration.defaultMaxClients,
         maxRequestsInFlight: Int = 16,
         listenBacklog: Int32? = nil,
-        shutdownGrace: TimeAmount = .seconds(2),
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger = Logger(label: "necd.socket"),
-        onListening: (@Sendable () async -> Void)? = nil
+        shutdownGrace: TimeAmount = .seconds(2)
     ) {
         self.endpoint = endpoint
         self.group = group
@@ -97,9 +84,6 @@ public struct SocketServerConfiguration: Sendable {
         self.maxRequestsInFlight = maxRequestsInFlight
         self.listenBacklog = listenBacklog
         self.shutdownGrace = shutdownGrace
-        self.eventLoopGroup = eventLoopGroup
-        self.logger = logger
-        self.onListening = onListening
     }
 
     /// `max_clients` when the configuration does not set it.

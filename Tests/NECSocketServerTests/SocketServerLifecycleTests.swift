@@ -2,27 +2,10 @@
 import Glibc
 #endif
 import Foundation
-import NECDaemon
-import NECDaemonTesting
 import NECProtocol
+import NECSocketServer
+import NECSocketServerTesting
 import Testing
-
-/// Binds (and optionally listens on) a Unix socket at `path` the way another process would.
-private func makeBoundSocket(at path: String, listening: Bool) throws -> CInt {
-    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    #expect(descriptor >= 0)
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-    }
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-    #expect(bound == 0)
-    if listening { #expect(listen(descriptor, 16) == 0) }
-    return descriptor
-}
 
 private func fileStatus(_ path: String) -> stat? {
     var status = stat()
@@ -32,12 +15,11 @@ private func fileStatus(_ path: String) -> stat? {
 @Suite("Socket server: socket file, systemd socket, shutdown", .timeLimit(.minutes(1)))
 struct SocketServerLifecycleTests {
     @Test func replacesAStaleSocketAndSetsModeAndGroup() async throws {
-        let backend = InMemoryBackend()
         try await withTemporaryDirectory { directory in
             // A socket file left by a crashed daemon: bound, never unlinked, nobody listening.
-            let stale = try makeBoundSocket(at: directory + "/necd.sock", listening: false)
+            let stale = try boundUnixSocket(at: directory + "/necd.sock", listening: false)
             close(stale)
-            try await withSocketServer(backend: backend, in: directory, configure: { $0.group = .id(4242) }) { _, path in
+            try await withSocketServer(backend: InMemoryBackend(), in: directory, configure: { $0.group = .id(4242) }) { _, path in
                 let client = try await connectPastBanner(path)
                 await client.close()
                 let status = try #require(fileStatus(path))
@@ -83,17 +65,13 @@ struct SocketServerLifecycleTests {
     }
 
     @Test func servesASocketHandedOverBySystemd() async throws {
-        let backend = InMemoryBackend()
         try await withTemporaryDirectory { directory in
             let path = directory + "/activated.sock"
-            let descriptor = try makeBoundSocket(at: path, listening: true)
-            try await withSocketServer(backend: backend, in: directory, configure: { $0.endpoint = .inheritedDescriptor(descriptor) }) { _, _ in
+            let descriptor = try boundUnixSocket(at: path, listening: true)
+            try await withSocketServer(backend: InMemoryBackend(), in: directory, configure: { $0.endpoint = .inheritedDescriptor(descriptor) }) { _, _ in
                 let client = try await connectPastBanner(path)
                 try await client.send(#"{"cmd":"status"}"#)
-                guard case .status? = try await client.nextMessage() else {
-                    Issue.record("no STATUS over the inherited socket")
-                    return
-                }
+                try #require(try await nextClass(client) == "STATUS", "no STATUS over the inherited socket")
                 await client.close()
             }
         }

@@ -3,10 +3,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
+public import Logging
 import NECProtocol
-import NIOCore
-import NIOPosix
+public import NIOCore
+public import NIOPosix
 public import ServiceLifecycle
 import Synchronization
 
@@ -37,6 +37,8 @@ public actor SocketServer: Service {
     private var boundSocketFile: SocketFile.Identity?
     private let configuration: SocketServerConfiguration
     private let backend: any DaemonBackend
+    private let eventLoopGroup: any EventLoopGroup
+    private let onListening: (@Sendable () async -> Void)?
     private let registry: SocketClientRegistry
     private let logger: Logger
     private let goodbye: ByteBuffer
@@ -48,11 +50,22 @@ public actor SocketServer: Service {
     /// - Parameters:
     ///   - configuration: where to listen and the per-client bounds.
     ///   - backend: answers requests and replays stored events.
-    public init(configuration: SocketServerConfiguration, backend: any DaemonBackend) {
+    ///   - eventLoopGroup: the event loops connections run on; NIO's shared group by default.
+    ///   - logger: where the server logs; connections and peer credentials at debug level.
+    ///   - onListening: called once the socket accepts connections: the moment to tell
+    ///     systemd `READY=1`.
+    public init(
+        configuration: SocketServerConfiguration,
+        backend: any DaemonBackend,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "necd.socket"),
+        onListening: (@Sendable () async -> Void)? = nil
+    ) {
         self.configuration = configuration
         self.backend = backend
+        self.eventLoopGroup = eventLoopGroup
+        self.onListening = onListening
         let registry = SocketClientRegistry(maxHeldLines: configuration.backlogLines)
-        let logger = configuration.logger
         self.registry = registry
         self.logger = logger
         self.goodbye = ByteBuffer(bytes: MessageCoding.line(ErrorMessage(message: "necd is shutting down")))
@@ -125,7 +138,7 @@ public actor SocketServer: Service {
         state = .running(serverChannel: serverChannel.channel)
         logger.info("listening", metadata: ["socket": "\(describe(configuration.endpoint))"])
         warnIfDescriptorsAreShort()
-        await configuration.onListening?()
+        await onListening?()
 
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {
@@ -186,7 +199,7 @@ public actor SocketServer: Service {
             logger.info("closing client connections", metadata: ["clients": "\(disconnects.count)"])
             let grace = configuration.shutdownGrace
             // A client that does not read never drains its goodbye; cut it off after the grace.
-            configuration.eventLoopGroup.next().scheduleTask(in: grace) {
+            eventLoopGroup.next().scheduleTask(in: grace) {
                 for disconnect in disconnects { disconnect() }
             }
         case .shuttingDown, .shutdown:
@@ -206,7 +219,7 @@ public actor SocketServer: Service {
     // past `maxClients` get a refusal line instead, and no task at all.
     private func bind() async throws -> NIOAsyncChannel<AcceptedConnection, Never> {
         let backlog = configuration.listenBacklog ?? Self.systemMaximumBacklog
-        let bootstrap = ServerBootstrap(group: configuration.eventLoopGroup)
+        let bootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: backlog)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
         let slots = self.slots
@@ -361,39 +374,4 @@ public actor SocketServer: Service {
 struct AcceptedConnection: Sendable {
     var channel: any Channel
     var inbox: SocketInbox?
-}
-
-/// Counts open connections against `max_clients`.
-final class ConnectionSlots: Sendable {
-    enum Taken {
-        /// A slot: the connection is served. The number of connections refused since the last one served.
-        case taken(refusedMeanwhile: Int)
-        /// None left; `first` on the first refusal since one was served.
-        case full(first: Bool)
-    }
-
-    private struct State {
-        var open = 0
-        var refused = 0
-    }
-
-    private let state = Mutex(State())
-
-    /// Open connections (served or about to be).
-    var count: Int { state.withLock { $0.open } }
-
-    func take(limit: Int) -> Taken {
-        state.withLock { state in
-            guard state.open < limit else {
-                state.refused += 1
-                return .full(first: state.refused == 1)
-            }
-            state.open += 1
-            let refused = state.refused
-            state.refused = 0
-            return .taken(refusedMeanwhile: refused)
-        }
-    }
-
-    func release() { state.withLock { $0.open -= 1 } }
 }

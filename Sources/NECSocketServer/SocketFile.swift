@@ -47,7 +47,7 @@ public enum SocketFileError: Error, Hashable, Sendable, CustomStringConvertible 
 /// The socket file's life: made ready for binding without taking over a live socket,
 /// given its permissions so only its owner and group may connect, and removed at the
 /// end only if it is still the one this process bound.
-enum SocketFile {
+public enum SocketFile {
     /// A file's device and inode: which file a path names right now.
     struct Identity: Hashable, Sendable {
         var device: UInt64
@@ -65,7 +65,7 @@ enum SocketFile {
     /// Leaves `path` free for `bind`: nothing there is fine; a socket nobody listens on
     /// (connect is refused: its server is gone) is removed; a socket somebody answers on,
     /// or anything that is not a socket, is left alone and refused.
-    static func prepareToBind(path: String) throws(SocketFileError) {
+    public static func prepareToBind(path: String) throws(SocketFileError) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard (info.st_mode & S_IFMT) == S_IFSOCK else { throw .notASocket(path: path) }

@@ -3,8 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-public import NECDaemon
+public import Logging
+public import NECSocketServer
 import ServiceLifecycle
 
 /// A temporary directory for a test's sockets, removed with its contents afterwards.
@@ -35,11 +35,13 @@ private func removeTree(_ path: String) {
 /// - Parameters:
 ///   - backend: the backend the server asks.
 ///   - directory: where the socket goes.
+///   - logger: where the server logs.
 ///   - configure: changes to the default configuration (bounds, group, ...).
 ///   - body: the test, given the running server and its socket path.
 public func withSocketServer<Result>(
     backend: any DaemonBackend,
     in directory: String,
+    logger: Logger = Logger(label: "necd.socket"),
     configure: (inout SocketServerConfiguration) -> Void = { _ in },
     _ body: (SocketServer, String) async throws -> Result
 ) async throws -> Result {
@@ -47,12 +49,11 @@ public func withSocketServer<Result>(
     var configuration = SocketServerConfiguration(endpoint: .path(path))
     configure(&configuration)
     let (listening, listeningContinuation) = AsyncStream.makeStream(of: Void.self)
-    configuration.onListening = {
+    if case .inheritedDescriptor = configuration.endpoint {} else { configuration.endpoint = .path(path) }
+    let server = SocketServer(configuration: configuration, backend: backend, logger: logger) {
         listeningContinuation.yield()
         listeningContinuation.finish()
     }
-    if case .inheritedDescriptor = configuration.endpoint {} else { configuration.endpoint = .path(path) }
-    let server = SocketServer(configuration: configuration, backend: backend)
     let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "necd.test")))
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask {
@@ -71,5 +72,23 @@ public func withSocketServer<Result>(
         await group.triggerGracefulShutdown()
         try await tasks.waitForAll()
         return result
+    }
+}
+
+/// Runs a socket server in a temporary directory of its own while `body` runs, for a test
+/// that needs nothing else in that directory; see ``withSocketServer(backend:in:logger:configure:_:)``.
+/// - Parameters:
+///   - backend: the backend the server asks.
+///   - logger: where the server logs.
+///   - configure: changes to the default configuration (bounds, group, ...).
+///   - body: the test, given the running server and its socket path.
+public func withSocketServer<Result>(
+    backend: any DaemonBackend,
+    logger: Logger = Logger(label: "necd.socket"),
+    configure: (inout SocketServerConfiguration) -> Void = { _ in },
+    _ body: (SocketServer, String) async throws -> Result
+) async throws -> Result {
+    try await withTemporaryDirectory { directory in
+        try await withSocketServer(backend: backend, in: directory, logger: logger, configure: configure, body)
     }
 }

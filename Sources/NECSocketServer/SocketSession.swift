@@ -40,10 +40,10 @@ struct SocketSession: Sendable {
 
     /// Answers one request line.
     /// - Returns: whether the client now watches.
-    private func answer(_ line: ByteBuffer, watching: Bool) async -> Bool {
+    private func answer(_ line: [UInt8], watching: Bool) async -> Bool {
         let request: Request
         do {
-            request = try Request.parse(line: line.readableBytesView)
+            request = try Request.parse(line: line)
         } catch {
             send(ErrorMessage(message: error.description))
             return watching

@@ -2,8 +2,8 @@
 import Glibc
 #endif
 import Logging
-import NECDaemon
-import NECDaemonTesting
+import NECSocketServer
+import NECSocketServerTesting
 import Synchronization
 import Testing
 
@@ -34,11 +34,9 @@ struct SocketServerPeerTests {
     @Test func recordsEachClientsPidUidAndGidAtDebugLevel() async throws {
         let records = LogRecords()
         let logger = Logger(label: "necd.socket.test") { _ in RecordingLogHandler(records: records) }
-        try await withTemporaryDirectory { directory in
-            try await withSocketServer(backend: InMemoryBackend(), in: directory, configure: { $0.logger = logger }) { _, path in
-                let client = try await connectPastBanner(path)
-                await client.close()
-            }
+        try await withSocketServer(backend: InMemoryBackend(), logger: logger) { _, path in
+            let client = try await connectPastBanner(path)
+            await client.close()
         }
         let expected = "peer=pid=\(getpid()) uid=\(getuid()) gid=\(getgid())"
         let connected = records.lines.withLock { $0.filter { $0.hasPrefix("debug client connected") } }
