@@ -8,11 +8,16 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
-// What the socket server and its test helpers build on: NIO, the service lifecycle, logging.
-let socketServerLibraries: [Target.Dependency] = [
+// The libraries several targets share, named once.
+let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
 ]
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+let propertyBased: Target.Dependency = .product(name: "PropertyBased", package: "swift-property-based")
+// What the socket server and its test helpers build on: NIO, the service lifecycle, logging.
+let socketServerLibraries: [Target.Dependency] = nio + [serviceLifecycle, logging]
 
 let package = Package(
     name: "necd",
@@ -51,11 +56,7 @@ let package = Package(
         .target(name: "VirtualCard", dependencies: ["NECCard"], swiftSettings: strict),
         .target(
             name: "Entitlements",
-            dependencies: [
-                "NECCard",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ],
+            dependencies: ["NECCard", grdb, .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .target(name: "NECProtocol", swiftSettings: strict),
@@ -68,11 +69,7 @@ let package = Package(
         .target(name: "NECCardReading", dependencies: ["PCSC", "NECCard"], swiftSettings: strict),
         .target(
             name: "NECClient",
-            dependencies: [
-                "NECProtocol",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
+            dependencies: ["NECProtocol"] + nio,
             swiftSettings: strict
         ),
         // The client socket server: protocol v1 over a Unix socket, fed by a backend it is
@@ -82,21 +79,14 @@ let package = Package(
             name: "NECDaemon",
             dependencies: [
                 "PCSC", "NECCard", "Entitlements", "NECProtocol", "ProtocolMapping", "NECConfiguration", "NECCardReading",
-                "NECSocketServer",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+                "NECSocketServer", .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ] + socketServerLibraries,
             swiftSettings: strict
         ),
         .executableTarget(
             name: "necd",
             dependencies: [
-                "NECDaemon", "NECProtocol",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                "NECDaemon", "NECProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser"), logging,
             ],
             swiftSettings: strict
         ),
@@ -119,7 +109,7 @@ let package = Package(
         .testTarget(
             name: "EntitlementsTests",
             dependencies: [
-                "Entitlements", "NECCard", "NECProtocol", "ProtocolMapping", .product(name: "GRDB", package: "GRDB.swift"),
+                "Entitlements", "NECCard", "NECProtocol", "ProtocolMapping", grdb,
             ],
             swiftSettings: strict
         ),
@@ -130,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NECCardTests",
-            dependencies: ["NECCard", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["NECCard", propertyBased],
             swiftSettings: strict
         ),
         .testTarget(
@@ -147,8 +137,7 @@ let package = Package(
         .testTarget(
             name: "ToolkitTests",
             dependencies: [
-                "necctl", "NECSocketServer", "NECSocketServerTesting", "NECProtocol", "NECCard",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "necctl", "NECSocketServer", "NECSocketServerTesting", "NECProtocol", "NECCard", grdb,
             ],
             swiftSettings: strict
         ),
@@ -166,17 +155,14 @@ let package = Package(
         .testTarget(
             name: "NECClientTests",
             dependencies: [
-                "NECClient", "NECProtocol", "NECSocketServer", "NECSocketServerTesting",
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
+                "NECClient", "NECProtocol", "NECSocketServer", "NECSocketServerTesting", serviceLifecycle, logging,
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "NECSocketServerTests",
             dependencies: [
-                "NECSocketServer", "NECSocketServerTesting", "NECProtocol",
-                .product(name: "Logging", package: "swift-log"),
+                "NECSocketServer", "NECSocketServerTesting", "NECProtocol", logging, propertyBased,
             ],
             swiftSettings: strict
         ),
@@ -184,11 +170,8 @@ let package = Package(
             name: "NECDaemonTests",
             dependencies: [
                 "NECDaemon", "NECProtocol", "NECSocketServer", "NECSocketServerTesting", "Entitlements", "NECCard", "NECConfiguration",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+                propertyBased,
+            ] + socketServerLibraries,
             swiftSettings: strict
         ),
     ]
