@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import NECProtocol
 import NIOCore
+import PCSC
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -97,7 +98,9 @@ public enum Daemon {
             backend: DaemonBackendStore(state: state, registry: registry, publish: relay.publish)
         )
         relay.attach(server)
-        let pipeline = TapPipeline(state: state, registry: registry, server: server, logger: logger)
+        // Each card is read on the monitor's thread while it is present.
+        let readers = ReaderMonitor<TapReading?> { card in TapReading.read(card) }
+        let pipeline = TapPipeline(state: state, registry: registry, server: server, events: readers, logger: logger)
         let housekeeping = Housekeeping(
             configurationPath: configurationPath, state: state, notifier: notifier, logger: logger)
         let services = ServiceGroup(
