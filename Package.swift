@@ -161,11 +161,12 @@ let package = Package(
         .testTarget(
             name: "NECDaemonTests",
             dependencies: [
-                "NECDaemon", "NECProtocol", "NECDaemonTesting", "Entitlements", "NECCard",
+                "NECDaemon", "NECProtocol", "NECDaemonTesting", "Entitlements", "NECCard", "PCSC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
