@@ -120,18 +120,21 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["NECCard", "VirtualCard", "necctl", "necd"],
+            dependencies: ["NECCard", "VirtualCard", "NECTestSupport", "necctl", "necd"],
             swiftSettings: strict
         ),
         // necctl doctor, watch and debuginfo, run as a child process (the built binary).
         .testTarget(
             name: "ToolkitTests",
             dependencies: [
-                "necctl", "NECDaemon", "NECDaemonTesting", "NECProtocol",
+                "necctl", "NECDaemon", "NECDaemonTesting", "NECProtocol", "NECTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),
+        // Running the built executables from tests: child processes, the rig's readers, a
+        // line-socket client. Shared by EndToEndTests and ToolkitTests; not shipped.
+        .target(name: "NECTestSupport", swiftSettings: strict),
         // An in-memory DaemonBackend and socket test client for socket tests; not shipped.
         .target(
             name: "NECDaemonTesting",
