@@ -30,8 +30,21 @@ struct TapPipelineTests {
         let watcher: SocketTestClient
         let log: InMemoryLogHandler
 
-        /// The next line the watcher receives; nil once the server closed the connection.
-        func line() async -> String? { await watcher.nextLine() }
+        /// The next line the watcher receives; nil when none comes within `timeout` (a
+        /// line the pipeline failed to publish fails the test, rather than hanging it).
+        func line(timeout: Duration = .seconds(10)) async -> String? {
+            let watcher = self.watcher
+            return await withTaskGroup(of: String?.self) { group in
+                group.addTask { await watcher.nextLine() }
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+        }
     }
 
     /// A pipeline running over a fresh store and socket while `body` runs; its events
