@@ -15,6 +15,7 @@ let nio: [Target.Dependency] = [
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+let inMemoryLogging: Target.Dependency = .product(name: "InMemoryLogging", package: "swift-log")
 let propertyBased: Target.Dependency = .product(name: "PropertyBased", package: "swift-property-based")
 // What the socket server and its test helpers build on: NIO, the service lifecycle, logging.
 let socketServerLibraries: [Target.Dependency] = nio + [serviceLifecycle, logging]
@@ -130,17 +131,20 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["NECCard", "VirtualCard", "necctl", "necd"],
+            dependencies: ["NECCard", "VirtualCard", "NECTestSupport", "necctl", "necd"],
             swiftSettings: strict
         ),
         // necctl doctor, watch and debuginfo, run as a child process (the built binary).
         .testTarget(
             name: "ToolkitTests",
             dependencies: [
-                "necctl", "NECSocketServer", "NECSocketServerTesting", "NECProtocol", "NECCard", grdb,
+                "necctl", "NECSocketServer", "NECSocketServerTesting", "NECProtocol", "NECCard", "NECTestSupport", grdb,
             ],
             swiftSettings: strict
         ),
+        // Running the built executables from tests: child processes, the rig's readers, a
+        // line-socket client. Shared by EndToEndTests and ToolkitTests; not shipped.
+        .target(name: "NECTestSupport", swiftSettings: strict),
         // An in-memory DaemonBackend and socket test client for socket tests; not shipped.
         .target(
             name: "NECSocketServerTesting",
@@ -162,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "NECSocketServerTests",
             dependencies: [
-                "NECSocketServer", "NECSocketServerTesting", "NECProtocol", logging, propertyBased,
+                "NECSocketServer", "NECSocketServerTesting", "NECProtocol", logging, inMemoryLogging, propertyBased,
             ],
             swiftSettings: strict
         ),
@@ -170,7 +174,7 @@ let package = Package(
             name: "NECDaemonTests",
             dependencies: [
                 "NECDaemon", "NECProtocol", "NECSocketServer", "NECSocketServerTesting", "Entitlements", "NECCard", "NECConfiguration",
-                propertyBased,
+                "PCSC", "NECCardReading", "ProtocolMapping", propertyBased, inMemoryLogging,
             ] + socketServerLibraries,
             swiftSettings: strict
         ),

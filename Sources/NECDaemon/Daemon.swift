@@ -2,10 +2,12 @@ public import Logging
 import Entitlements
 import Foundation
 import Glibc
+import NECCardReading
 import NECConfiguration
 import NECProtocol
 import NECSocketServer
 import NIOCore
+import PCSC
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -100,7 +102,9 @@ public enum Daemon {
             }
         )
         relay.attach(server)
-        let pipeline = TapPipeline(state: state, registry: registry, server: server, logger: logger)
+        // Each card is read on the monitor's thread while it is present.
+        let readers = ReaderMonitor<TapReading?> { card in TapReading.read(card) }
+        let pipeline = TapPipeline(state: state, registry: registry, server: server, events: readers, logger: logger)
         let housekeeping = Housekeeping(
             configurationPath: configurationPath, state: state, notifier: notifier, logger: logger)
         let services = ServiceGroup(

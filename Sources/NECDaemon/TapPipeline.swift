@@ -2,16 +2,29 @@ public import Logging
 import Entitlements
 import Foundation
 import NECCard
-import NECCardReading
+public import NECCardReading
 import NECProtocol
 public import NECSocketServer
 import ProtocolMapping
-import PCSC
+public import PCSC
 public import ServiceLifecycle
 import Synchronization
 
-/// The daemon's one-way path: `ReaderMonitor` → `CardReader` → decision (stored first)
-/// → socket. Runs as a service; a graceful shutdown cancels pcscd's wait (`SCardCancel`).
+/// Where the tap pipeline's reader events come from: in the daemon, pcscd's
+/// ``ReaderMonitor``, which reads each card on its own thread while the card is present;
+/// under test, events the test makes up. Iterated once; ``stop()`` ends the sequence (the
+/// monitor cancels pcscd's wait).
+public protocol ReaderEventSource: AsyncSequence, Sendable
+where Element == PCSC.ReaderEvent<TapReading?>, Failure == Never {
+    /// Ends the events: the pipeline's loop then finishes.
+    func stop()
+}
+
+extension ReaderMonitor: ReaderEventSource where Reading == TapReading? {}
+
+/// The daemon's one-way path: reader events (`ReaderMonitor` → `CardReader`) → decision
+/// (stored first) → socket. Runs as a service; a graceful shutdown stops the events
+/// (for the monitor, cancelling pcscd's wait with `SCardCancel`).
 ///
 /// Nothing on this path runs on Swift's cooperative pool, which the socket's clients
 /// share: the monitor's events are handled on a thread of the pipeline's own, and each
@@ -19,21 +32,24 @@ import Synchronization
 /// connection of its own. A reader whose decision waits for the database (a lock held by
 /// another process) holds up only its own next tap; the other readers decide at once.
 /// Events are still published in `seq` order (``SocketServer/reserve()``).
-public struct TapPipeline: Service {
+public struct TapPipeline<Events: ReaderEventSource>: Service {
     let state: DaemonState
     let registry: ReaderRegistry
     let server: SocketServer
+    let events: Events
     let logger: Logger
 
     /// - Parameters:
     ///   - state: the configuration and store in force.
     ///   - registry: where reader states are kept for `readers` and `status`.
     ///   - server: where events go once stored.
+    ///   - events: the reader events, with each card already read (pcscd's monitor in the daemon).
     ///   - logger: the daemon's logger.
-    public init(state: DaemonState, registry: ReaderRegistry, server: SocketServer, logger: Logger) {
+    public init(state: DaemonState, registry: ReaderRegistry, server: SocketServer, events: Events, logger: Logger) {
         self.state = state
         self.registry = registry
         self.server = server
+        self.events = events
         self.logger = logger
     }
 
@@ -42,17 +58,16 @@ public struct TapPipeline: Service {
         let lanes = TapLanes(logger: logger)
         await withTaskExecutorPreference(executor) {
             server.startPublishing(after: (try? state.snapshot.store.lastSeq()) ?? 0)
-            // The card is read on the monitor's thread while it is present; the decision
-            // runs on the reader's lane.
-            let monitor = ReaderMonitor<TapReading?> { card in TapReading.read(card) }
+            // The card was read when the event was made (the monitor's thread); the
+            // decision runs on the reader's lane.
             registry.setPCSCDConnected(true)
             await withGracefulShutdownHandler {
                 var debounce = Debounce(window: state.snapshot.configuration.debounce)
-                for await event in monitor {
+                for await event in events {
                     handle(event, debounce: &debounce, lanes: lanes)
                 }
             } onGracefulShutdown: {
-                monitor.stop()
+                events.stop()
             }
         }
         // Decisions already under way finish and are published before the pipeline stops.

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NECCard
+import NECTestSupport
 import Testing
 import VirtualCard
 
@@ -174,7 +175,7 @@ struct DaemonEndToEndTests {
             $0["class"] as? String == "READER" && $0["name"] as? String == d.tillReader
         }, timeout: .seconds(10))
         #expect(unavailable?["state"] as? String == "unavailable")
-        #expect(d.daemon?.process.isRunning == true)
+        #expect(d.daemon?.isRunning == true)
         try Shell.run(ctl, "start")
         // pcscd is back: a card laid on the reader now is decided within 3 s (necd
         // re-establishes its context with a backoff of at most 2 s).
@@ -186,7 +187,7 @@ struct DaemonEndToEndTests {
         }
         let event = nextDecision(watch, timeout: .seconds(6))
         let took = ContinuousClock.now - back
-        #expect(event?["kind"] as? String == "lunch", "stderr: \(d.daemon?.standardError ?? "")")
+        #expect(event?["kind"] as? String == "lunch", "stderr: \(d.daemon?.stderr ?? "")")
         #expect(took < .seconds(3), "decided \(took) after pcscd came back")
         try await holding.value
         try await Task.sleep(for: .milliseconds(900))
@@ -211,8 +212,8 @@ struct DaemonEndToEndTests {
         // SIGTERM: necd tells its clients and exits within 2 s.
         let daemon = try #require(d.daemon)
         let asked = ContinuousClock.now
-        kill(daemon.process.processIdentifier, SIGTERM)
-        let status = await daemon.waitForExit(timeout: .seconds(5))
+        kill(daemon.pid, SIGTERM)
+        let status = await daemon.wait(timeout: .seconds(5)).status
         let took = ContinuousClock.now - asked
         #expect(status == 0)
         #expect(took < .seconds(2), "necd took \(took) to stop")
@@ -249,7 +250,7 @@ struct DaemonEndToEndTests {
         let process = try ChildProcess(
             "/usr/bin/systemd-socket-activate",
             ["-l", activated, BuiltProducts.executable("necd"), "--config", d.configPath])
-        defer { process.terminate() }
+        defer { process.stop() }
         var banner: [String: Any]?
         let deadline = ContinuousClock.now + .seconds(10)
         while banner == nil, ContinuousClock.now < deadline {
@@ -273,11 +274,11 @@ struct DaemonEndToEndTests {
         let probe = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print(s.recv(100).decode())"
         let outsider = try ChildProcess(
             "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", probe, d.socketPath])
-        #expect(await outsider.waitForExit(timeout: .seconds(10)) != 0)
-        #expect(outsider.standardError.contains("Permission denied"))
+        #expect(await outsider.wait(timeout: .seconds(10)).status != 0)
+        #expect(outsider.stderr.contains("Permission denied"))
         let member = try ChildProcess(
             "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--groups=necde2e", "/usr/bin/python3", "-c", probe, d.socketPath])
-        #expect(await member.waitForExit(timeout: .seconds(10)) == 0)
+        #expect(await member.wait(timeout: .seconds(10)).status == 0)
         #expect(member.outputLines.first?.contains("VERSION") == true)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NECCard
+import NECTestSupport
 import Testing
 import VirtualCard
 
@@ -110,14 +111,14 @@ final class DaemonFixture {
     @discardableResult
     func stopDaemon() async -> Int32? {
         guard let daemon else { return nil }
-        kill(daemon.process.processIdentifier, SIGTERM)
-        let status = await daemon.waitForExit(timeout: .seconds(10))
+        kill(daemon.pid, SIGTERM)
+        let status = await daemon.wait(timeout: .seconds(10)).status
         self.daemon = nil
         return status
     }
 
     deinit {
-        daemon?.terminate()
+        daemon?.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -139,14 +140,14 @@ final class DaemonFixture {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw LineSocket.Failure(description: "necd did not become ready; stderr: \(daemon?.standardError ?? "")")
+        throw LineSocket.Failure(description: "necd did not become ready; stderr: \(daemon?.stderr ?? "")")
     }
 
     /// Kills necd with SIGKILL.
     func killDaemon() async {
         guard let daemon else { return }
-        kill(daemon.process.processIdentifier, SIGKILL)
-        _ = await daemon.waitForExit(timeout: .seconds(5))
+        kill(daemon.pid, SIGKILL)
+        _ = await daemon.wait(timeout: .seconds(5)).status
         self.daemon = nil
     }
 
@@ -176,7 +177,7 @@ final class DaemonFixture {
 
     /// The next TAP or IDENTIFY on `watch`; a test failure with necd's log when none comes.
     func decision(_ watch: LineSocket, timeout: Duration = .seconds(6)) throws -> [String: Any] {
-        try #require(nextDecision(watch, timeout: timeout), "no decision; necd said: \(daemon?.standardError ?? "")")
+        try #require(nextDecision(watch, timeout: timeout), "no decision; necd said: \(daemon?.stderr ?? "")")
     }
 
     /// A DESFire NEC with this ISRN (expired when asked).

@@ -26,7 +26,7 @@ extension DaemonEndToEndTests {
             lines.append(object)
         }
         let classes = lines.compactMap { $0["class"] as? String }
-        #expect(classes.sorted() == ["IDENTIFY", "TAP"], "the watcher got \(classes); necd said: \(d.daemon?.standardError ?? "")")
+        #expect(classes.sorted() == ["IDENTIFY", "TAP"], "the watcher got \(classes); necd said: \(d.daemon?.stderr ?? "")")
         let seqs = lines.compactMap { $0["seq"] as? Int }
         #expect(seqs.count == 2 && seqs[0] + 1 == seqs[1], "seqs out of order: \(seqs)")
         let tap = lines.first { $0["class"] as? String == "TAP" }

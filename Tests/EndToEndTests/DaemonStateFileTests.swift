@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NECCard
+import NECTestSupport
 import Testing
 import VirtualCard
 
@@ -13,7 +14,7 @@ extension DaemonEndToEndTests {
     @Test func aSecondNecdOnTheSameDatabaseOrSocketRefusesToStart() async throws {
         let d = try DaemonFixture()
         try await d.start()
-        let first = try #require(d.daemon).process.processIdentifier
+        let first = try #require(d.daemon).pid
         let socketBefore = try #require(FileIdentity(d.socketPath))
 
         // The same configuration: the database is taken.
@@ -120,7 +121,7 @@ extension DaemonEndToEndTests {
         mkdir(d.directory + "/run", 0o755)
         try configure(socket: deepSocket, database: d.databasePath)
         let process = try ChildProcess(BuiltProducts.executable("necd"), ["--config", config])
-        defer { process.terminate() }
+        defer { process.stop() }
         let banner = try await firstBanner(deepSocket, process)
         #expect(banner?["class"] as? String == "VERSION")
         #expect(FileIdentity(d.directory + "/run/necd")?.permissions == 0o755)
@@ -163,14 +164,14 @@ extension DaemonEndToEndTests {
             time.sleep(600)
             """, d.databasePath])
         let said = await holder.waitForLines(1, timeout: .seconds(10))
-        try #require(said == ["locked"], "the lock holder said \(said), \(holder.standardError)")
+        try #require(said == ["locked"], "the lock holder said \(said), \(holder.stderr)")
         try await d.tap(DaemonFixture.card(DaemonFixture.lunchCard), port: d.tillPort)
         // necd waits a tap's worth for the lock, not ten seconds: the 6 s only guards a hang.
         let blocked = try d.decision(watch, timeout: .seconds(6))
         #expect(blocked["decision"] as? String == "declined")
         #expect(blocked["reason"] as? String == "unavailable")
         #expect(blocked["kind"] == nil)
-        holder.terminate()
+        holder.stop()
         try await expectLunchServed(d, watch)
     }
 
@@ -278,9 +279,9 @@ extension DaemonEndToEndTests {
     /// Runs necd with `configPath` and expects it to stop with a failure; returns what it said.
     private func necdRefuses(configPath: String) async throws -> String {
         let process = try ChildProcess(BuiltProducts.executable("necd"), ["--config", configPath])
-        let status = await process.waitForExit(timeout: .seconds(10))
-        #expect(status != nil && status != 0, "necd did not refuse to start: \(process.standardError)")
-        return process.standardError
+        let status = await process.wait(timeout: .seconds(10)).status
+        #expect(status != nil && status != 0, "necd did not refuse to start: \(process.stderr)")
+        return process.stderr
     }
 
     /// The VERSION banner from the socket at `path` once necd serves it.
@@ -288,10 +289,10 @@ extension DaemonEndToEndTests {
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
             if let client = try? LineSocket(path: path), let banner = client.readObject() { return banner }
-            guard process.process.isRunning else { break }
+            guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        Issue.record("necd did not serve \(path): \(process.standardError)")
+        Issue.record("necd did not serve \(path): \(process.stderr)")
         return nil
     }
 

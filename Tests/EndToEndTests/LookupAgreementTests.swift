@@ -1,5 +1,6 @@
 import Foundation
 import NECCard
+import NECTestSupport
 import Testing
 
 extension DaemonEndToEndTests {
@@ -21,9 +22,9 @@ extension DaemonEndToEndTests {
             let socketLine = try #require(client.readLine(), "no LOOKUP answer for \(card.masked)")
             let necctl = try ChildProcess(
                 BuiltProducts.executable("necctl"), ["lookup", card.digits, "--json", "--config", d.configPath])
-            let status = try #require(await necctl.waitForExit(timeout: .seconds(15)), "necctl lookup did not finish")
+            let status = try #require(await necctl.wait(timeout: .seconds(15)).status, "necctl lookup did not finish")
             let printed = await necctl.waitForLines(1, timeout: .seconds(5))
-            #expect(status == (socketLine.contains(#""decision":"authorised""#) ? 0 : 1), "stderr: \(necctl.standardError)")
+            #expect(status == (socketLine.contains(#""decision":"authorised""#) ? 0 : 1), "stderr: \(necctl.stderr)")
             #expect(printed == [socketLine], "card \(card.masked)")
             necctlLines += printed
         }

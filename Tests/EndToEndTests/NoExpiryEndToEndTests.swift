@@ -1,5 +1,6 @@
 import Foundation
 import NECCard
+import NECTestSupport
 import Testing
 import VirtualCard
 
@@ -133,8 +134,8 @@ struct NoExpiryEndToEndTests {
         let process = try ChildProcess(
             BuiltProducts.executable("necctl"),
             ["simulate"] + arguments + ["--port", String(d.tillPort), "--hold", "0.7"])
-        let status = await process.waitForExit(timeout: .seconds(15))
-        #expect(status == 0, "necctl simulate \(arguments): \(process.standardError)")
+        let status = await process.wait(timeout: .seconds(15)).status
+        #expect(status == 0, "necctl simulate \(arguments): \(process.stderr)")
         try await waitUntilEmpty(d, reader: d.tillReader)
         return process.outputLines.joined(separator: "\n")
     }

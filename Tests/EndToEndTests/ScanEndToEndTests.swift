@@ -1,5 +1,6 @@
 import Foundation
 import NECCard
+import NECTestSupport
 import Testing
 import VirtualCard
 
@@ -24,12 +25,12 @@ struct ScanEndToEndTests {
         // pcscd polls vpcd every 0.4 s: let it notice the previous test's card has gone.
         try await Task.sleep(for: .milliseconds(900))
         let scan = try ChildProcess(BuiltProducts.executable("necctl"), ["scan", "--once", "--json", "--reader", reader])
-        defer { scan.terminate() }
+        defer { scan.stop() }
         #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))
         try await VirtualCardRunner.tap(card: card, port: port, hold: hold)
-        let status = await scan.waitForExit(timeout: .seconds(10))
+        let status = await scan.wait(timeout: .seconds(10)).status
         let lines = scan.outputLines
-        try #require(lines.count == 1, "scan printed \(lines) stderr: \(scan.standardError)")
+        try #require(lines.count == 1, "scan printed \(lines) stderr: \(scan.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
         return (try #require(object), try #require(status))
     }
@@ -157,16 +158,16 @@ struct ScanEndToEndTests {
         let ctl = try #require(VirtualReaders.environment["NECD_PCSCD_CTL"])
         try await Task.sleep(for: .milliseconds(900))
         let scan = try ChildProcess(BuiltProducts.executable("necctl"), ["scan", "--json", "--reader", reader])
-        defer { scan.terminate() }
+        defer { scan.stop() }
         #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))
         try Shell.run(ctl, "kill")
         #expect(await scan.waitForStandardError(containing: "pcscd unreachable", timeout: .seconds(10)))
         try Shell.run(ctl, "start")
         #expect(await scan.waitForStandardError(containing: "pcscd reachable again", timeout: .seconds(15)))
         // The reader is listed again once the new context has it.
-        let added = scan.standardError.components(separatedBy: "reader added: \(reader)").count - 1
+        let added = scan.stderr.components(separatedBy: "reader added: \(reader)").count - 1
         let deadline = ContinuousClock.now + .seconds(10)
-        while scan.standardError.components(separatedBy: "reader added: \(reader)").count - 1 < 2,
+        while scan.stderr.components(separatedBy: "reader added: \(reader)").count - 1 < 2,
               ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -181,8 +182,8 @@ struct ScanEndToEndTests {
             found = scan.outputLines.contains { $0.contains(#""isrn":"\#(isrn.digits)""#) }
             if !found { try await Task.sleep(for: .milliseconds(50)) }
         }
-        #expect(found, "scan printed \(scan.outputLines); stderr: \(scan.standardError)")
-        #expect(scan.process.isRunning)
+        #expect(found, "scan printed \(scan.outputLines); stderr: \(scan.stderr)")
+        #expect(scan.isRunning)
     }
 }
 

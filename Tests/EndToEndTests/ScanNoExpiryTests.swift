@@ -1,5 +1,6 @@
 import Foundation
 import NECCard
+import NECTestSupport
 import Testing
 import VirtualCard
 
@@ -10,10 +11,10 @@ extension ScanEndToEndTests {
     func scanOnceText(_ card: VirtualCardModel) async throws -> (String, Int32) {
         try await Task.sleep(for: .milliseconds(900))  // as scanOnce: the last card has gone
         let scan = try ChildProcess(BuiltProducts.executable("necctl"), ["scan", "--once", "--reader", reader])
-        defer { scan.terminate() }
+        defer { scan.stop() }
         #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))
         try await VirtualCardRunner.tap(card: card, port: port, hold: .milliseconds(600))
-        let status = await scan.waitForExit(timeout: .seconds(10))
+        let status = await scan.wait(timeout: .seconds(10)).status
         return (scan.outputLines.joined(separator: "\n"), try #require(status))
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NECCard
+import NECTestSupport
 import Testing
 import VirtualCard
 
@@ -11,20 +12,20 @@ extension ScanEndToEndTests {
     @Test func aReaderFilterMatchingNothingSaysItWaits() async throws {
         let filter = "No Such Reader*"
         let scan = try ChildProcess(BuiltProducts.executable("necctl"), ["scan", "--json", "--reader", filter])
-        defer { scan.terminate() }
+        defer { scan.stop() }
         let names = (VirtualReaders.environment["NECD_VPCD_READERS"] ?? "").split(separator: "\n").map(String.init)
         let waiting = "Waiting for a reader matching '\(filter)'... (pcscd has: \(names.joined(separator: ", ")))\n"
-        #expect(await scan.waitForStandardError(containing: waiting, timeout: .seconds(10)), "stderr: \(scan.standardError)")
+        #expect(await scan.waitForStandardError(containing: waiting, timeout: .seconds(10)), "stderr: \(scan.stderr)")
         // The monitor's own report of each reader, marked as left out.
         let last = try #require(names.last)
         #expect(await scan.waitForStandardError(
             containing: "reader added: \(last) (does not match --reader '\(filter)': ignored)\n", timeout: .seconds(10)),
-            "stderr: \(scan.standardError)")
-        kill(scan.process.processIdentifier, SIGTERM)
-        #expect(await scan.waitForExit(timeout: .seconds(10)) == 0)
+            "stderr: \(scan.stderr)")
+        kill(scan.pid, SIGTERM)
+        #expect(await scan.wait(timeout: .seconds(10)).status == 0)
         #expect(scan.outputLines.isEmpty)
-        #expect(scan.standardError.components(separatedBy: "Waiting for a reader").count - 1 == 1)
-        #expect(!scan.standardError.contains("waiting for cards"))
+        #expect(scan.stderr.components(separatedBy: "Waiting for a reader").count - 1 == 1)
+        #expect(!scan.stderr.contains("waiting for cards"))
     }
 
     @Test func aPcscdWithNoReaderIsWaitedOnUntilOneAppears() async throws {
@@ -42,27 +43,27 @@ extension ScanEndToEndTests {
         try "".write(toFile: emptyConfig, atomically: true, encoding: .utf8)
         for leftover in ["/run/pcscd/pcscd.comm", "/run/pcscd/pcscd.pid"] { unlink(leftover) }
         let bare = try ChildProcess(pcscdPath, ["--foreground", "--config", emptyConfig])
-        defer { bare.terminate() }
+        defer { bare.stop() }
         let deadline = ContinuousClock.now + .seconds(10)
         while !FileManager.default.fileExists(atPath: "/run/pcscd/pcscd.comm"), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        try #require(FileManager.default.fileExists(atPath: "/run/pcscd/pcscd.comm"), "pcscd: \(bare.standardError)")
+        try #require(FileManager.default.fileExists(atPath: "/run/pcscd/pcscd.comm"), "pcscd: \(bare.stderr)")
 
         let scan = try ChildProcess(BuiltProducts.executable("necctl"), ["scan", "--reader", reader])
-        defer { scan.terminate() }
+        defer { scan.stop() }
         let waiting = "Waiting for a reader matching '\(reader)'... (pcscd sees no reader)\n"
-        #expect(await scan.waitForStandardError(containing: waiting, timeout: .seconds(10)), "stderr: \(scan.standardError)")
+        #expect(await scan.waitForStandardError(containing: waiting, timeout: .seconds(10)), "stderr: \(scan.stderr)")
 
         // The rig's pcscd, with its readers, takes over: scan says the reader has come.
-        kill(bare.process.processIdentifier, SIGKILL)
-        _ = await bare.waitForExit(timeout: .seconds(5))
+        kill(bare.pid, SIGKILL)
+        _ = await bare.wait(timeout: .seconds(5)).status
         try Shell.run(ctl, "start")
         restarted = true
         let found = "reader added: \(reader)\nwaiting for cards (Ctrl-C to stop)\n"
-        #expect(await scan.waitForStandardError(containing: found, timeout: .seconds(15)), "stderr: \(scan.standardError)")
-        #expect(scan.standardError.components(separatedBy: "Waiting for a reader").count - 1 == 1,
-                "stderr: \(scan.standardError)")
+        #expect(await scan.waitForStandardError(containing: found, timeout: .seconds(15)), "stderr: \(scan.stderr)")
+        #expect(scan.stderr.components(separatedBy: "Waiting for a reader").count - 1 == 1,
+                "stderr: \(scan.stderr)")
 
         // And it reads cards there.
         let isrn = syntheticISRN(13)

@@ -1,4 +1,5 @@
 import Foundation
+import NECTestSupport
 import Testing
 
 /// `necctl simulate` as a person meets it: its usage errors, and necctl(1) describing
@@ -7,8 +8,8 @@ import Testing
     /// Runs the built necctl with `arguments`; returns its status, stdout and stderr.
     func necctl(_ arguments: [String]) async throws -> (Int32, String, String) {
         let process = try ChildProcess(BuiltProducts.executable("necctl"), arguments)
-        let status = try #require(await process.waitForExit(timeout: .seconds(20)), "necctl \(arguments) did not exit")
-        return (status, process.outputLines.joined(separator: "\n"), process.standardError)
+        let status = try #require(await process.wait(timeout: .seconds(20)).status, "necctl \(arguments) did not exit")
+        return (status, process.outputLines.joined(separator: "\n"), process.stderr)
     }
 
     /// The long options in `text`, with roff's `\-` read as `-`.

@@ -1,6 +1,7 @@
 import Foundation
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -20,20 +21,20 @@ struct ClosedPipeTests {
     /// as `head -1` that has already left).
     static func runIntoClosedPipe(
         _ arguments: [String], standardErrorToo: Bool = false, timeout: Duration = .seconds(60)
-    ) async throws -> Child.Result {
+    ) async throws -> ChildProcess.Result {
         var ends: [Int32] = [0, 0]
         // Both ends close-on-exec from the start: a child another test spawns meanwhile must
         // not inherit the read end and keep the pipe's reader alive.
         try #require(systemPipe2(&ends, O_CLOEXEC) == 0)
         close(ends[0])
-        let child = try Child(
-            Built.necctl, arguments, stdoutDescriptor: ends[1], stderrDescriptor: standardErrorToo ? ends[1] : nil)
+        let child = try ChildProcess(
+            BuiltProducts.necctl, arguments, stdoutDescriptor: ends[1], stderrDescriptor: standardErrorToo ? ends[1] : nil)
         close(ends[1])
         return await child.wait(timeout: timeout)
     }
 
     /// The exit status and standard error of a command whose reader left.
-    static func expectQuietExit(_ result: Child.Result, _ command: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectQuietExit(_ result: ChildProcess.Result, _ command: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(result.status == 141, "\(command): status \(result.status.map(String.init) ?? "signal"): \(result.stderr)", sourceLocation: sourceLocation)
         #expect(!result.stderr.contains("Fatal error"), "\(command): \(result.stderr)", sourceLocation: sourceLocation)
         #expect(result.stderr == "", "\(command) said: \(result.stderr)", sourceLocation: sourceLocation)
@@ -51,7 +52,7 @@ struct ClosedPipeTests {
         let scratch = try Scratch()
         let database = scratch.file("necd.sqlite")
         let csv = try scratch.write("list.csv", "card,pupil,entitlement\n633597999900000019,TEST-0001,fsm\n")
-        let imported = try await Child.necctl(["list", "import", csv, "--database", database])
+        let imported = try await ChildProcess.necctl(["list", "import", csv, "--database", database])
         try #require(imported.status == 0, "\(imported.stderr)")
         for arguments in [
             ["list", "status", "--database", database], ["list", "status", "--json", "--database", database],
@@ -62,7 +63,7 @@ struct ClosedPipeTests {
         }
     }
 
-    @Test(.enabled(if: Rig.available, "needs scripts/with-virtual-readers"))
+    @Test(.enabled(if: VirtualReaders.available, "needs scripts/with-virtual-readers"))
     func readers() async throws {
         try await PcscdLock.withPcscdRunning {
             for arguments in [["readers"], ["readers", "--json"]] {

@@ -1,4 +1,5 @@
 import Foundation
+import NECTestSupport
 import Testing
 
 /// `necctl debuginfo`: the file has what a developer needs and nothing that names a child.
@@ -24,7 +25,7 @@ struct DebugInfoTests {
     @Test func fileHasTheSectionsAndNoCardNumberUIDPupilOrKey() async throws {
         let scratch = try Scratch()
         let database = scratch.file("necd.sqlite")
-        let keygen = try await Child.necctl(["list", "keygen", "--out", scratch.file("signing.key")])
+        let keygen = try await ChildProcess.necctl(["list", "keygen", "--out", scratch.file("signing.key")])
         try #require(keygen.status == 0)
         let keyLine = keygen.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let publicKey = try #require(keyLine.split(separator: "\"").dropFirst().first.map(String.init))
@@ -37,7 +38,7 @@ struct DebugInfoTests {
         try #require(isrns.count > 10 && uids.count > 2 && pupils.count == 300)
         let bait = scratch.file("\(isrns[0]).csv")
         try FileManager.default.copyItem(atPath: csv, toPath: bait)
-        let imported = try await Child.necctl(["list", "import", bait, "--database", database])
+        let imported = try await ChildProcess.necctl(["list", "import", bait, "--database", database])
         try #require(imported.status == 0, "\(imported.stderr)")
 
         let config = try scratch.write("necd.toml", """
@@ -51,7 +52,7 @@ struct DebugInfoTests {
             ]
             """)
         let output = scratch.file("report.txt")
-        let result = try await Child.necctl(["debuginfo", "--config", config, "--output", output])
+        let result = try await ChildProcess.necctl(["debuginfo", "--config", config, "--output", output])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("wrote \(output)"))
         let text = try String(contentsOfFile: output, encoding: .utf8)
@@ -83,7 +84,7 @@ struct DebugInfoTests {
     @Test func defaultFileNameHasHostAndDate() async throws {
         let scratch = try Scratch()
         try scratch.write("necd.toml", "socket = \"necd.sock\"\ndatabase = \"necd.sqlite\"\n")
-        let result = try await Child.necctl(["debuginfo", "--config", scratch.file("necd.toml")], directory: scratch.path)
+        let result = try await ChildProcess.necctl(["debuginfo", "--config", scratch.file("necd.toml")], directory: scratch.path)
         #expect(result.status == 0, "\(result.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: scratch.path)
         let report = try #require(files.first { $0.hasPrefix("necd-debuginfo-") && $0.hasSuffix(".txt") })
@@ -111,7 +112,7 @@ struct DebugInfoTests {
     func redactsOneLine(input: String, expected: String) async throws {
         let scratch = try Scratch()
         let file = try scratch.write("in.log", input + "\n")
-        let result = try await Child.necctl(["debuginfo", "--redact", file])
+        let result = try await ChildProcess.necctl(["debuginfo", "--redact", file])
         #expect(result.status == 0)
         #expect(result.stdout == expected + "\n")
     }
@@ -125,7 +126,7 @@ struct DebugInfoTests {
             "04A1B2C3D4E580,TEST-0002,paid,",
             "",
         ].joined(separator: lineEnd))
-        let result = try await Child.necctl(["debuginfo", "--redact", file])
+        let result = try await ChildProcess.necctl(["debuginfo", "--redact", file])
         #expect(result.status == 0)
         #expect(result.stdout == [
             "card,pupil,entitlement,message",
@@ -138,11 +139,11 @@ struct DebugInfoTests {
     @Test func aGeneratedListRedactsCompletely() async throws {
         let scratch = try Scratch()
         let csv = scratch.file("list.csv")
-        let generated = try await Child.run(
-            "/usr/bin/env", ["python3", Built.packageRoot.appendingPathComponent("scripts/gen-list").path, "500", "--out", csv])
+        let generated = try await ChildProcess.run(
+            "/usr/bin/env", ["python3", BuiltProducts.packageRoot.appendingPathComponent("scripts/gen-list").path, "500", "--out", csv])
         try #require(generated.status == 0)
         let original = try String(contentsOfFile: csv, encoding: .utf8)
-        let result = try await Child.necctl(["debuginfo", "--redact", csv])
+        let result = try await ChildProcess.necctl(["debuginfo", "--redact", csv])
         #expect(result.status == 0)
         #expect(!result.stdout.contains("TEST-"))
         let rows = result.stdout.split(whereSeparator: \.isNewline)

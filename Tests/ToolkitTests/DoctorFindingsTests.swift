@@ -1,6 +1,7 @@
 import Foundation
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -13,7 +14,7 @@ struct DoctorFindingsTests {
     @Test func aMissingConfigurationFileGetsTheFixForAMissingFile() async throws {
         let scratch = try Scratch()
         let absent = scratch.file("absent.toml")
-        let result = try await Child.necctl(["doctor", "--json", "--config", absent, "--socket", scratch.file("s.sock")])
+        let result = try await ChildProcess.necctl(["doctor", "--json", "--config", absent, "--socket", scratch.file("s.sock")])
         #expect(result.status == 2)
         let config = try #require(try doctorLines(result.stdout)["config"])
         #expect(config.status == "fault")
@@ -22,7 +23,7 @@ struct DoctorFindingsTests {
 
         // A syntax error still gets the fix for a syntax error.
         let broken = try scratch.write("broken.toml", "socket = \n")
-        let syntax = try #require(try doctorLines(try await Child.necctl(["doctor", "--json", "--config", broken]).stdout)["config"])
+        let syntax = try #require(try doctorLines(try await ChildProcess.necctl(["doctor", "--json", "--config", broken]).stdout)["config"])
         #expect(syntax.status == "fault")
         #expect(syntax.fix == "correct that line of the file (every key is listed in /usr/share/doc/necd/necd.toml.example), then restart necd")
     }
@@ -33,7 +34,7 @@ struct DoctorFindingsTests {
         let config = try scratch.write("necd.toml", "socket_group = \"\(socketGroup)\"\n")
         return try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: InMemoryBackend(), in: directory, configure: { $0.mode = mode }) { _, socket in
-                let result = try await Child.necctl(["doctor", "--json", "--config", config, "--socket", socket, "--database", scratch.file("db")])
+                let result = try await ChildProcess.necctl(["doctor", "--json", "--config", config, "--socket", socket, "--database", scratch.file("db")])
                 return (try #require(try doctorLines(result.stdout)["socket"]), socket)
             }
         }
@@ -69,7 +70,7 @@ struct DoctorFindingsTests {
     /// A key pair from `necctl list keygen`: the private key file and the public key.
     private func keygen(_ scratch: Scratch, _ name: String) async throws -> (file: String, publicKey: String) {
         let file = scratch.file(name)
-        let result = try await Child.necctl(["list", "keygen", "--out", file])
+        let result = try await ChildProcess.necctl(["list", "keygen", "--out", file])
         try #require(result.status == 0, "\(result.stderr)")
         let line = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         return (file, try #require(line.split(separator: "\"").dropFirst().first.map(String.init)))
@@ -88,11 +89,11 @@ struct DoctorFindingsTests {
         let database = scratch.file("necd.sqlite")
         let csv = try scratch.write("list.csv", "card,pupil,entitlement\n633597999900000019,TEST-0001,fsm\n")
         func listFinding() async throws -> DoctorLine {
-            try #require(try doctorLines(try await Child.necctl(["doctor", "--json", "--config", config]).stdout)["list"])
+            try #require(try doctorLines(try await ChildProcess.necctl(["doctor", "--json", "--config", config]).stdout)["list"])
         }
 
         // Unsigned, installed by an import that did not read the configuration.
-        let unsigned = try await Child.necctl(["list", "import", csv, "--database", database])
+        let unsigned = try await ChildProcess.necctl(["list", "import", csv, "--database", database])
         try #require(unsigned.status == 0, "\(unsigned.stderr)")
         let unsignedFinding = try await listFinding()
         #expect(unsignedFinding.status == "fault")
@@ -101,9 +102,9 @@ struct DoctorFindingsTests {
         #expect(unsignedFinding.fix?.hasPrefix("import the council's list with its signature: necctl list import FILE --signature FILE.sig") == true)
 
         // Signed, but by a key the configuration does not trust.
-        let sign = try await Child.necctl(["list", "sign", csv, "--key", stranger.file, "--out", scratch.file("stranger.sig")])
+        let sign = try await ChildProcess.necctl(["list", "sign", csv, "--key", stranger.file, "--out", scratch.file("stranger.sig")])
         try #require(sign.status == 0, "\(sign.stderr)")
-        let strangers = try await Child.necctl([
+        let strangers = try await ChildProcess.necctl([
             "list", "import", csv, "--signature", scratch.file("stranger.sig"), "--trusted-key", stranger.publicKey, "--database", database,
         ])
         try #require(strangers.status == 0, "\(strangers.stderr)")
@@ -114,9 +115,9 @@ struct DoctorFindingsTests {
             "\(untrusted.detail ?? "")")
 
         // Signed by the council's key: ok.
-        let councilSign = try await Child.necctl(["list", "sign", csv, "--key", council.file])
+        let councilSign = try await ChildProcess.necctl(["list", "sign", csv, "--key", council.file])
         try #require(councilSign.status == 0)
-        let trusted = try await Child.necctl(["list", "import", csv, "--signature", csv + ".sig", "--config", config])
+        let trusted = try await ChildProcess.necctl(["list", "import", csv, "--signature", csv + ".sig", "--config", config])
         try #require(trusted.status == 0, "\(trusted.stderr)")
         let ok = try await listFinding()
         #expect(ok.status == "ok", "\(ok.detail ?? "")")

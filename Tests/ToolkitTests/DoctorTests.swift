@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import NECTestSupport
 import Testing
 
 /// `necctl doctor` against real pcscd (the rig's), real SQLite files and a real (absent)
@@ -15,17 +16,17 @@ struct DoctorTests {
             """)
     }
 
-    @Test(.enabled(if: Rig.available, "needs scripts/with-virtual-readers"))
+    @Test(.enabled(if: VirtualReaders.available, "needs scripts/with-virtual-readers"))
     func pcscdStoppedIsAFaultAndExits2() async throws {
         try await PcscdLock.withPcscdToItself {
             let scratch = try Scratch()
             let path = try config(scratch)
-            try await Rig.pcscd("kill")
-            let result: Child.Result
+            try await VirtualReaders.pcscd("kill")
+            let result: ChildProcess.Result
             do {
-                result = try await Child.necctl(["doctor", "--json", "--config", path])
+                result = try await ChildProcess.necctl(["doctor", "--json", "--config", path])
             }
-            try await Rig.pcscd("start")
+            try await VirtualReaders.pcscd("start")
             #expect(result.status == 2)
             let lines = try doctorLines(result.stdout)
             #expect(lines["pcscd"]?.status == "fault")
@@ -34,26 +35,26 @@ struct DoctorTests {
             #expect(lines["summary"]?.status == "fault")
 
             // And with pcscd back, the same checks are ok and list the rig's readers.
-            let again = try await Child.necctl(["doctor", "--json", "--config", path])
+            let again = try await ChildProcess.necctl(["doctor", "--json", "--config", path])
             let healed = try doctorLines(again.stdout)
             #expect(healed["pcscd"]?.status == "ok")
             #expect(healed["readers"]?.status == "ok")
-            for reader in Rig.readers {
+            for reader in VirtualReaders.readers {
                 #expect(healed["readers"]?.detail?.contains(reader) == true)
             }
         }
     }
 
-    @Test(.enabled(if: Rig.available, "needs scripts/with-virtual-readers"))
+    @Test(.enabled(if: VirtualReaders.available, "needs scripts/with-virtual-readers"))
     func readerTableThatMatchesNoReaderIsAWarning() async throws {
         try await PcscdLock.withPcscdRunning {
             let scratch = try Scratch()
-            let matching = try config(scratch, extra: "[[reader]]\nmatch = \"\(Rig.readers[0])\"\nlane = \"till-1\"")
-            let good = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", matching]).stdout)
+            let matching = try config(scratch, extra: "[[reader]]\nmatch = \"\(VirtualReaders.readers[0])\"\nlane = \"till-1\"")
+            let good = try doctorLines(try await ChildProcess.necctl(["doctor", "--json", "--config", matching]).stdout)
             #expect(good["readers"]?.status == "ok", "\(good["readers"]?.detail ?? "")")
 
             let stale = try config(scratch, extra: "[[reader]]\nmatch = \"ACS ACR1252*\"\nlane = \"till-9\"")
-            let lines = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", stale]).stdout)
+            let lines = try doctorLines(try await ChildProcess.necctl(["doctor", "--json", "--config", stale]).stdout)
             let readers = try #require(lines["readers"])
             #expect(readers.status == "warning")
             #expect(readers.detail?.contains("match = \"ACS ACR1252*\" (lane till-9)") == true)
@@ -62,7 +63,7 @@ struct DoctorTests {
 
     @Test func necdNotRunningIsAFault() async throws {
         let scratch = try Scratch()
-        let result = try await Child.necctl(["doctor", "--json", "--config", try config(scratch)])
+        let result = try await ChildProcess.necctl(["doctor", "--json", "--config", try config(scratch)])
         #expect(result.status == 2)
         let lines = try doctorLines(result.stdout)
         let necd = try #require(lines["necd"])
@@ -79,7 +80,7 @@ struct DoctorTests {
 
     @Test func humanOutputSaysFaultAndTheFix() async throws {
         let scratch = try Scratch()
-        let result = try await Child.necctl(["doctor", "--config", try config(scratch)])
+        let result = try await ChildProcess.necctl(["doctor", "--config", try config(scratch)])
         #expect(result.status == 2)
         #expect(result.stdout.contains("FAULT   necd"))
         #expect(result.stdout.contains("fix: systemctl enable --now necd.socket"))
@@ -89,7 +90,7 @@ struct DoctorTests {
 
     @Test func missingDatabaseAndListAreFaultsWithTheImportFix() async throws {
         let scratch = try Scratch()
-        let result = try await Child.necctl(["doctor", "--json", "--config", try config(scratch)])
+        let result = try await ChildProcess.necctl(["doctor", "--json", "--config", try config(scratch)])
         let lines = try doctorLines(result.stdout)
         #expect(lines["database"]?.status == "fault")
         #expect(lines["list"]?.status == "fault")
@@ -102,7 +103,7 @@ struct DoctorTests {
         let database = scratch.file("necd.sqlite")
         try await importGeneratedList(rows: 200, into: database, scratch: scratch)
 
-        let fresh = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", path]).stdout)
+        let fresh = try doctorLines(try await ChildProcess.necctl(["doctor", "--json", "--config", path]).stdout)
         #expect(fresh["list"]?.status == "ok")
         #expect(fresh["list"]?.detail?.contains("200 rows") == true)
         #expect(fresh["database"]?.status == "ok")
@@ -115,7 +116,7 @@ struct DoctorTests {
             try db.execute(sql: "UPDATE list_version SET imported_at_ms = ? WHERE state = 'current'", arguments: [eightDaysAgo])
         }
         try queue.close()
-        let stale = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", path]).stdout)
+        let stale = try doctorLines(try await ChildProcess.necctl(["doctor", "--json", "--config", path]).stdout)
         let list = try #require(stale["list"])
         #expect(list.status == "warning")
         #expect(list.detail?.contains("max_list_age (7 days)") == true)
@@ -123,7 +124,7 @@ struct DoctorTests {
 
         // A longer max_list_age in the configuration makes the same list fresh again.
         let relaxed = try config(scratch, extra: "max_list_age = 30")
-        let ok = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", relaxed]).stdout)
+        let ok = try doctorLines(try await ChildProcess.necctl(["doctor", "--json", "--config", relaxed]).stdout)
         #expect(ok["list"]?.status == "ok")
     }
 
@@ -142,7 +143,7 @@ struct DoctorTests {
         handle.write(Data(repeating: 0xA5, count: 4 * 4096))
         try handle.close()
 
-        let result = try await Child.necctl(["doctor", "--json", "--config", path])
+        let result = try await ChildProcess.necctl(["doctor", "--json", "--config", path])
         #expect(result.status == 2)
         let lines = try doctorLines(result.stdout)
         let check = try #require(lines["database"])
@@ -153,7 +154,7 @@ struct DoctorTests {
     @Test func configurationErrorIsAFaultAndTheRestStillRuns() async throws {
         let scratch = try Scratch()
         let path = try scratch.write("necd.toml", "max_list_age = \"seven\"\n")
-        let result = try await Child.necctl(["doctor", "--json", "--config", path, "--socket", scratch.file("s.sock")])
+        let result = try await ChildProcess.necctl(["doctor", "--json", "--config", path, "--socket", scratch.file("s.sock")])
         #expect(result.status == 2)
         let lines = try doctorLines(result.stdout)
         #expect(lines["config"]?.status == "fault")
@@ -190,7 +191,7 @@ struct DoctorTests {
         try put("/sys/bus/usb/devices/1-3/power/control", "auto")
         try put("/sys/bus/usb/devices/1-3:1.0/bInterfaceClass", "03")
 
-        let result = try await Child.necctl(
+        let result = try await ChildProcess.necctl(
             ["doctor", "--json", "--config", try config(scratch)], environment: ["NECCTL_SYSTEM_ROOT": root])
         let lines = try doctorLines(result.stdout)
         let pn533 = try #require(lines["pn533"])
@@ -207,22 +208,22 @@ struct DoctorTests {
         // Module loaded but holding nothing: a warning, since it grabs the next PN53x plugged in.
         try fm.removeItem(atPath: root + "/sys/bus/usb/drivers/pn533_usb/1-1:1.0")
         let loaded = try doctorLines(
-            try await Child.necctl(["doctor", "--json", "--config", try config(scratch)], environment: ["NECCTL_SYSTEM_ROOT": root]).stdout)
+            try await ChildProcess.necctl(["doctor", "--json", "--config", try config(scratch)], environment: ["NECCTL_SYSTEM_ROOT": root]).stdout)
         #expect(loaded["pn533"]?.status == "warning")
     }
 
     /// Needs necd (the lead's daemon pipeline): NECD_TEST_DAEMON=1 and .build/debug/necd.
-    @Test(.enabled(if: Rig.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
+    @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
     func healthyTillExits0() async throws {
         try await PcscdLock.withPcscdRunning {
             let scratch = try Scratch()
             let group = String(cString: getgrgid(getgid()).pointee.gr_name)
             let path = try config(scratch, extra: "socket_group = \"\(group)\"")
             try await importGeneratedList(rows: 100, into: scratch.file("necd.sqlite"), scratch: scratch)
-            let daemon = try Child(Built.executable("necd"), ["--config", path])
+            let daemon = try ChildProcess(BuiltProducts.executable("necd"), ["--config", path])
             defer { daemon.stop() }
             try await waitForDaemon(config: path)
-            let result = try await Child.necctl(["doctor", "--json", "--config", path])
+            let result = try await ChildProcess.necctl(["doctor", "--json", "--config", path])
             let lines = try doctorLines(result.stdout)
             for line in lines.values where line.status != "ok" {
                 Issue.record("\(line.check): \(line.status): \(line.detail ?? "") (fix: \(line.fix ?? ""))")
@@ -234,26 +235,26 @@ struct DoctorTests {
 
     /// pcscd stops under a running necd: doctor must not go on reporting the daemon's last
     /// reader count beside "pcscd not reachable".
-    @Test(.enabled(if: Rig.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
+    @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
     func noReaderCountWhilePcscdIsDown() async throws {
         try await PcscdLock.withPcscdToItself {
             let scratch = try Scratch()
             let group = String(cString: getgrgid(getgid()).pointee.gr_name)
             let path = try config(scratch, extra: "socket_group = \"\(group)\"")
             try await importGeneratedList(rows: 10, into: scratch.file("necd.sqlite"), scratch: scratch)
-            let daemon = try Child(Built.executable("necd"), ["--config", path])
+            let daemon = try ChildProcess(BuiltProducts.executable("necd"), ["--config", path])
             defer { daemon.stop() }
             try await waitForDaemon(config: path)
             // necd has seen the rig's readers before pcscd goes.
-            let before = try doctorLines(try await Child.necctl(["doctor", "--json", "--config", path]).stdout)
-            #expect(before["necd"]?.detail?.contains("\(Rig.readers.count) readers") == true, "\(before["necd"]?.detail ?? "")")
+            let before = try doctorLines(try await ChildProcess.necctl(["doctor", "--json", "--config", path]).stdout)
+            #expect(before["necd"]?.detail?.contains("\(VirtualReaders.readers.count) readers") == true, "\(before["necd"]?.detail ?? "")")
 
-            try await Rig.pcscd("kill")
-            let result: Child.Result
+            try await VirtualReaders.pcscd("kill")
+            let result: ChildProcess.Result
             do {
-                result = try await Child.necctl(["doctor", "--json", "--config", path])
+                result = try await ChildProcess.necctl(["doctor", "--json", "--config", path])
             }
-            try await Rig.pcscd("start")
+            try await VirtualReaders.pcscd("start")
             let lines = try doctorLines(result.stdout)
             #expect(lines["pcscd"]?.status == "fault")
             let necd = try #require(lines["necd"])
@@ -273,7 +274,7 @@ struct DoctorTests {
 func waitForDaemon(config: String) async throws {
     let deadline = ContinuousClock.now + .seconds(20)
     while ContinuousClock.now < deadline {
-        let result = try await Child.necctl(["doctor", "--json", "--config", config])
+        let result = try await ChildProcess.necctl(["doctor", "--json", "--config", config])
         if (try? doctorLines(result.stdout))?["necd"]?.status != "fault" { return }
         try await Task.sleep(for: .milliseconds(200))
     }

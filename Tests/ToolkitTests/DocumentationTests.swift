@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import NECCard
+import NECTestSupport
 import Testing
 
 /// The documentation says what the product does: every JSON example in docs/protocol.md
@@ -11,7 +12,7 @@ struct DocumentationTests {
     // MARK: Reading the docs
 
     static func text(_ relative: String) throws -> String {
-        try String(contentsOf: Built.packageRoot.appendingPathComponent(relative), encoding: .utf8)
+        try String(contentsOf: BuiltProducts.packageRoot.appendingPathComponent(relative), encoding: .utf8)
     }
 
     /// The ```json blocks of a Markdown file, each as its lines (one JSON object a line).
@@ -185,7 +186,7 @@ struct DocumentationTests {
     /// is tapped (event 42, a lunch); then every request the doc shows gets the answer the
     /// doc shows, in the doc's order: the replay from 41, the lookup of the other card, the
     /// void of event 42.
-    @Test(.enabled(if: Rig.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
+    @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
     func everyDocumentedRequestGetsTheDocumentedAnswer() async throws {
         let exchanges = try Self.documentedExchanges()
         let commands = exchanges.compactMap { try? Self.object($0.request)["cmd"] as? String }
@@ -199,22 +200,22 @@ struct DocumentationTests {
             database = "necd.sqlite"
             debounce = 0.2
             [[reader]]
-            match = "\(Rig.readers[0])"
+            match = "\(VirtualReaders.readers[0])"
             role = "till"
             lane = "till-1"
             """)
         let csv = try scratch.write(
             "list.csv", "card,pupil,entitlement,allergens\n\(card),TEST-0001,fsm,milk\n633597999900000027,TEST-0002,fsm,milk\n")
-        let imported = try await Child.necctl(["list", "import", csv, "--database", scratch.file("necd.sqlite")])
+        let imported = try await ChildProcess.necctl(["list", "import", csv, "--database", scratch.file("necd.sqlite")])
         try #require(imported.status == 0, "import: \(imported.stderr)")
         try await storeFillerEvents(41, database: scratch.file("necd.sqlite"))
 
-        let daemon = try Child(Built.executable("necd"), ["--config", config], directory: scratch.path)
+        let daemon = try ChildProcess(BuiltProducts.executable("necd"), ["--config", config], directory: scratch.path)
         defer { daemon.stop() }
         try await waitForDaemon(config: config)
         let socket = scratch.file("necd.sock")
 
-        let tap = try await Child.necctl(["simulate", "--isrn", card, "--hold", "0.7", "--port", String(Rig.ports[0])])
+        let tap = try await ChildProcess.necctl(["simulate", "--isrn", card, "--hold", "0.7", "--port", String(VirtualReaders.ports[0])])
         try #require(tap.status == 0, "simulate: \(tap.stderr)")
         try await waitForEvent(seq: 42, socket: socket)
         for (request, answers) in exchanges {
@@ -269,13 +270,13 @@ struct DocumentationTests {
 
     /// Sends one request on a fresh connection and reads the banner and `count` answers.
     private func exchange(_ request: String, expecting count: Int, socket: String) async throws -> [[String: Any]] {
-        let client = try LineClient(path: socket)
+        let client = try LineSocket(path: socket)
         defer { client.close() }
-        let banner = try Self.object(try #require(client.readLine(timeout: 10)))
+        let banner = try Self.object(try #require(client.readLine(timeout: .seconds(10))))
         #expect(banner["class"] as? String == "VERSION")
-        try client.send(request + "\n")
+        try client.send(request)
         var answers: [[String: Any]] = []
-        while answers.count < count, let line = client.readLine(timeout: 10) {
+        while answers.count < count, let line = client.readLine(timeout: .seconds(10)) {
             answers.append(try Self.object(line))
         }
         return answers
@@ -290,65 +291,4 @@ struct DocumentationTests {
         }
         Issue.record("event \(seq) was not stored within 20 s")
     }
-}
-
-/// A blocking line-oriented Unix socket client with read timeouts (a test's view of a till).
-final class LineClient {
-    private let descriptor: Int32
-    private var buffer: [UInt8] = []
-
-    struct Failure: Error, CustomStringConvertible { var description: String }
-
-    init(path: String) throws {
-        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw Failure(description: "socket: errno \(errno)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw Failure(description: "path too long") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in bytes.enumerated() { raw[index] = byte }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else {
-            let code = errno
-            Glibc.close(descriptor)
-            throw Failure(description: "connect \(path): errno \(code)")
-        }
-    }
-
-    func send(_ text: String) throws {
-        var bytes = Array(text.utf8)
-        while !bytes.isEmpty {
-            let written = write(descriptor, bytes, bytes.count)
-            guard written > 0 else { throw Failure(description: "write: errno \(errno)") }
-            bytes.removeFirst(written)
-        }
-    }
-
-    /// The next line without its newline, or nil at end of stream or after `timeout` seconds.
-    func readLine(timeout: Double) -> String? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            let remaining = deadline.timeIntervalSinceNow
-            guard remaining > 0 else { return nil }
-            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, Int32(remaining * 1000) + 1) > 0 else { return nil }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let count = read(descriptor, &chunk, chunk.count)
-            guard count > 0 else { return nil }
-            buffer += chunk[..<count]
-        }
-    }
-
-    func close() { Glibc.close(descriptor) }
 }

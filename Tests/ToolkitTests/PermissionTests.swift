@@ -1,6 +1,7 @@
 import Foundation
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -19,7 +20,7 @@ struct PermissionTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
         let database = folder + "/necd.sqlite"
         let csv = try scratch.write("list.csv", "card,pupil,entitlement\n633597999900000019,TEST-0001,fsm\n")
-        let imported = try await Child.necctl(["list", "import", csv, "--database", database])
+        let imported = try await ChildProcess.necctl(["list", "import", csv, "--database", database])
         try #require(imported.status == 0, "\(imported.stderr)")
         for name in (try FileManager.default.contentsOfDirectory(atPath: folder)) {
             try #require(chown(folder + "/" + name, 1, 1) == 0 && chmod(folder + "/" + name, fileMode) == 0)
@@ -33,7 +34,7 @@ struct PermissionTests {
         let config = try scratch.write("necd.toml", "")
         let database = try await stateFolder(scratch, folderMode: 0o700, fileMode: 0o640)
 
-        let status = try await Child.necctlAsNobody(["list", "status", "--config", config, "--database", database])
+        let status = try await ChildProcess.necctlAsNobody(["list", "status", "--config", config, "--database", database])
         #expect(status.status == 2)
         #expect(status.stdout == "")
         #expect(status.stderr == """
@@ -42,7 +43,7 @@ struct PermissionTests {
 
             """)
 
-        let lookup = try await Child.necctlAsNobody(["lookup", "633597999900000019", "--config", config, "--database", database])
+        let lookup = try await ChildProcess.necctlAsNobody(["lookup", "633597999900000019", "--config", config, "--database", database])
         #expect(lookup.status == 2)
         #expect(lookup.stderr == """
             necctl: cannot open DB \(database): permission denied; run as user daemon \
@@ -51,7 +52,7 @@ struct PermissionTests {
             """)
 
         // The owner it names can: the same commands as root see the list.
-        let asOwner = try await Child.necctl(["list", "status", "--json", "--config", config, "--database", database])
+        let asOwner = try await ChildProcess.necctl(["list", "status", "--json", "--config", config, "--database", database])
         #expect(asOwner.status == 0, "\(asOwner.stderr)")
         #expect(asOwner.stdout.contains("\"rows\":1"))
     }
@@ -60,7 +61,7 @@ struct PermissionTests {
         let scratch = try Scratch()
         let config = try scratch.write("necd.toml", "")
         let database = try await stateFolder(scratch, folderMode: 0o755, fileMode: 0o600)
-        let status = try await Child.necctlAsNobody(["list", "status", "--config", config, "--database", database])
+        let status = try await ChildProcess.necctlAsNobody(["list", "status", "--config", config, "--database", database])
         #expect(status.status == 2)
         #expect(status.stderr.hasPrefix("necctl: cannot open DB \(database): permission denied; run as user daemon (sudo -u daemon necctl list status"))
     }
@@ -70,7 +71,7 @@ struct PermissionTests {
         let config = try scratch.write("necd.toml", "")
         let database = scratch.file("absent.sqlite")
         for command in [["list", "status"], ["lookup", "633597999900000019"]] {
-            let result = try await Child.necctlAsNobody(command + ["--config", config, "--database", database])
+            let result = try await ChildProcess.necctlAsNobody(command + ["--config", config, "--database", database])
             #expect(result.status == 2)
             #expect(result.stderr == "necctl: no database at \(database) (import a list first, or pass --database)\n")
         }
@@ -83,7 +84,7 @@ struct PermissionTests {
             try #require(chmod(directory, 0o755) == 0)
             try await withSocketServer(backend: InMemoryBackend(), in: directory) { _, socket in
                 let group = try #require(getgrgid(getgid()).map { String(cString: $0.pointee.gr_name) })
-                let watch = try await Child.necctlAsNobody(["watch", "--socket", socket, "--config", "/dev/null"])
+                let watch = try await ChildProcess.necctlAsNobody(["watch", "--socket", socket, "--config", "/dev/null"])
                 #expect(watch.status == 2)
                 #expect(watch.stderr == """
                     necctl: cannot reach necd: permission denied on \(socket): user nobody is not in the socket's group \(group)
@@ -94,7 +95,7 @@ struct PermissionTests {
                     #expect(!watch.stderr.contains(word), "a socket call's name in a message for people: \(word)")
                 }
 
-                let doctor = try await Child.necctlAsNobody(["doctor", "--json", "--socket", socket, "--config", "/dev/null"])
+                let doctor = try await ChildProcess.necctlAsNobody(["doctor", "--json", "--socket", socket, "--config", "/dev/null"])
                 let necd = try #require(try doctorLines(doctor.stdout)["necd"])
                 #expect(necd.status == "warning")
                 #expect(necd.detail == "permission denied on \(socket): user nobody is not in the socket's group \(group)")
@@ -109,12 +110,12 @@ struct PermissionTests {
         try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: InMemoryBackend(), in: directory) { _, socket in
                 let group = try #require(getgrgid(getgid()).map { String(cString: $0.pointee.gr_name) })
-                let doctor = try await Child.necctlAsNobody(["doctor", "--json", "--socket", socket, "--config", "/dev/null"])
+                let doctor = try await ChildProcess.necctlAsNobody(["doctor", "--json", "--socket", socket, "--config", "/dev/null"])
                 let check = try #require(try doctorLines(doctor.stdout)["socket"])
                 #expect(check.status == "warning")
                 #expect(check.detail == "\(socket): this user may not look into its folder")
                 #expect(check.fix == "run as root to check the socket: sudo necctl doctor")
-                let watch = try await Child.necctlAsNobody(["watch", "--socket", socket, "--config", "/dev/null"])
+                let watch = try await ChildProcess.necctlAsNobody(["watch", "--socket", socket, "--config", "/dev/null"])
                 #expect(watch.status == 2)
                 #expect(watch.stderr.hasPrefix(
                     "necctl: cannot reach necd: permission denied on \(socket): user nobody is not in the socket's group \(group)\n"))
@@ -125,7 +126,7 @@ struct PermissionTests {
     @Test func noSocketAndNobodyListeningSayIsNecdRunning() async throws {
         let scratch = try Scratch()
         let absent = scratch.file("absent.sock")
-        let missing = try await Child.necctl(["watch", "--socket", absent, "--config", "/dev/null"])
+        let missing = try await ChildProcess.necctl(["watch", "--socket", absent, "--config", "/dev/null"])
         #expect(missing.status == 2)
         #expect(missing.stderr == """
             necctl: cannot reach necd: no socket at \(absent)
@@ -135,16 +136,16 @@ struct PermissionTests {
 
         // A socket file left behind by a process that is gone: connecting is refused.
         let stale = scratch.file("stale.sock")
-        let made = try await Child.run("/usr/bin/env", ["python3", "-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", stale])
+        let made = try await ChildProcess.run("/usr/bin/env", ["python3", "-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", stale])
         try #require(made.status == 0, "\(made.stderr)")
-        let refused = try await Child.necctl(["watch", "--socket", stale, "--config", "/dev/null"])
+        let refused = try await ChildProcess.necctl(["watch", "--socket", stale, "--config", "/dev/null"])
         #expect(refused.status == 2)
         #expect(refused.stderr == """
             necctl: cannot reach necd: nothing is listening on \(stale)
               is necd running? (systemctl status necd.socket necd; necctl doctor)
 
             """)
-        let doctor = try doctorLines(try await Child.necctl(["doctor", "--json", "--socket", stale, "--config", "/dev/null"]).stdout)
+        let doctor = try doctorLines(try await ChildProcess.necctl(["doctor", "--json", "--socket", stale, "--config", "/dev/null"]).stdout)
         #expect(doctor["necd"]?.status == "fault")
         #expect(doctor["necd"]?.detail == "not running: nothing is listening on \(stale)")
     }

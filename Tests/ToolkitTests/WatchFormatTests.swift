@@ -2,6 +2,7 @@ import Foundation
 import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Synchronization
 import Testing
 
@@ -64,7 +65,7 @@ struct WatchFormatTests {
         for event in Self.journal { backend.store(event) }
         try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: backend, in: directory) { _, socket in
-                let watch = try Child(Built.necctl, ["watch", "--since", "0", "--socket", socket, "--config", "/dev/null"])
+                let watch = try ChildProcess(BuiltProducts.necctl, ["watch", "--since", "0", "--socket", socket, "--config", "/dev/null"])
                 defer { watch.stop() }
                 let lines = await watch.waitForLines(Self.journal.count, timeout: .seconds(15))
                 #expect(lines == [
@@ -89,7 +90,7 @@ struct WatchFormatTests {
         backend.store(Self.journal[3])
         try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: backend, in: directory) { _, socket in
-                let watch = try Child(Built.necctl, ["watch", "--since", "0", "--show-card-numbers", "--socket", socket, "--config", "/dev/null"])
+                let watch = try ChildProcess(BuiltProducts.necctl, ["watch", "--since", "0", "--show-card-numbers", "--socket", socket, "--config", "/dev/null"])
                 defer { watch.stop() }
                 let lines = await watch.waitForLines(2, timeout: .seconds(15))
                 #expect(lines == [
@@ -105,10 +106,10 @@ struct WatchFormatTests {
         let stored = [backend.store(Self.journal[0]), backend.store(Self.journal[3])]
         try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: backend, in: directory) { _, socket in
-                let masked = try Child(Built.necctl, ["watch", "--json", "--since", "0", "--socket", socket, "--config", "/dev/null"])
+                let masked = try ChildProcess(BuiltProducts.necctl, ["watch", "--json", "--since", "0", "--socket", socket, "--config", "/dev/null"])
                 defer { masked.stop() }
-                let full = try Child(
-                    Built.necctl, ["watch", "--json", "--since", "0", "--show-card-numbers", "--socket", socket, "--config", "/dev/null"])
+                let full = try ChildProcess(
+                    BuiltProducts.necctl, ["watch", "--json", "--since", "0", "--show-card-numbers", "--socket", socket, "--config", "/dev/null"])
                 defer { full.stop() }
 
                 #expect(await full.waitForLines(2, timeout: .seconds(15)) == stored.map(\.json))
@@ -141,8 +142,8 @@ struct WatchFormatTests {
         try await withTemporaryDirectory { directory in
             let socket = directory + "/necd.sock"
             let arguments = ["watch", "--json", "--show-card-numbers", "--since", "0", "--socket", socket, "--config", "/dev/null"]
-            let watch: Child = try await withSocketServer(backend: backend, in: directory) { _, _ in
-                let watch = try Child(Built.necctl, arguments)
+            let watch: ChildProcess = try await withSocketServer(backend: backend, in: directory) { _, _ in
+                let watch = try ChildProcess(BuiltProducts.necctl, arguments)
                 #expect(await watch.waitForLines(1, timeout: .seconds(15)) == [first.json], "stderr: \(watch.stderr)")
                 return watch
             }
@@ -157,7 +158,7 @@ struct WatchFormatTests {
             #expect(gone, "watch said nothing when necd went away")
 
             // Something that accepts and hangs up: each reconnection attempt fails again.
-            let mute = try Child("/usr/bin/env", ["python3", "-u", "-c", """
+            let mute = try ChildProcess("/usr/bin/env", ["python3", "-u", "-c", """
                 import os, socket, sys
                 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
                 while True:

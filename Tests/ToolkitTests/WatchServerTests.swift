@@ -2,6 +2,7 @@ import Foundation
 import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 /// `necctl watch` and doctor's necd check against the real socket server with an in-memory
@@ -16,7 +17,7 @@ struct WatchServerTests {
         try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: backend, in: directory) { server, socket in
                 // --since 1: events 2 and 3 replayed, then the live one.
-                let watch = try Child(Built.necctl, ["watch", "--json", "--show-card-numbers", "--since", "1", "--socket", socket])
+                let watch = try ChildProcess(BuiltProducts.necctl, ["watch", "--json", "--show-card-numbers", "--since", "1", "--socket", socket])
                 defer { watch.stop() }
                 let replayed = await watch.waitForLines(2, timeout: .seconds(10))
                 #expect(replayed == stored[1...].map(\.json), "stderr: \(watch.stderr)")
@@ -33,11 +34,11 @@ struct WatchServerTests {
         let backend = InMemoryBackend()
         try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: backend, in: directory) { server, socket in
-                let all = try Child(Built.necctl, ["watch", "--socket", socket])
+                let all = try ChildProcess(BuiltProducts.necctl, ["watch", "--socket", socket])
                 defer { all.stop() }
-                let lane = try Child(Built.necctl, ["watch", "--socket", socket, "--reader", "till-1"])
+                let lane = try ChildProcess(BuiltProducts.necctl, ["watch", "--socket", socket, "--reader", "till-1"])
                 defer { lane.stop() }
-                let other = try Child(Built.necctl, ["watch", "--socket", socket, "--reader", "Other Reader 00 00"])
+                let other = try ChildProcess(BuiltProducts.necctl, ["watch", "--socket", socket, "--reader", "Other Reader 00 00"])
                 defer { other.stop() }
                 // Give the three watches time to connect before anything is published.
                 try await Task.sleep(for: .seconds(2))
@@ -68,8 +69,8 @@ struct WatchServerTests {
     @Test func watchRidesOutADaemonRestart() async throws {
         let backend = InMemoryBackend()
         try await withTemporaryDirectory { directory in
-            let watch: Child = try await withSocketServer(backend: backend, in: directory) { server, socket in
-                let watch = try Child(Built.necctl, ["watch", "--json", "--show-card-numbers", "--socket", socket])
+            let watch: ChildProcess = try await withSocketServer(backend: backend, in: directory) { server, socket in
+                let watch = try ChildProcess(BuiltProducts.necctl, ["watch", "--json", "--show-card-numbers", "--socket", socket])
                 try await Task.sleep(for: .seconds(2))
                 server.publish(backend.storeTap())
                 #expect(await watch.waitForLines(1, timeout: .seconds(10)).count == 1, "stderr: \(watch.stderr)")
@@ -95,7 +96,7 @@ struct WatchServerTests {
         let backend = InMemoryBackend()
         try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: backend, in: directory) { _, socket in
-                let result = try await Child.necctl(["doctor", "--json", "--socket", socket, "--database", directory + "/none.sqlite"])
+                let result = try await ChildProcess.necctl(["doctor", "--json", "--socket", socket, "--database", directory + "/none.sqlite"])
                 let lines = try doctorLines(result.stdout)
                 let necd = try #require(lines["necd"])
                 #expect(necd.status != "fault", "\(necd.detail ?? "")")

@@ -1,4 +1,5 @@
 import Foundation
+import NECTestSupport
 import Testing
 
 /// `necctl watch`: fails fast when necd is not there; follows it when it is.
@@ -6,7 +7,7 @@ struct WatchTests {
     @Test func noDaemonAtTheStartExits2WithAClearMessage() async throws {
         let scratch = try Scratch()
         let started = ContinuousClock.now
-        let result = try await Child.necctl(["watch", "--socket", scratch.file("absent.sock")])
+        let result = try await ChildProcess.necctl(["watch", "--socket", scratch.file("absent.sock")])
         #expect(result.status == 2)
         #expect(result.stderr.contains("cannot reach necd"))
         #expect(result.stderr.contains(scratch.file("absent.sock")))
@@ -17,7 +18,7 @@ struct WatchTests {
         // A socket whose server closes at once: no VERSION banner.
         let scratch = try Scratch()
         let path = scratch.file("mute.sock")
-        let server = try Child("/usr/bin/env", ["python3", "-c", """
+        let server = try ChildProcess("/usr/bin/env", ["python3", "-c", """
             import socket, sys
             s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
             while True:
@@ -25,7 +26,7 @@ struct WatchTests {
             """, path])
         defer { server.stop() }
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(20)) }
-        let result = try await Child.necctl(["watch", "--socket", path])
+        let result = try await ChildProcess.necctl(["watch", "--socket", path])
         #expect(result.status == 2)
         #expect(result.stderr.contains("cannot reach necd"))
     }
@@ -33,14 +34,14 @@ struct WatchTests {
     @Test func badConfigurationExits2() async throws {
         let scratch = try Scratch()
         let config = try scratch.write("necd.toml", "sockett = \"x\"\n")
-        let result = try await Child.necctl(["watch", "--config", config])
+        let result = try await ChildProcess.necctl(["watch", "--config", config])
         #expect(result.status == 2)
         #expect(result.stderr.contains("sockett: unknown key"))
     }
 
     /// Needs necd (the lead's daemon pipeline): a simulated tap on a virtual reader comes
     /// out of `watch --json` as the daemon's TAP line, and in the human form too.
-    @Test(.enabled(if: Rig.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
+    @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
     func simulatedTapsArriveThroughARunningNecd() async throws {
         try await PcscdLock.withPcscdRunning {
             let scratch = try Scratch()
@@ -49,21 +50,21 @@ struct WatchTests {
                 database = "necd.sqlite"
                 debounce = 0.2
                 [[reader]]
-                match = "\(Rig.readers[0])"
+                match = "\(VirtualReaders.readers[0])"
                 lane = "till-1"
                 """)
             let csv = try await importGeneratedList(rows: 50, into: scratch.file("necd.sqlite"), scratch: scratch)
-            let daemon = try Child(Built.executable("necd"), ["--config", path])
+            let daemon = try ChildProcess(BuiltProducts.executable("necd"), ["--config", path])
             defer { daemon.stop() }
             try await waitForDaemon(config: path)
 
-            let json = try Child(Built.necctl, ["watch", "--json", "--config", path])
+            let json = try ChildProcess(BuiltProducts.necctl, ["watch", "--json", "--config", path])
             defer { json.stop() }
-            let human = try Child(Built.necctl, ["watch", "--config", path, "--reader", "till-1"])
+            let human = try ChildProcess(BuiltProducts.necctl, ["watch", "--config", path, "--reader", "till-1"])
             defer { human.stop() }
             try await Task.sleep(for: .seconds(1))
-            let tap = try await Child.necctl([
-                "simulate", "--list", csv, "--count", "2", "--hold", "0.5", "--gap", "1", "--port", String(Rig.ports[0]),
+            let tap = try await ChildProcess.necctl([
+                "simulate", "--list", csv, "--count", "2", "--hold", "0.5", "--gap", "1", "--port", String(VirtualReaders.ports[0]),
             ])
             #expect(tap.status == 0, "\(tap.stderr)")
 
@@ -79,7 +80,7 @@ struct WatchTests {
             #expect(!readable.joined().contains("\u{1B}["), "no colour into a file")
 
             // --since 0 replays what is stored.
-            let replay = try Child(Built.necctl, ["watch", "--json", "--since", "0", "--config", path])
+            let replay = try ChildProcess(BuiltProducts.necctl, ["watch", "--json", "--since", "0", "--config", path])
             defer { replay.stop() }
             let replayed = await replay.waitForLines(2, timeout: .seconds(10))
             #expect(Array(replayed.prefix(2)) == Array(lines.prefix(2)))

@@ -1,0 +1,51 @@
+public import Foundation
+
+/// Where the package's built executables are, for tests that run them as child processes:
+/// `$NECD_BIN_DIR` when set, else next to the test bundle (`.build/<triple>/debug`), else
+/// `.build/debug` under the package.
+public enum BuiltProducts {
+    /// The package's root folder (this file is two folders below it).
+    public static let packageRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    /// The path of a built executable such as `necd`.
+    public static func executable(_ name: String) -> String {
+        if let directory = ProcessInfo.processInfo.environment["NECD_BIN_DIR"] {
+            return directory + "/" + name
+        }
+        let besideBundle = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: besideBundle) { return besideBundle }
+        return packageRoot.appendingPathComponent(".build/debug/\(name)").path
+    }
+
+    /// The built necctl.
+    public static var necctl: String { executable("necctl") }
+}
+
+/// The private pcscd and vpcd readers of `scripts/with-virtual-readers`, as the tests see them.
+public enum VirtualReaders {
+    /// The test process's environment, where the rig describes itself.
+    public static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// True when the tests run inside the rig.
+    public static var available: Bool { environment["NECD_TEST_PCSCD"] == "1" }
+
+    /// True inside the rig when the daemon tests are asked for (`NECD_TEST_DAEMON=1`) and necd is built.
+    public static var daemonAvailable: Bool {
+        available && environment["NECD_TEST_DAEMON"] == "1"
+            && FileManager.default.isExecutableFile(atPath: BuiltProducts.executable("necd"))
+    }
+
+    /// The vpcd ports of the rig's readers, in reader order.
+    public static var ports: [UInt16] {
+        (environment["NECD_VPCD_PORTS"] ?? "").split(separator: ",").compactMap { UInt16($0) }
+    }
+
+    /// The names pcscd gives the rig's readers, in reader order.
+    public static var readers: [String] {
+        (environment["NECD_VPCD_READERS"] ?? "").split(separator: "\n").map(String.init)
+    }
+}

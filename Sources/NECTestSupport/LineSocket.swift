@@ -1,0 +1,106 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking Unix-socket client for tests of the built executables, made of plain POSIX
+/// calls so what the daemon writes is exactly what the test reads: send a line, read lines
+/// with a timeout.
+public final class LineSocket {
+    /// A system call failed.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
+
+    private var descriptor: Int32
+    private var buffer: [UInt8] = []
+    /// True once the peer closed the connection.
+    public private(set) var closedByPeer = false
+
+    /// Connects to the socket at `path`.
+    public init(path: String) throws {
+        descriptor = try Self.connected(to: path)
+    }
+
+    deinit { close() }
+
+    /// A stream socket connected to `path`.
+    public static func connected(to path: String) throws -> Int32 {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        let name = Array(path.utf8)
+        guard name.count < capacity else { throw Failure(description: "path too long: \(path)") }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: name + [0]) }
+        let made = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard made >= 0 else { throw Failure(description: "socket: errno \(errno)") }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(made, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if result != 0 {
+            let code = errno
+            Glibc.close(made)
+            throw Failure(description: "connect \(path): errno \(code)")
+        }
+        return made
+    }
+
+    /// Closes the connection (also done when the socket is let go of).
+    public func close() {
+        guard descriptor >= 0 else { return }
+        Glibc.close(descriptor)
+        descriptor = -1
+    }
+
+    /// Sends `text` and a newline.
+    public func send(_ text: String) throws {
+        let bytes = Array((text + "\n").utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw Failure(description: "send: errno \(errno)") }
+            offset += written
+        }
+    }
+
+    /// The next line without its newline, or nil when none arrives within `timeout` or the peer closed.
+    public func readLine(timeout: Duration = .seconds(5)) -> String? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                defer { buffer.removeSubrange(...newline) }
+                return String(decoding: buffer[..<newline], as: UTF8.self)
+            }
+            let left = deadline - ContinuousClock.now
+            guard !closedByPeer, left > .zero else { return nil }
+            var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+            guard Glibc.poll(&waiting, 1, Int32(clamping: max(1, min(milliseconds, 60_000)))) > 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            let count = recv(descriptor, &chunk, chunk.count, 0)
+            if count > 0 {
+                buffer += chunk[..<count]
+            } else {
+                closedByPeer = true
+            }
+        }
+    }
+
+    /// The next line decoded as a JSON object.
+    public func readObject(timeout: Duration = .seconds(5)) -> [String: Any]? {
+        guard let line = readLine(timeout: timeout) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+    }
+
+    /// Reads objects until one satisfies `match` (returned) or the timeout passes.
+    public func readObject(matching match: ([String: Any]) -> Bool, timeout: Duration = .seconds(5)) -> [String: Any]? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let object = readObject(timeout: deadline - ContinuousClock.now) else { return nil }
+            if match(object) { return object }
+        }
+        return nil
+    }
+}
