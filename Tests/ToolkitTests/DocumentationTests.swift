@@ -133,7 +133,7 @@ struct DocumentationTests {
         #expect(manifest.contains("udev/blacklist-pn533.conf:$(PREFIX)/lib/modprobe.d/necd-blacklist-pn533.conf"))
         let pattern = try NSRegularExpression(pattern: #"modprobe\\?\.d/([A-Za-z0-9_.\\-]+\.conf)"#)
         for file in ["README.md", "docs/hardware.md", "man/necd.8", "man/necctl.1", "udev/blacklist-pn533.conf",
-                     "Sources/necctl/DoctorChecks.swift"] {
+                     "Sources/necctl/Doctor.swift"] {
             let text = try Self.text(file)
             let names = pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)).map {
                 String(text[Range($0.range(at: 1), in: text)!]).replacingOccurrences(of: "\\-", with: "-")

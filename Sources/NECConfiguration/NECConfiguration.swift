@@ -1,6 +1,6 @@
 // The daemon's configuration: /etc/necd/necd.toml, every key optional, every value checked.
 //
-// ConfigurationTOML.swift parses the text; this file turns the document into typed settings
+// TOMLParser.swift parses the text; this file turns the document into typed settings
 // and refuses anything it does not know, because a misspelt key that is silently ignored is
 // worse than a daemon that will not start.
 

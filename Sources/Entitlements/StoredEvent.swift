@@ -1,0 +1,107 @@
+public import Foundation
+public import NECCard
+
+/// `class` of a decision object.
+public enum EventClass: String, Sendable, Codable, CaseIterable {
+    /// A tap on a till.
+    case tap = "TAP"
+    /// A tap on a kiosk: evaluated, never redeemed.
+    case identify = "IDENTIFY"
+    /// An answer to a lookup: evaluated, never redeemed, never stored.
+    case lookup = "LOOKUP"
+    /// A till voided the lunch of an earlier event (`voided`); stored and replayed like a tap.
+    case voided = "VOIDED"
+}
+
+/// The `card` object: what was read from the card (or typed, for a lookup).
+public struct CardFields: Sendable, Equatable {
+    /// The 18 ISRN digits, when known (even when the card is not on the list).
+    public var isrn: String?
+    /// The chip UID in upper-case hex, when known.
+    public var uid: String?
+    /// The chip family.
+    public var media: Media
+    /// The ITSO expiry date, when read.
+    public var expiry: CivilDate?
+
+    /// - Parameters: the `card` object's fields.
+    public init(isrn: String? = nil, uid: String? = nil, media: Media = .unknown, expiry: CivilDate? = nil) {
+        self.isrn = isrn
+        self.uid = uid
+        self.media = media
+        self.expiry = expiry
+    }
+
+    /// The fields of a card as read.
+    public init(_ identity: CardIdentity) {
+        self.init(isrn: identity.isrn?.digits, uid: identity.uidHex, media: identity.media, expiry: identity.expiry)
+    }
+}
+
+/// One event as stored in the journal and sent to clients: a decision (TAP, IDENTIFY),
+/// or a void (VOIDED: `voided`, the pupil and the lane; no reader, card or decision).
+public struct StoredEvent: Sendable, Equatable {
+    /// Strictly increasing journal number; nil only when even the `unavailable` event
+    /// could not be stored (the store is failing): such an event is not replayable.
+    public var seq: Int64?
+    /// Milliseconds since 1970-01-01 UTC.
+    public var timeMillis: Int64
+    /// `class`: TAP at a till, IDENTIFY at a kiosk.
+    public var eventClass: EventClass
+    /// The PC/SC reader name.
+    public var reader: String
+    /// The configured lane label, if any.
+    public var lane: String?
+    /// What was read from the card.
+    public var card: CardFields
+    /// The outcome of the rules.
+    public var verdict: Verdict
+    /// For VOIDED: the `seq` of the event whose lunch was voided.
+    public var voided: Int64?
+
+    /// - Parameters: the event's fields, see the properties.
+    public init(
+        seq: Int64?, timeMillis: Int64, eventClass: EventClass, reader: String, lane: String?,
+        card: CardFields, verdict: Verdict, voided: Int64? = nil
+    ) {
+        self.seq = seq
+        self.timeMillis = timeMillis
+        self.eventClass = eventClass
+        self.reader = reader
+        self.lane = lane
+        self.card = card
+        self.verdict = verdict
+        self.voided = voided
+    }
+
+    /// A VOIDED event: the lunch of event `voided`, the pupil's, released at `timeMillis`.
+    /// - Parameters:
+    ///   - voided: the voided event's `seq`.
+    ///   - pupil: the pupil whose lunch it was.
+    ///   - lane: the voided event's lane.
+    ///   - timeMillis: when it was voided.
+    public static func voiding(_ voided: Int64, pupil: String, lane: String?, timeMillis: Int64) -> StoredEvent {
+        StoredEvent(
+            seq: nil, timeMillis: timeMillis, eventClass: .voided, reader: "", lane: lane, card: CardFields(),
+            verdict: Verdict(decision: .authorised, pupil: pupil), voided: voided)
+    }
+
+    /// The event's time (millisecond precision).
+    public var time: Date { Date(timeIntervalSince1970: Double(timeMillis) / 1000) }
+    /// `decision`.
+    public var decision: Verdict.Decision { verdict.decision }
+    /// `kind`, when authorised.
+    public var kind: Verdict.AuthorisationKind? { verdict.kind }
+    /// `reason`, when declined.
+    public var reason: Verdict.DeclineReason? { verdict.reason }
+    /// `pupil`, when the list names one.
+    public var pupil: String? { verdict.pupil }
+    /// `allergens`.
+    public var allergens: [String]? { verdict.allergens }
+    /// `message`.
+    public var message: String? { verdict.message }
+    /// `daily_limit`.
+    public var dailyLimit: Int? { verdict.dailyLimit }
+    /// `list_stale`.
+    public var listStale: Bool { verdict.listStale }
+}
