@@ -34,7 +34,7 @@ struct DaemonBackendStore: DaemonBackend {
                 state: ReaderStatus(reader.entry.state),
                 role: ReaderRole(settings.role),
                 lane: settings.lane,
-                atr: reader.entry.atr.map { hex($0) }
+                atr: reader.entry.atr.map(Hex.string)
             )
         })
     }
@@ -98,10 +98,6 @@ struct DaemonBackendStore: DaemonBackend {
         case .notToday(let day):
             throw RequestRefusal("event \(seq) is a lunch of \(day): only a lunch of today can be voided")
         }
-    }
-
-    private func hex(_ bytes: [UInt8]) -> String {
-        Hex.string(bytes)
     }
 }
 

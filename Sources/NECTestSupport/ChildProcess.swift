@@ -143,6 +143,7 @@ public final class ChildProcess: @unchecked Sendable {
     public func stop() {
         guard !poll().exited else { return }
         kill(pid, SIGTERM)
+        // A child's exit is not announced to the test: poll it, for at most a second.
         for _ in 0..<100 {
             if poll().exited { return }
             usleep(10_000)

@@ -110,26 +110,23 @@ actor PcscdLock {
 
     /// Runs `body` while pcscd stays up (other such bodies may run at the same time).
     static func withPcscdRunning<T>(_ body: () async throws -> T) async rethrows -> T {
-        await shared.acquire(exclusive: false)
-        do {
-            let result = try await body()
-            await shared.release(exclusive: false)
-            return result
-        } catch {
-            await shared.release(exclusive: false)
-            throw error
-        }
+        try await holding(exclusive: false, body)
     }
 
     /// Runs `body`, which may stop pcscd (and must start it again), with no other pcscd user.
     static func withPcscdToItself<T>(_ body: () async throws -> T) async rethrows -> T {
-        await shared.acquire(exclusive: true)
+        try await holding(exclusive: true, body)
+    }
+
+    /// Runs `body` holding the lock, shared or exclusive, and releases it however `body` ends.
+    private static func holding<T>(exclusive: Bool, _ body: () async throws -> T) async rethrows -> T {
+        await shared.acquire(exclusive: exclusive)
         do {
             let result = try await body()
-            await shared.release(exclusive: true)
+            await shared.release(exclusive: exclusive)
             return result
         } catch {
-            await shared.release(exclusive: true)
+            await shared.release(exclusive: exclusive)
             throw error
         }
     }
