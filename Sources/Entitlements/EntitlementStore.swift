@@ -154,7 +154,7 @@ public final class EntitlementStore: Sendable {
     /// Journals an `unavailable` decision after `error`, when the database lets it; the
     /// seq, or nil. After a busy timeout it does not wait again: the lock's holder has
     /// just been waited for, and the pupil is waiting too.
-    private func journalUnavailable(_ event: StoredEvent, _ db: Database, after error: any Error) -> Int64? {
+    func journalUnavailable(_ event: StoredEvent, _ db: Database, after error: any Error) -> Int64? {
         let busy = (error as? DatabaseError).map { $0.resultCode == .SQLITE_BUSY || $0.resultCode == .SQLITE_LOCKED } ?? false
         func journal() -> Int64? {
             var seq: Int64?
@@ -203,8 +203,7 @@ public final class EntitlementStore: Sendable {
             for key in keys {
                 if let row = try Row.fetchOne(
                     db.cachedStatement(sql: """
-                        SELECT card, pupil, entitlement, hotlisted, valid_from, valid_until, daily_limit, allergens, message
-                        FROM list_row WHERE list_id = ? AND card = ?
+                        SELECT \(EntitlementStore.listRowColumns) FROM list_row WHERE list_id = ? AND card = ?
                         """), arguments: [listID, key])
                 {
                     rows.append(EntitlementStore.listRow(row))
@@ -225,6 +224,10 @@ public final class EntitlementStore: Sendable {
             now: at, policy: policy)
     }
 
+    /// The columns ``listRow(_:)`` reads, in its order.
+    static let listRowColumns =
+        "card, pupil, entitlement, hotlisted, valid_from, valid_until, daily_limit, allergens, message, balance"
+
     static func listRow(_ row: Row) -> ListRow {
         let allergens: String? = row[7]
         return ListRow(
@@ -233,7 +236,7 @@ public final class EntitlementStore: Sendable {
             validUntil: (row[5] as Int?).map { CivilDate(daysSinceUnixEpoch: $0) },
             dailyLimit: row[6],
             allergens: allergens.map { $0.split(separator: ";").map(String.init) } ?? [],
-            message: row[8])
+            message: row[8], balance: row[9])
     }
 
     static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
@@ -245,14 +248,17 @@ public final class EntitlementStore: Sendable {
         let v = e.verdict
         try db.cachedStatement(sql: """
             INSERT INTO event (time_ms, class, reader, lane, isrn, uid, media, expiry, decision, kind, reason,
-                               pupil, allergens, message, daily_limit, list_stale, voided)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               pupil, allergens, message, daily_limit, list_stale, voided,
+                               method, peer_uid, txn, amount, spent_today, remaining_today, balance)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
                 e.timeMillis, e.eventClass.rawValue, e.reader, e.lane, e.card.isrn, e.card.uid,
                 e.card.media.rawValue, e.card.expiry?.description,
-                e.eventClass == .voided ? "" : v.decision.rawValue, v.kind?.rawValue,
+                e.eventClass == .voided ? "" : v.decision.rawValue, e.payment?.kind.rawValue ?? v.kind?.rawValue,
                 v.reason?.rawValue, v.pupil, v.allergens?.joined(separator: ";"), v.message, v.dailyLimit,
                 v.listStale, e.voided,
+                e.method?.rawValue, e.peerUID.map { Int64($0) }, e.payment?.txn, e.payment?.amount,
+                e.payment?.spentToday, e.payment?.remainingToday, e.payment?.balance,
             ])
         return db.lastInsertedRowID
     }
@@ -270,6 +276,18 @@ public final class EntitlementStore: Sendable {
             isrn: row["isrn"], uid: row["uid"], media: Media(rawValue: row["media"]) ?? .unknown,
             expiry: (row["expiry"] as String?).flatMap { CivilDate(iso: $0) })
         let eventClass = EventClass(rawValue: row["class"]) ?? .tap
+        let peerUID = (row["peer_uid"] as Int64?).flatMap { UInt32(exactly: $0) }
+        if eventClass == .payment {
+            let payment = PaymentFields(
+                txn: row["txn"], kind: (row["kind"] as String?).flatMap(PaymentFields.Kind.init(rawValue:)) ?? .charge,
+                amount: row["amount"], spentToday: row["spent_today"], remainingToday: row["remaining_today"],
+                balance: row["balance"])
+            var paid = verdict
+            paid.kind = nil
+            return StoredEvent(
+                seq: row["seq"], timeMillis: row["time_ms"], eventClass: .payment, reader: "", lane: row["lane"],
+                card: CardFields(), verdict: paid, peerUID: peerUID, payment: payment)
+        }
         if eventClass == .voided {
             var voiding = StoredEvent.voiding(row["voided"], pupil: row["pupil"], lane: row["lane"], timeMillis: row["time_ms"])
             voiding.seq = row["seq"]
@@ -278,7 +296,8 @@ public final class EntitlementStore: Sendable {
         return StoredEvent(
             seq: row["seq"], timeMillis: row["time_ms"],
             eventClass: eventClass, reader: row["reader"], lane: row["lane"],
-            card: card, verdict: verdict)
+            card: card, verdict: verdict,
+            method: (row["method"] as String?).flatMap(ServiceMethod.init(rawValue:)) ?? .card, peerUID: peerUID)
     }
 
     /// Stored events with `seq` greater than `seq`, in order.

@@ -139,6 +139,20 @@ struct ImportEntry {
     }
 }
 
+/// One good row of a list being imported, for the check that a pupil's rows agree: the
+/// row's pupil (its first 16 bytes, and a keyed hash) and its pupil columns (a keyed hash,
+/// see `ListRowValidator.pupilHashes`), and where to read it again: to name the columns
+/// when they disagree, and to write `list_pupil` in pupil order.
+struct PupilEntry {
+    var hi: UInt64
+    var lo: UInt64
+    var pupil: UInt64
+    var columns: UInt64
+    var offset: Int64
+    var line: UInt32
+    var length: UInt32
+}
+
 extension EntitlementStore {
     /// Validates `path` and, when it is faultless, puts it in force in one transaction,
     /// keeping the list it replaces for `rollbackList()`.
@@ -220,9 +234,11 @@ extension EntitlementStore {
         let fileName = (path as NSString).lastPathComponent
         let now = EntitlementStore.millis(at)
         var entries: [ImportEntry] = []
+        var pupils: [PupilEntry] = []
         // Room for the most rows the file can hold (15 bytes is the shortest row), so the
         // array never grows by copying; pages never touched cost no memory.
         entries.reserveCapacity(Int(size / 15) + 1)
+        pupils.reserveCapacity(Int(size / 15) + 1)
         var lastProgress: Int64 = 0
         var rowsRead = 0
         var headerOK = false
@@ -237,8 +253,12 @@ extension EntitlementStore {
                     continue
                 }
                 rowsRead += 1
-                if validator.check(reader, line: reader.recordLine) != nil {
+                if let row = validator.check(reader, line: reader.recordLine) {
                     checkedSum &+= reader.fingerprint(k0: k0, k1: k1)
+                    let hashes = validator.pupilHashes(row, reader, k0: k0, k1: k1)
+                    pupils.append(PupilEntry(
+                        hi: hashes.hi, lo: hashes.lo, pupil: hashes.pupil, columns: hashes.columns, offset: reader.recordOffset,
+                        line: UInt32(truncatingIfNeeded: reader.recordLine), length: UInt32(reader.recordLength)))
                     let key = validator.cardKey()
                     entries.append(ImportEntry(
                         hi: key.hi, mid: key.lo << 54 | UInt64(reader.recordOffset),
@@ -275,6 +295,11 @@ extension EntitlementStore {
         for d in duplicates.sorted(by: { $0.line < $1.line }) {
             validator.error(line: Int(d.line), "card: duplicate, first on line \(d.first)")
         }
+        do {
+            try EntitlementStore.checkPupilsAgree(&pupils, reader: &reader, validator: &validator)
+        } catch {
+            throw ListImportError.cannotRead(file: path, errno: error.errno)
+        }
         if headerOK && entries.isEmpty && validator.errors == 0 {
             // Installing it would decline every pupil: surely a broken export.
             validator.error(line: 2, "no rows after the header: a list with no pupils is refused")
@@ -304,7 +329,8 @@ extension EntitlementStore {
                 next = try writeBriefly { db, budget in
                     let insert = try db.cachedStatement(sql: """
                         INSERT INTO list_row (list_id, card, pupil, entitlement, hotlisted, valid_from, valid_until,
-                                              daily_limit, allergens, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                              daily_limit, allergens, message, balance)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """)
                     var i = next
                     while i < entries.count && !budget.spent(i - next) {
@@ -324,6 +350,28 @@ extension EntitlementStore {
                 EntitlementStore.leaveTheLockFree()
             }
             guard stagedSum == checkedSum else { throw ListImportError.fileChanged(file: path) }
+            // The pupils, in pupil order, checked again as they are read.
+            var pupilSum: UInt64 = 0
+            next = 0
+            while next < pupils.count {
+                next = try writeBriefly { db, budget in
+                    let insert = try db.cachedStatement(sql: "INSERT INTO list_pupil (list_id, pupil, card) VALUES (?, ?, ?)")
+                    var i = next
+                    while i < pupils.count && !budget.spent(i - next) {
+                        let e = pupils[i]
+                        guard try reader.reread(at: e.offset, length: Int(e.length)),
+                              validator.check(reader, line: Int(e.line)) != nil
+                        else { throw ListImportError.fileChanged(file: path) }
+                        pupilSum &+= reader.fingerprint(k0: k0, k1: k1)
+                        try validator.insertPupil(listID: listID, reader, statement: insert, db: db)
+                        i += 1
+                    }
+                    return i
+                }
+                guard validator.errors == 0 else { throw ListImportError.fileChanged(file: path) }
+                EntitlementStore.leaveTheLockFree()
+            }
+            guard pupilSum == checkedSum else { throw ListImportError.fileChanged(file: path) }
         } catch let failure as CSVReader.ReadFailure {
             try discard(listID: listID)
             throw ListImportError.cannotRead(file: path, errno: failure.errno)
@@ -357,6 +405,46 @@ extension EntitlementStore {
             generation: listID, rows: rows, importedAt: Date(timeIntervalSince1970: Double(now) / 1000),
             file: fileName, sha256: digest, signer: signer, previousAvailable: previous)
         return ListImportSummary(status: status, warnings: validator.warnings)
+    }
+
+    /// Reports every row of a pupil whose pupil columns differ from another of that
+    /// pupil's rows, naming the other row's line and the columns. Rows are grouped by
+    /// their pupil's hash; a group that disagrees is read again from the file, so a hash
+    /// collision between two pupils reports nothing and the columns named are the ones
+    /// that differ.
+    static func checkPupilsAgree(
+        _ pupils: inout [PupilEntry], reader: inout CSVReader, validator: inout ListRowValidator
+    ) throws(CSVReader.ReadFailure) {
+        pupils.sort { ($0.hi, $0.lo, $0.pupil, $0.line) < ($1.hi, $1.lo, $1.pupil, $1.line) }
+        var problems: [(line: Int, reason: String)] = []
+        var start = 0
+        while start < pupils.count {
+            var end = start + 1
+            var uniform = true
+            while end < pupils.count && pupils[end].pupil == pupils[start].pupil && pupils[end].hi == pupils[start].hi
+                && pupils[end].lo == pupils[start].lo
+            {
+                if pupils[end].columns != pupils[start].columns { uniform = false }
+                end += 1
+            }
+            if !uniform {
+                var values: [(line: Int, pupil: String, columns: [ListRowValidator.Column: String])] = []
+                for e in pupils[start..<end] {
+                    guard try reader.reread(at: e.offset, length: Int(e.length)),
+                          let row = validator.check(reader, line: Int(e.line))
+                    else { continue }
+                    let v = validator.pupilValues(row, reader)
+                    values.append((Int(e.line), v.pupil, v.columns))
+                }
+                for v in values {
+                    guard let other = values.first(where: { $0.pupil == v.pupil && $0.columns != v.columns }) else { continue }
+                    let differ = ListRowValidator.pupilColumns.filter { v.columns[$0] != other.columns[$0] }
+                    problems.append((v.line, "pupil: \(differ.map(\.rawValue).joined(separator: ", ")) differ\(differ.count == 1 ? "s" : "") from line \(other.line), a row of the same pupil (every column but card and status belongs to the pupil)"))
+                }
+            }
+            start = end
+        }
+        for p in problems.sorted(by: { $0.line < $1.line }) { validator.error(line: p.line, p.reason) }
     }
 
     /// Puts the previous list back in force; the list it replaces becomes the previous
@@ -437,10 +525,20 @@ extension EntitlementStore {
                     DELETE FROM list_row WHERE list_id = ?1
                     AND card IN (SELECT card FROM list_row WHERE list_id = ?1 LIMIT 64)
                     """)
+                let deletePupils = try db.cachedStatement(sql: """
+                    DELETE FROM list_pupil WHERE list_id = ?1
+                    AND (pupil, card) IN (SELECT pupil, card FROM list_pupil WHERE list_id = ?1 LIMIT 64)
+                    """)
                 var n = 0
                 while !budget.spent(n, clockEvery: 1) {
                     try delete.execute(arguments: [listID])
                     if db.changesCount == 0 {
+                        // The rows are gone: then the pupils, counted with them.
+                        try deletePupils.execute(arguments: [listID])
+                        if db.changesCount > 0 {
+                            n += db.changesCount
+                            continue
+                        }
                         try db.execute(sql: "DELETE FROM list_version WHERE id = ?", arguments: [listID])
                         return true
                     }

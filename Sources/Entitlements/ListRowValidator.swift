@@ -11,8 +11,12 @@ struct ListRowValidator {
         case validFrom = "valid_from"
         case validUntil = "valid_until"
         case dailyLimit = "daily_limit"
-        case allergens, message
+        case allergens, message, balance
     }
+
+    /// The columns that belong to the pupil, not the card: every one but `card` and
+    /// `status`, which must agree on all of a pupil's rows. In list order, as reported.
+    static let pupilColumns: [Column] = [.entitlement, .validFrom, .validUntil, .dailyLimit, .allergens, .message, .balance]
 
     let file: String
     let report: (ListImportIssue) -> Void
@@ -96,6 +100,7 @@ struct ListRowValidator {
         var until: CivilDate?
         var limit: Int?
         var allergens: String?
+        var balance: Int?
     }
 
     /// Checks the current record, reporting every problem. Returns the checked row (and
@@ -126,17 +131,8 @@ struct ListRowValidator {
         let from = date(r, .validFrom, line: line)
         let until = date(r, .validUntil, line: line)
         if let from, let until, until < from { error(line: line, "valid_until is before valid_from") }
-        var limit: Int?
-        if let i = index[.dailyLimit] {
-            let text = r.trimmedField(i)
-            if !text.isEmpty {
-                if text.utf8.count <= 9, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
-                    limit = Int(text)
-                } else {
-                    error(line: line, "daily_limit: must be whole pence (digits only)")
-                }
-            }
-        }
+        let limit = pence(r, .dailyLimit, line: line)
+        let balance = pence(r, .balance, line: line)
         var allergens: String?
         if let i = index[.allergens] {
             let text = r.trimmedField(i)
@@ -157,7 +153,90 @@ struct ListRowValidator {
         }
         guard errors == before, let entitlement else { return nil }
         return CheckedRow(
-            entitlement: entitlement, hotlisted: hotlisted, from: from, until: until, limit: limit, allergens: allergens)
+            entitlement: entitlement, hotlisted: hotlisted, from: from, until: until, limit: limit, allergens: allergens,
+            balance: balance)
+    }
+
+    /// Whole pence (up to 9 digits) in `column`, nil when the column is absent or empty.
+    private mutating func pence(_ r: CSVReader, _ column: Column, line: Int) -> Int? {
+        guard let i = index[column] else { return nil }
+        let text = r.trimmedField(i)
+        if text.isEmpty { return nil }
+        guard text.utf8.count <= 9, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            error(line: line, "\(column.rawValue): must be whole pence (digits only)")
+            return nil
+        }
+        return Int(text)
+    }
+
+    /// Keyed hashes of the current record's pupil and of its pupil columns (see
+    /// ``pupilColumns``), as checked: two rows of one pupil must have equal `columns`.
+    /// Also the pupil's first 16 bytes, big-endian and zero-padded: sorting by them (then
+    /// the hash) puts pupils in SQLite's text order, but for those sharing 16 bytes.
+    func pupilHashes(_ row: CheckedRow, _ r: CSVReader, k0: UInt64, k1: UInt64)
+        -> (pupil: UInt64, columns: UInt64, hi: UInt64, lo: UInt64)
+    {
+        var p = SipHash24(k0: k0, k1: k1)
+        var hi: UInt64 = 0, lo: UInt64 = 0
+        r.withTrimmedField(pupilField) { bytes in
+            p.update(bytes)
+            for i in 0..<16 {
+                let b = UInt64(i < bytes.count ? bytes[i] : 0)
+                if i < 8 { hi = hi << 8 | b } else { lo = lo << 8 | b }
+            }
+        }
+        var c = SipHash24(k0: k1, k1: k0)
+        func optional(_ v: Int?) {
+            c.update(v == nil ? 0 : 1)
+            c.update(UInt64(bitPattern: Int64(v ?? 0)))
+        }
+        c.update(UInt64(row.entitlement.rawValue))
+        optional(row.from?.daysSinceUnixEpoch)
+        optional(row.until?.daysSinceUnixEpoch)
+        optional(row.limit)
+        optional(row.balance)
+        var allergens = row.allergens ?? ""
+        c.update(UInt64(allergens.utf8.count))
+        allergens.withUTF8 { c.update($0) }
+        if let i = index[.message] {
+            r.withTrimmedField(i) { bytes in
+                c.update(UInt64(bytes.count))
+                c.update(bytes)
+            }
+        } else {
+            c.update(0)
+        }
+        return (p.finalize(), c.finalize(), hi, lo)
+    }
+
+    /// Inserts the current record's (pupil, card) into `list_pupil` (the record checked
+    /// by ``check(_:line:)`` just before, which left its card in `card`).
+    mutating func insertPupil(listID: Int64, _ r: CSVReader, statement: Statement, db: Database) throws {
+        let h = statement.sqliteStatement
+        sqlite3_reset(h)
+        sqlite3_bind_int64(h, 1, listID)
+        r.withTrimmedField(pupilField) { bindText(h, 2, $0) }
+        card.withUnsafeBufferPointer { bindText(h, 3, $0) }
+        let rc = sqlite3_step(h)
+        sqlite3_reset(h)
+        if rc == SQLITE_DONE { return }
+        throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+    }
+
+    /// The current record's pupil, and its pupil columns as checked (`row`), for naming
+    /// the columns on which two rows of one pupil disagree.
+    func pupilValues(_ row: CheckedRow, _ r: CSVReader) -> (pupil: String, columns: [Column: String]) {
+        let message = index[.message].map { r.trimmedField($0) } ?? ""
+        let columns: [Column: String] = [
+            .entitlement: String(row.entitlement.rawValue),
+            .validFrom: row.from.map { "\($0)" } ?? "",
+            .validUntil: row.until.map { "\($0)" } ?? "",
+            .dailyLimit: row.limit.map(String.init) ?? "",
+            .allergens: row.allergens ?? "",
+            .message: message,
+            .balance: row.balance.map(String.init) ?? "",
+        ]
+        return (r.trimmedField(pupilField), columns)
     }
 
     /// The sort key of the current `card`: SQLite's text order of the card column, packed
@@ -201,6 +280,7 @@ struct ListRowValidator {
         } else {
             sqlite3_bind_null(h, 10)
         }
+        bindInt(h, 11, row.balance)
         let rc = sqlite3_step(h)
         sqlite3_reset(h)
         if rc == SQLITE_DONE { return }
