@@ -122,33 +122,46 @@ public final class EntitlementStore: Sendable {
                 verdict: verdict)
         }
         return tapWriter.writeWithoutTransaction { db in
-            var stored: StoredEvent?
-            do {
-                // Set only once the transaction has committed: a failed COMMIT leaves nil.
-                var decided: StoredEvent?
-                try db.inTransaction(.immediate) {
-                    let verdict = try self.evaluate(db, identity: identity, at: at, today: today, policy: policy)
-                    var e = event(verdict)
-                    let seq = try EntitlementStore.insert(e, db)
-                    e.seq = seq
-                    if role == .till, verdict.isLunch, let pupil = verdict.pupil {
-                        try db.execute(
-                            sql: "INSERT INTO redemption (pupil, day, seq) VALUES (?, ?, ?)",
-                            arguments: [pupil, today.daysSinceUnixEpoch, seq])
-                    }
-                    decided = e
-                    return .commit
-                }
-                stored = decided
-            } catch {
-                var unavailable = event(.declined(.unavailable))
-                unavailable.seq = self.journalUnavailable(unavailable, db, after: error)
-                stored = unavailable
+            record(db, day: today, redeems: role == .till, event: event, onStored: onStored) { db in
+                try self.evaluate(db, identity: identity, at: at, today: today, policy: policy)
             }
-            let result = stored ?? event(.declined(.unavailable))
-            onStored(result)
-            return result
         }
+    }
+
+    /// Decides (`decide`) and records one decision on the tap writer's `db`: the event,
+    /// and when `redeems` and it is a lunch the redemption of `day`, in one IMMEDIATE
+    /// transaction; on any failure the `unavailable` event, journalled when possible.
+    /// Calls `onStored` with what it returns.
+    func record(
+        _ db: Database, day: CivilDate, redeems: Bool, event: (Verdict) -> StoredEvent,
+        onStored: (StoredEvent) -> Void, decide: (Database) throws -> Verdict
+    ) -> StoredEvent {
+        var stored: StoredEvent?
+        do {
+            // Set only once the transaction has committed: a failed COMMIT leaves nil.
+            var decided: StoredEvent?
+            try db.inTransaction(.immediate) {
+                let verdict = try decide(db)
+                var e = event(verdict)
+                let seq = try EntitlementStore.insert(e, db)
+                e.seq = seq
+                if redeems, verdict.isLunch, let pupil = verdict.pupil {
+                    try db.execute(
+                        sql: "INSERT INTO redemption (pupil, day, seq) VALUES (?, ?, ?)",
+                        arguments: [pupil, day.daysSinceUnixEpoch, seq])
+                }
+                decided = e
+                return .commit
+            }
+            stored = decided
+        } catch {
+            var unavailable = event(.declined(.unavailable))
+            unavailable.seq = journalUnavailable(unavailable, db, after: error)
+            stored = unavailable
+        }
+        let result = stored ?? event(.declined(.unavailable))
+        onStored(result)
+        return result
     }
 
     /// Journals an `unavailable` decision after `error`, when the database lets it; the

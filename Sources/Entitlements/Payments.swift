@@ -46,32 +46,9 @@ extension EntitlementStore {
         }
         return tapLockWait.waiting(upTo: EntitlementStore.serviceBusyTimeout) {
             tapWriter.writeWithoutTransaction { db in
-                var stored: StoredEvent?
-                do {
-                    var decided: StoredEvent?
-                    try db.inTransaction(.immediate) {
-                        let verdict = try self.evaluate(db, pupil: pupil, at: at, policy: policy)
-                        var e = event(verdict)
-                        let seq = try EntitlementStore.insert(e, db)
-                        e.seq = seq
-                        if verdict.isLunch, let pupil = verdict.pupil {
-                            try db.execute(
-                                sql: "INSERT INTO redemption (pupil, day, seq) VALUES (?, ?, ?)",
-                                arguments: [pupil, today.daysSinceUnixEpoch, seq])
-                        }
-                        decided = e
-                        return .commit
-                    }
-                    stored = decided
-                } catch {
-                    var unavailable = event(Verdict.declined(.unavailable))
-                    unavailable.verdict.pupil = pupil
-                    unavailable.seq = self.journalUnavailable(unavailable, db, after: error)
-                    stored = unavailable
+                record(db, day: today, redeems: true, event: event, onStored: onStored) { db in
+                    try self.evaluate(db, pupil: pupil, at: at, policy: policy)
                 }
-                let result = stored ?? event(Verdict.declined(.unavailable))
-                onStored(result)
-                return result
             }
         }
     }

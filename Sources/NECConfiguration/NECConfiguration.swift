@@ -259,25 +259,22 @@ private struct DocumentReader {
             case .entry(let entry):
                 if entry.key == "require_signed_lists" { signedLine = entry.line }
                 try apply(entry, to: &configuration)
-            case .table(let name, let line, let isArrayElement, let entries) where name == "service":
-                guard isArrayElement else {
-                    throw .wrongType(
-                        path: path, line: line, key: "service",
-                        expected: "[[service]] tables (note the double brackets)", found: "a table")
-                }
-                let index = configuration.serviceWindows.count + 1
-                configuration.serviceWindows.append(try serviceWindow(entries, index: index, headerLine: line))
             case .table(let name, let line, let isArrayElement, let entries):
-                guard name == "reader" else {
+                guard name == "reader" || name == "service" else {
                     throw .unknownKey(path: path, line: line, key: name)
                 }
                 guard isArrayElement else {
                     throw .wrongType(
-                        path: path, line: line, key: "reader",
-                        expected: "[[reader]] tables (note the double brackets)", found: "a table")
+                        path: path, line: line, key: name,
+                        expected: "[[\(name)]] tables (note the double brackets)", found: "a table")
                 }
-                let index = configuration.readers.count + 1
-                configuration.readers.append(try readerRule(entries, index: index, headerLine: line))
+                if name == "reader" {
+                    let index = configuration.readers.count + 1
+                    configuration.readers.append(try readerRule(entries, index: index, headerLine: line))
+                } else {
+                    let index = configuration.serviceWindows.count + 1
+                    configuration.serviceWindows.append(try serviceWindow(entries, index: index, headerLine: line))
+                }
             }
         }
         if configuration.requireSignedLists && configuration.trustedListKeys.isEmpty {

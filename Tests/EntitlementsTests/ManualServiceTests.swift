@@ -82,8 +82,7 @@ import Testing
 
     @Test func tenConnectionsByHandAndTwoReadersAtOnceGiveExactlyOneLunch() throws {
         let (first, _) = try Fixture.store(list: list, at: now)
-        // Twelve store connections, as twelve processes would have.
-        let stores = try (0..<12).map { _ in try EntitlementStore(path: first.path) }
+        let stores = try Fixture.connections(12, to: first.path)
         let lunches = Atomic<Int>(0)
         let declined = Atomic<Int>(0)
         let policy = Fixture.policy

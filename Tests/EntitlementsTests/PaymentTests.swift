@@ -177,7 +177,7 @@ import Testing
             \(Fixture.isrn(1)),TEST-0000001,paid,300
 
             """, at: now)
-        let stores = try (0..<12).map { _ in try EntitlementStore(path: first.path) }
+        let stores = try Fixture.connections(12, to: first.path)
         let authorised = Atomic<Int>(0)
         let overLimit = Atomic<Int>(0)
         let policy = Fixture.policy
@@ -201,23 +201,9 @@ import Testing
 
     @Test func aChargeThatCannotBeStoredIsUnavailableAndLeavesTheTxnFree() throws {
         let (store, _) = try Fixture.store(list: list, at: now)
-        let other = try DatabaseQueue(path: store.path)
-        let holding = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        let holder = Thread {
-            try? other.writeWithoutTransaction { db in
-                try db.execute(sql: "BEGIN IMMEDIATE")
-                holding.signal()
-                release.wait()
-                try db.execute(sql: "ROLLBACK")
-            }
-        }
-        holder.start()
-        holding.wait()
-        let blocked = try charge(store, 1, 100, txn: "till2-7")
+        let blocked = try Fixture.whileWriteLocked(store.path) { try charge(store, 1, 100, txn: "till2-7") }
         #expect(blocked == PaymentOutcome(event: payment(
             nil, .declined, .unavailable, pupil: 1, PaymentFields(txn: "till2-7", kind: .charge, amount: 100)), isRetry: false))
-        release.signal()
         // The txn was not used up: the retry is decided afresh.
         #expect(try charge(store, 1, 100, txn: "till2-7").event.payment == PaymentFields(
             txn: "till2-7", kind: .charge, amount: 100, spentToday: 100, remainingToday: 200, balance: 1400))
