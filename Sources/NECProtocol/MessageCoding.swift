@@ -44,23 +44,23 @@ public enum MessageCoding {
         case .error: return .error(try decoder.decode(ErrorMessage.self, from: data))
         case .tap, .identify:
             let tap = try decoder.decode(TapEvent.self, from: data)
-            // A client resumes by `seq`: an event the daemon could not store is not one it can use.
-            guard tap.seq != nil || allowingUnstored else {
-                throw DecodingError.keyNotFound(
-                    TapEvent.CodingKeys.seq, .init(codingPath: [], debugDescription: "a \(tag) event without a seq"))
-            }
+            try requireSeq(tap.seq, of: tag, unlessAllowed: allowingUnstored)
             return .tap(tap)
         case .reader: return .reader(try decoder.decode(ReaderChangeEvent.self, from: data))
         case .payment:
             let payment = try decoder.decode(PaymentEvent.self, from: data)
-            guard payment.seq != nil || allowingUnstored else {
-                throw DecodingError.keyNotFound(
-                    PaymentEvent.CodingKeys.seq, .init(codingPath: [], debugDescription: "a PAYMENT event without a seq"))
-            }
+            try requireSeq(payment.seq, of: tag, unlessAllowed: allowingUnstored)
             return .payment(payment)
         case .voided: return .voided(try decoder.decode(VoidedEvent.self, from: data))
         default: return .unknown(tag)
         }
+    }
+
+    /// A client resumes by `seq`: an event the daemon could not store is not one a stream can use.
+    private static func requireSeq(_ seq: Int64?, of tag: MessageClass, unlessAllowed allowed: Bool) throws {
+        guard seq == nil, !allowed else { return }
+        throw DecodingError.keyNotFound(
+            TapEvent.CodingKeys.seq, .init(codingPath: [], debugDescription: "a \(tag) event without a seq"))
     }
 
     private struct ClassTag: Decodable {

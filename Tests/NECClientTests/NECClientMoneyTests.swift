@@ -20,6 +20,12 @@ private func withMoneyServer(in directory: String, _ body: (InMemoryBackend, Soc
     }
 }
 
+/// A client whose first connection loses the answer to its request (a proxy in front of the server).
+private func lossyClient(in directory: String, upstream: String) throws -> (NECClient, AnswerLosingProxy) {
+    let proxy = try AnswerLosingProxy(path: directory + "/lossy.sock", upstream: upstream, losing: 1)
+    return (NECClient(socketPath: proxy.path, reconnectPolicy: fast), proxy)
+}
+
 @Suite("NECClient: redeem, charge and refund against a real socket server", .timeLimit(.minutes(2)))
 struct NECClientMoneyTests {
     @Test func redeemChargeAndRefundAnswerWithTheStoredEvents() async throws {
@@ -60,10 +66,9 @@ struct NECClientMoneyTests {
     /// gets the event stored the first time. One charge, one event, whatever was lost.
     @Test func aChargeWhoseAnswerIsLostIsRetriedWithTheSameTxnAndChargedOnce() async throws {
         try await withTemporaryDirectory { directory in
-            try await withMoneyServer(in: directory) { backend, server, path in
-                let proxy = try AnswerLosingProxy(path: directory + "/lossy.sock", upstream: path, losing: 1)
+            try await withMoneyServer(in: directory) { backend, _, path in
+                let (client, proxy) = try lossyClient(in: directory, upstream: path)
                 defer { proxy.stop() }
-                let client = NECClient(socketPath: proxy.path, reconnectPolicy: fast)
                 let charge = try await client.charge(pupil: "P0000042", amount: 235, lane: "till-2", txn: "till2-000981")
                 let stored = #"{"class":"PAYMENT","seq":1,"time":"2026-11-27T12:00:00.000Z","lane":"till-2","txn":"till2-000981","pupil":"P0000042","kind":"charge","amount":235,"decision":"authorised","spent_today":235,"remaining_today":15,"balance":1265}"#
                 #expect(proxy.lostAnswers == [stored])
@@ -72,7 +77,6 @@ struct NECClientMoneyTests {
                 #expect(backend.storedCharges == 1)
                 #expect(backend.lastSeq == 1)
                 #expect(try await NECClient(socketPath: path).status().lastSeq == 1)
-                _ = server
             }
         }
     }
@@ -82,9 +86,8 @@ struct NECClientMoneyTests {
     @Test func aRedeemWhoseAnswerIsLostIsNotSentAgain() async throws {
         try await withTemporaryDirectory { directory in
             try await withMoneyServer(in: directory) { backend, _, path in
-                let proxy = try AnswerLosingProxy(path: directory + "/lossy.sock", upstream: path, losing: 1)
+                let (client, proxy) = try lossyClient(in: directory, upstream: path)
                 defer { proxy.stop() }
-                let client = NECClient(socketPath: proxy.path, reconnectPolicy: fast)
                 await #expect(throws: NECClientError.answerLost("redeem")) {
                     try await client.redeem(pupil: "P0000042", lane: "till-2")
                 }
@@ -102,9 +105,8 @@ struct NECClientMoneyTests {
             try await withMoneyServer(in: directory) { backend, _, path in
                 let direct = NECClient(socketPath: path, reconnectPolicy: fast)
                 _ = try await direct.charge(pupil: "P0000042", amount: 235, txn: "t-1")
-                let proxy = try AnswerLosingProxy(path: directory + "/lossy.sock", upstream: path, losing: 1)
+                let (client, proxy) = try lossyClient(in: directory, upstream: path)
                 defer { proxy.stop() }
-                let client = NECClient(socketPath: proxy.path, reconnectPolicy: fast)
                 await #expect(throws: NECClientError.answerLost("refund")) {
                     try await client.refund(txn: "t-1")
                 }
