@@ -53,15 +53,18 @@ public final class InMemoryBackend: DaemonBackend {
         public var remainingToday: Int?
         /// `balance` to send.
         public var balance: Int?
+        /// False for a charge that cannot be stored (a full disk): its event has no `seq`,
+        /// is neither kept nor published, and its `txn` stays unused.
+        public var stored: Bool
 
         /// Creates an answer.
         /// - Parameters: the event's values, see the properties.
         public init(
             decision: Decision, reason: DeclineReason? = nil, spentToday: Int? = nil, remainingToday: Int? = nil,
-            balance: Int? = nil
+            balance: Int? = nil, stored: Bool = true
         ) {
             (self.decision, self.reason) = (decision, reason)
-            (self.spentToday, self.remainingToday, self.balance) = (spentToday, remainingToday, balance)
+            (self.spentToday, self.remainingToday, self.balance, self.stored) = (spentToday, remainingToday, balance, stored)
         }
     }
 
@@ -241,9 +244,10 @@ public final class InMemoryBackend: DaemonBackend {
             }
             guard let answer = state.payments[pupil] else { throw RequestRefusal("charge: no answer configured for this pupil") }
             let event = PaymentEvent(
-                seq: state.nextSeq, time: Self.eventTime, lane: lane, txn: txn, pupil: pupil, kind: .charge, amount: amount,
+                seq: answer.stored ? state.nextSeq : nil, time: Self.eventTime, lane: lane, txn: txn, pupil: pupil, kind: .charge, amount: amount,
                 decision: answer.decision, reason: answer.reason, spentToday: answer.spentToday,
                 remainingToday: answer.remainingToday, balance: answer.balance)
+            guard answer.stored else { return (EventLine(seq: nil, line: MessageCoding.line(event)), nil) }
             let line = store(event, in: &state)
             state.charges[txn] = StoredCharge(pupil: pupil, amount: amount, event: event, line: line)
             return (line, state.publish)

@@ -116,6 +116,23 @@ struct NECClientMoneyTests {
         }
     }
 
+    /// A charge the daemon could not store is answered without a seq: the client hands it
+    /// over (it is the answer), though an event stream would refuse such a line.
+    @Test func aChargeThatCouldNotBeStoredIsAnsweredWithoutASeq() async throws {
+        try await withTemporaryDirectory { directory in
+            try await withMoneyServer(in: directory) { backend, _, path in
+                backend.configure(pupil: "P0000044", payment: .init(decision: .declined, reason: .unavailable, stored: false))
+                let client = NECClient(socketPath: path, reconnectPolicy: fast)
+                let answer = try await client.charge(pupil: "P0000044", amount: 120, txn: "t-9")
+                #expect(answer == PaymentEvent(
+                    seq: nil, time: InMemoryBackend.eventTime, txn: "t-9", pupil: "P0000044", kind: .charge, amount: 120,
+                    decision: .declined, reason: .unavailable))
+                #expect(backend.lastSeq == 0)
+                #expect(backend.storedCharges == 0)
+            }
+        }
+    }
+
     @Test func aChargeThatCannotConnectIsRetriedThenFailsClearly() async throws {
         try await withTemporaryDirectory { directory in
             let client = NECClient(socketPath: directory + "/absent.sock", reconnectPolicy: fast)
