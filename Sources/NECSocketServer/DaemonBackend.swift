@@ -22,7 +22,9 @@ public protocol DaemonBackend: Sendable {
     func void(seq: Int64) async throws -> VoidMessage
     /// Serves `pupil` by hand (`redeem`, minor version 1): decides as a card tap for that
     /// pupil would be decided, stores the manual `TAP` event with the peer's uid, publishes
-    /// it to every watcher, and returns the stored line, which is also the answer.
+    /// it to every watcher, and returns the stored line, which the server sends as the
+    /// answer, byte for byte. A decision that cannot be stored (declined `unavailable`) is
+    /// returned without a `seq` and published to nobody; so for `charge`.
     /// - Parameters:
     ///   - pupil: the pupil reference the till picked.
     ///   - lane: the till's lane, when it gave one.
