@@ -120,6 +120,20 @@ struct SocketServerMoneyTests {
         }
     }
 
+    /// A till that watches and charges gets the event from the stream and as its answer:
+    /// the same line twice, with one seq, so it handles it once.
+    @Test func aWatchingTillGetsItsOwnEventInTheStreamAndAsTheAnswer() async throws {
+        try await withMoneyServer { _, _, path in
+            let till = try await watcher(path)
+            try await till.send(#"{"cmd":"charge","pupil":"P0000042","amount":235,"txn":"till2-000981","lane":"till-2"}"#)
+            #expect(await till.nextLine() == Self.charge)
+            #expect(await till.nextLine() == Self.charge)
+            try await till.send(#"{"cmd":"status"}"#)
+            #expect(isStatus(await till.nextLine()))
+            await till.close()
+        }
+    }
+
     @Test func badMoneyRequestsGetAnErrorAndTheConnectionStays() async throws {
         try await withMoneyServer { backend, _, path in
             let till = try await connectPastBanner(path)
