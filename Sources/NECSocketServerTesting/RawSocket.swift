@@ -47,6 +47,12 @@ public final class RawSocket: @unchecked Sendable {
         }
     }
 
+    /// Takes over a connected descriptor (one `accept` gave), closing it when done.
+    /// - Parameter descriptor: a connected stream socket.
+    public init(adopting descriptor: CInt) {
+        self.descriptor = descriptor
+    }
+
     deinit { close() }
 
     /// Writes every byte.
