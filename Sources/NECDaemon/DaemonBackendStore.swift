@@ -100,6 +100,51 @@ struct DaemonBackendStore: DaemonBackend {
         }
     }
 
+    func redeem(pupil: String, lane: String?, peer: SocketPeer?) async throws -> EventLine {
+        let current = state.snapshot
+        let publish = self.publish
+        let event = try await serviceRequest("redeem") {
+            try current.store.redeem(
+                pupil: pupil, lane: lane, peerUID: peer?.uid, at: Date(), policy: current.policy
+            ) { stored in publish(EventLine(seq: stored.seq, line: stored.protocolLine)) }
+        }
+        return EventLine(seq: event.seq, line: event.protocolLine)
+    }
+
+    func charge(pupil: String, amount: Int, txn: String, lane: String?, peer: SocketPeer?) async throws -> EventLine {
+        let current = state.snapshot
+        let publish = self.publish
+        let outcome = try await serviceRequest("charge") {
+            try current.store.charge(
+                pupil: pupil, amount: amount, txn: txn, lane: lane, peerUID: peer?.uid, at: Date(), policy: current.policy
+            ) { stored in publish(EventLine(seq: stored.seq, line: stored.protocolLine)) }
+        }
+        return EventLine(seq: outcome.event.seq, line: outcome.event.protocolLine)
+    }
+
+    func refund(txn: String, peer: SocketPeer?) async throws -> EventLine {
+        let current = state.snapshot
+        let publish = self.publish
+        let outcome = try await serviceRequest("refund") {
+            try current.store.refund(txn: txn, peerUID: peer?.uid, at: Date(), policy: current.policy) { stored in
+                publish(EventLine(seq: stored.seq, line: stored.protocolLine))
+            }
+        }
+        return EventLine(seq: outcome.event.seq, line: outcome.event.protocolLine)
+    }
+
+    /// Runs a manual-service or payment write on the write worker; a request the store
+    /// refuses (a reused txn, nothing to refund) becomes an ERROR the client reads.
+    private func serviceRequest<T: Sendable>(
+        _ command: String, _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
+        do {
+            return try await workers.writes.run(body)
+        } catch let refused as ServiceRequestError {
+            throw RequestRefusal("\(command): \(refused)")
+        }
+    }
+
     private func hex(_ bytes: [UInt8]) -> String {
         Hex.string(bytes)
     }
