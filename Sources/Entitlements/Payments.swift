@@ -40,9 +40,13 @@ extension EntitlementStore {
         let millis = EntitlementStore.millis(at)
         let today = policy.localDate(of: at)
         func event(_ verdict: Verdict) -> StoredEvent {
-            StoredEvent(
+            // A manual TAP has no card: the pupil asked for is its identity, so it names
+            // the pupil even when the list does not (`unknown_pupil`).
+            var named = verdict
+            if named.pupil == nil { named.pupil = pupil }
+            return StoredEvent(
                 seq: nil, timeMillis: millis, eventClass: .tap, reader: "", lane: lane, card: CardFields(),
-                verdict: verdict, method: .manual, peerUID: peerUID)
+                verdict: named, method: .manual, peerUID: peerUID)
         }
         return tapLockWait.waiting(upTo: EntitlementStore.serviceBusyTimeout) {
             tapWriter.writeWithoutTransaction { db in
@@ -146,8 +150,10 @@ extension EntitlementStore {
                 }
                 return PaymentOutcome(event: try self.storedEvent(db, seq: seq), isRetry: true)
             }
-            let (verdict, fields) = try self.chargeDecision(
+            var (verdict, fields) = try self.chargeDecision(
                 db, pupil: pupil, amount: amount, txn: txn, at: at, today: today, policy: policy)
+            // Every PAYMENT names the pupil charged, declined before the list was read too.
+            verdict.pupil = pupil
             var e = event(verdict, fields)
             e.seq = try EntitlementStore.insert(e, db)
             try db.execute(

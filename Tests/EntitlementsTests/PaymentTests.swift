@@ -60,7 +60,8 @@ import Testing
         // Unknown pupil.
         let unknown = try store.charge(
             pupil: "TEST-0000099", amount: 100, txn: "t4", lane: nil, peerUID: 1000, at: now, policy: Fixture.policy)
-        #expect(unknown.event.verdict == .declined(.unknownPupil))
+        // The PAYMENT names the pupil charged, though no row does.
+        #expect(unknown.event.verdict == Verdict(decision: .declined, reason: .unknownPupil, pupil: "TEST-0000099"))
         #expect(unknown.event.payment == PaymentFields(txn: "t4", kind: .charge, amount: 100))
         // Every row hotlisted.
         #expect(try charge(store, 2, 100, txn: "t5").event.verdict == Verdict(decision: .declined, reason: .hotlisted, pupil: "TEST-0000002"))
