@@ -35,8 +35,9 @@ struct TapPipelineTests {
         let log: InMemoryLogHandler
 
         /// The next line the watcher receives; nil when none comes within `timeout` (a
-        /// line the pipeline failed to publish fails the test, rather than hanging it).
-        func line(timeout: Duration = .seconds(10)) async -> String? {
+        /// line the pipeline failed to publish fails the test, rather than hanging it; the
+        /// bound is far above a line's time, since the suite runs in parallel on two cores).
+        func line(timeout: Duration = .seconds(50)) async -> String? {
             let watcher = self.watcher
             return await withTaskGroup(of: String?.self) { group in
                 group.addTask { await watcher.nextLine() }
