@@ -23,7 +23,9 @@ struct PythonExampleTests {
     static func run(_ arguments: [String]) async throws -> (status: Int32, lines: [String], errors: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try #require(pythonPath))
-        process.arguments = [Self.script] + arguments
+        // The suite runs its socket tests in parallel on two cores, where an answer can wait
+        // longer than the example's 10 s for a thread: its bound only stops a hang here.
+        process.arguments = [Self.script, "--timeout", "60"] + arguments
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output

@@ -89,16 +89,20 @@ class Connection:
         self.sock.close()
 
 
-def ask(path, request):
+# How long a request waits for its answer before the connection counts as failed.
+ANSWER_TIMEOUT = 10.0
+
+
+def ask(path, request, timeout=ANSWER_TIMEOUT):
     """One request on its own connection."""
-    connection = Connection(path, timeout=10)
+    connection = Connection(path, timeout=timeout)
     try:
         return connection.request(request)
     finally:
         connection.close()
 
 
-def deliver(path, request, answer_class, resend_after_loss, attempts=5):
+def deliver(path, request, answer_class, resend_after_loss, attempts=5, timeout=ANSWER_TIMEOUT):
     """Sends a request that changes something; on a connection failure sends exactly the
     same request again (0.1 s, doubling): always when it cannot have reached necd, after a
     lost answer only when `resend_after_loss`."""
@@ -108,7 +112,7 @@ def deliver(path, request, answer_class, resend_after_loss, attempts=5):
         sent = False
         connection = None
         try:
-            connection = Connection(path, timeout=10)
+            connection = Connection(path, timeout=timeout)
             sent = True
             return connection.request(request, answer_class)
         except ProtocolError:
@@ -137,28 +141,28 @@ def new_txn():
     return "py-" + uuid.uuid4().hex
 
 
-def redeem(path, pupil, lane=None):
+def redeem(path, pupil, lane=None, timeout=ANSWER_TIMEOUT):
     """Serves a pupil by hand (protocol 1.1): the manual TAP event necd stored. Without a
     txn it is not sent again after a lost answer (a second lunch would be declined)."""
     request = {"cmd": "redeem", "pupil": pupil}
     if lane is not None:
         request["lane"] = lane
-    return deliver(path, request, "TAP", resend_after_loss=False)
+    return deliver(path, request, "TAP", resend_after_loss=False, timeout=timeout)
 
 
-def charge(path, pupil, amount, txn=None, lane=None):
+def charge(path, pupil, amount, txn=None, lane=None, timeout=ANSWER_TIMEOUT):
     """Charges `amount` pence (protocol 1.1): the PAYMENT event necd stored. The request,
     with its txn, is made once and sent again unchanged after a lost answer."""
     request = {"cmd": "charge", "pupil": pupil, "amount": amount, "txn": txn or new_txn()}
     if lane is not None:
         request["lane"] = lane
-    return deliver(path, request, "PAYMENT", resend_after_loss=True)
+    return deliver(path, request, "PAYMENT", resend_after_loss=True, timeout=timeout)
 
 
-def refund(path, txn):
+def refund(path, txn, timeout=ANSWER_TIMEOUT):
     """Refunds the charge made as `txn` (protocol 1.1). necd refuses a second refund, so
     sending it again can never refund twice; a refusal after a lost answer is AnswerLost."""
-    return deliver(path, {"cmd": "refund", "txn": txn}, "PAYMENT", resend_after_loss=True)
+    return deliver(path, {"cmd": "refund", "txn": txn}, "PAYMENT", resend_after_loss=True, timeout=timeout)
 
 
 def watch(path, since, on_event, on_resume_point=lambda seq: None):
@@ -213,6 +217,8 @@ def on_event(event):
 def main():
     parser = argparse.ArgumentParser(description="necd socket client (protocol v1)")
     parser.add_argument("--socket", default=DEFAULT_SOCKET)
+    parser.add_argument("--timeout", type=float, default=ANSWER_TIMEOUT,
+                        help="seconds to wait for an answer (default %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
     watch_parser = commands.add_parser("watch", help="follow events")
     watch_parser.add_argument("--since", type=int, help="replay stored events after this seq first")
@@ -260,15 +266,15 @@ def main():
 
             watch(args.socket, since, handle, remember)
         elif args.command == "lookup":
-            on_event(ask(args.socket, {"cmd": "lookup", "card": args.card}))
+            on_event(ask(args.socket, {"cmd": "lookup", "card": args.card}, args.timeout))
         elif args.command == "redeem":
-            on_event(redeem(args.socket, args.pupil, args.lane))
+            on_event(redeem(args.socket, args.pupil, args.lane, args.timeout))
         elif args.command == "charge":
-            on_event(charge(args.socket, args.pupil, args.amount, args.txn, args.lane))
+            on_event(charge(args.socket, args.pupil, args.amount, args.txn, args.lane, args.timeout))
         elif args.command == "refund":
-            on_event(refund(args.socket, args.txn))
+            on_event(refund(args.socket, args.txn, args.timeout))
         else:
-            on_event(ask(args.socket, {"cmd": args.command}))
+            on_event(ask(args.socket, {"cmd": args.command}, args.timeout))
     except ProtocolError as error:
         print("necd: %s" % error, file=sys.stderr)
         return 1
