@@ -122,29 +122,30 @@ struct PaymentReport {
 
     // MARK: JSON
 
-    /// A `TOTAL` line of `--json`.
+    /// A `TOTAL` line of `--json`:
+    /// `{"class":"TOTAL","by":"pupil","pupil":"******42","net":0,"charged":235,"refunded":235,"charges":1,"refunds":1,"declined":1}`;
+    /// `lane` in place of `pupil` for a lane's, absent for the payments made without one.
     struct TotalObject: Encodable {
-        var messageClass = MessageClass("TOTAL")
         /// `pupil` or `lane`.
         var by: String
-        var pupil: String?
-        var lane: String?
-        var net: Int
-        var charged: Int
-        var refunded: Int
-        var charges: Int
-        var refunds: Int
-        var declined: Int
+        /// The pupil (as shown) or the lane.
+        var key: String?
+        var total: Total
 
         enum CodingKeys: String, CodingKey {
             case messageClass = "class", by, pupil, lane, net, charged, refunded, charges, refunds, declined
         }
 
-        init(by: String, key: String?, _ total: Total) {
-            self.by = by
-            if by == "pupil" { pupil = key } else { lane = key }
-            (net, charged, refunded) = (total.net, total.charged, total.refunded)
-            (charges, refunds, declined) = (total.charges, total.refunds, total.declined)
+        func encode(to encoder: any Encoder) throws {
+            var object = encoder.container(keyedBy: CodingKeys.self)
+            try object.encode(MessageClass("TOTAL"), forKey: .messageClass)
+            try object.encode(by, forKey: .by)
+            try object.encodeIfPresent(key, forKey: by == "pupil" ? .pupil : .lane)
+            let sums: [(CodingKeys, Int)] = [
+                (.net, total.net), (.charged, total.charged), (.refunded, total.refunded),
+                (.charges, total.charges), (.refunds, total.refunds), (.declined, total.declined),
+            ]
+            for (name, value) in sums { try object.encode(value, forKey: name) }
         }
     }
 
@@ -152,8 +153,8 @@ struct PaymentReport {
     /// `TOTAL` object per pupil and per lane.
     func jsonLines() -> [[UInt8]] {
         var lines = payments.map { MessageCoding.line(showPupils ? $0 : EventFormat.masked($0)) }
-        lines += pupilTotals.map { MessageCoding.line(TotalObject(by: "pupil", key: $0.key.map(pupil), $0)) }
-        lines += laneTotals.map { MessageCoding.line(TotalObject(by: "lane", key: $0.key, $0)) }
+        lines += pupilTotals.map { MessageCoding.line(TotalObject(by: "pupil", key: $0.key.map(pupil), total: $0)) }
+        lines += laneTotals.map { MessageCoding.line(TotalObject(by: "lane", key: $0.key, total: $0)) }
         return lines
     }
 
