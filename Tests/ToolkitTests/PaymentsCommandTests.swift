@@ -193,6 +193,14 @@ struct PaymentsCommandTests {
         let voidTime = try Self.time(voided[0])
         #expect(try Self.clock(voided[0]) == voidClock)
         #expect(voided == [#"{"class":"VOIDED","seq":6,"time":"\#(voidTime)","voided":1,"pupil":"*******01","lane":"till-7"}"#])
+        // A PAYMENT through watch --json: the daemon's line with the pupil masked, and as it is with --show-card-numbers.
+        let till8 = try ChildProcess(BuiltProducts.necctl, ["watch", "--json", "--since", "0", "--reader", "till-8", "--config", necd.config])
+        defer { till8.stop() }
+        #expect(await till8.waitForLines(1, timeout: .seconds(20)) == [masked(other)], "stderr: \(till8.stderr)")
+        let till8Full = try ChildProcess(
+            BuiltProducts.necctl, ["watch", "--json", "--since", "0", "--reader", "till-8", "--show-card-numbers", "--config", necd.config])
+        defer { till8Full.stop() }
+        #expect(await till8Full.waitForLines(1, timeout: .seconds(20)) == [other], "stderr: \(till8Full.stderr)")
     }
 
     /// A bad --date, or --json with --csv, is a usage error: status 2, nothing on
