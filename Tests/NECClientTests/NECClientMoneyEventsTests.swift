@@ -4,31 +4,6 @@ import NECSocketServer
 import NECSocketServerTesting
 import Testing
 
-/// A journal of raw lines behind the real socket server: what a daemon (a newer one, or
-/// a broken one) might send a watcher, byte for byte.
-private final class RawJournal: DaemonBackend {
-    private let lines: [EventLine]
-
-    /// `lines` get the journal seqs 1, 2, 3, ... whatever their text says.
-    init(_ lines: [String]) {
-        self.lines = lines.enumerated().map { EventLine(seq: Int64($0.offset + 1), json: $0.element) }
-    }
-
-    func storedEvents(after seq: Int64, limit: Int) async throws -> [EventLine] {
-        Array(lines.filter { ($0.seq ?? 0) > seq }.prefix(limit))
-    }
-
-    func readers() async -> ReadersMessage { ReadersMessage(readers: []) }
-
-    func status() async -> StatusMessage {
-        StatusMessage(uptime: 1, pcscdConnected: true, readerCount: 0, lastSeq: lines.last?.seq)
-    }
-
-    func lookup(card: String) async throws -> LookupMessage { throw RequestRefusal("not in this test") }
-
-    func void(seq: Int64) async throws -> VoidMessage { throw RequestRefusal("not in this test") }
-}
-
 /// ``NECClient/events(since:)`` hands out protocol 1.1's PAYMENT and VOIDED events and
 /// manual taps, decoded to the exact values the daemon sent, and skips every line it
 /// cannot use without ending the stream.
@@ -43,8 +18,13 @@ struct NECClientMoneyEventsTests {
     static let voided =
         #"{"class":"VOIDED","seq":4,"time":"2026-11-27T12:05:00.000Z","voided":1,"pupil":"TEST-0042","lane":"till-2"}"#
 
+    /// `lines` at the journal seqs 1, 2, 3, ... whatever their text says.
+    static func journal(_ lines: [String]) -> RawLineJournal {
+        RawLineJournal(lines.enumerated().map { (Int64($0.offset + 1), $0.element) })
+    }
+
     @Test func paymentsVoidsAndManualTapsComeOutWithEveryField() async throws {
-        let backend = RawJournal([Self.manualTap, Self.charge, Self.overLimit, Self.voided])
+        let backend = Self.journal([Self.manualTap, Self.charge, Self.overLimit, Self.voided])
         try await withSocketServer(backend: backend) { _, path in
             var events = NECClient(socketPath: path).events(since: 0).makeAsyncIterator()
             var got: [DaemonEvent] = []
@@ -69,7 +49,7 @@ struct NECClientMoneyEventsTests {
     /// Bad JSON, a PAYMENT with a field of the wrong type, events without a seq, a class
     /// from a newer daemon: each is skipped and the stream goes on to the next good event.
     @Test func aHostileOrUnknownLineNeverEndsTheStream() async throws {
-        let backend = RawJournal([
+        let backend = Self.journal([
             "not json at all",
             #"{"class":"PAYMENT","seq":2,"time":"2026-11-27T12:00:00.000Z","txn":"t","pupil":"p","kind":"charge","amount":"lots","decision":"authorised"}"#,
             #"{"class":"PAYMENT","time":"2026-11-27T12:00:00.000Z","txn":"t","pupil":"p","kind":"charge","amount":5,"decision":"authorised"}"#,
