@@ -121,10 +121,17 @@ public struct NECClient: Sendable {
                         case .reader(let reader):
                             continuation.yield(.reader(reader))
                         case .payment(let payment):
-                            // Not handed out by this version of the stream; its seq still moves the resume point.
-                            if let seq = payment.seq, seq > resumeAfter ?? .min { resumeAfter = seq }
+                            // Decoding refuses a PAYMENT without a seq, as a TAP.
+                            guard let seq = payment.seq else { continue }
+                            if let last = resumeAfter, seq <= last { continue }
+                            resumeAfter = seq
+                            continuation.yield(.payment(payment))
                         case .voided(let voided):
-                            if let seq = voided.seq, seq > resumeAfter ?? .min { resumeAfter = seq }
+                            // A VOIDED line without a seq cannot be resumed after: not an event to hand out.
+                            guard let seq = voided.seq else { continue }
+                            if let last = resumeAfter, seq <= last { continue }
+                            resumeAfter = seq
+                            continuation.yield(.voided(voided))
                         case .error:
                             // The daemon is shutting down, or could not replay: reconnect.
                             return
@@ -394,17 +401,28 @@ public struct NECClient: Sendable {
 }
 
 /// An event from ``NECClient/events(since:)``.
+///
+/// Lines the client cannot read (bad JSON, a known class with a field of the wrong type,
+/// an event without a `seq`) and classes this client does not know are skipped, so a
+/// newer or misbehaving daemon never ends a watcher's stream.
 public enum DaemonEvent: Sendable, Hashable {
-    /// A `TAP` (till) or `IDENTIFY` (kiosk) event; its `messageClass` says which.
+    /// A `TAP` (till) or `IDENTIFY` (kiosk) event; its `messageClass` says which, and its
+    /// `method` whether a card was read or the pupil was served by hand (protocol 1.1).
     case tap(TapEvent)
     /// A `READER` event: a reader's availability changed (it came, went, or pcscd lost it).
     case reader(ReaderChangeEvent)
+    /// A `PAYMENT` event (protocol 1.1): a charge or a refund, authorised or declined.
+    case payment(PaymentEvent)
+    /// A `VOIDED` event (protocol 1.1): a till voided the lunch of an earlier event.
+    case voided(VoidedEvent)
 
     /// The event's journal sequence number; `nil` for `READER` events.
     public var seq: Int64? {
         switch self {
         case .tap(let tap): tap.seq
         case .reader: nil
+        case .payment(let payment): payment.seq
+        case .voided(let voided): voided.seq
         }
     }
 }
