@@ -174,7 +174,8 @@ struct PaymentReport {
         var records = [Self.csvHeader]
         for p in payments {
             let row = [
-                "payment", p.time, p.seq.map(String.init) ?? "", p.lane ?? "", p.txn, p.pupil.isEmpty ? "" : pupil(p.pupil),
+                "payment", p.time, p.seq.map(String.init) ?? "", Self.inert(p.lane ?? ""), Self.inert(p.txn),
+                p.pupil.isEmpty ? "" : Self.inert(pupil(p.pupil)),
                 p.kind.rawValue, String(p.amount), p.decision.rawValue, p.reason?.rawValue ?? "",
             ]
             records.append(row + Array(repeating: "", count: 6))
@@ -183,12 +184,21 @@ struct PaymentReport {
             [t.net, t.charged, t.refunded, t.charges, t.refunds, t.declined].map(String.init)
         }
         for t in pupilTotals {
-            records.append(["pupil_total", "", "", "", "", t.key.map(pupil) ?? "", "", "", "", ""] + sums(t))
+            records.append(["pupil_total", "", "", "", "", Self.inert(t.key.map(pupil) ?? ""), "", "", "", ""] + sums(t))
         }
         for t in laneTotals {
-            records.append(["lane_total", "", "", t.key ?? "", "", "", "", "", "", ""] + sums(t))
+            records.append(["lane_total", "", "", Self.inert(t.key ?? ""), "", "", "", "", "", ""] + sums(t))
         }
         return records.map { $0.map(Self.csvField).joined(separator: ",") + "\r\n" }.joined()
+    }
+
+    /// A text a till chose (txn, lane) or a pupil reference, made inert for a spreadsheet:
+    /// one that begins with `=`, `+`, `-`, `@`, a tab or a CR would be run as a formula
+    /// by the office's spreadsheet, so it gets a leading `'`, which spreadsheets show as
+    /// text. Numbers are never touched.
+    static func inert(_ text: String) -> String {
+        guard let first = text.first, "=+-@\t\r".contains(first) else { return text }
+        return "'" + text
     }
 
     static func csvField(_ field: String) -> String {

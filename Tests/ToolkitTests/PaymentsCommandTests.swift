@@ -76,6 +76,26 @@ struct PaymentsCommandTests {
         return formatter.string(from: date)
     }
 
+    /// A till's txn or lane that a spreadsheet would run as a formula reaches the CSV as
+    /// text: a leading `'`, quoted where RFC 4180 wants it; JSON keeps it as it was.
+    @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1 and a built necd"))
+    func aTxnOrLaneThatLooksLikeAFormulaIsTextInTheCSV() async throws {
+        let necd = try await Daemon()
+        let charge = try necd.ask(#"{"cmd":"charge","pupil":"TEST-0003","amount":120,"txn":"=HYPERLINK(\"http://x\",\"y\")","lane":"@till"}"#)
+        let time = try Self.time(charge)
+        let day = try Self.localTime(time, format: "yyyy-MM-dd")
+        let csv = try await necd.necctl(["payments", "--date", day, "--csv"])
+        #expect(csv.status == 0, "\(csv.stderr)")
+        #expect(csv.stdout == [
+            "record,time,seq,lane,txn,pupil,kind,amount,decision,reason,net,charged,refunded,charges,refunds,declined",
+            "payment,\(time),1,'@till,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",*******03,charge,120,authorised,,,,,,,",
+            "pupil_total,,,,,*******03,,,,,120,120,0,1,0,0",
+            "lane_total,,,'@till,,,,,,,120,120,0,1,0,0",
+        ].map { $0 + "\r\n" }.joined())
+        let json = try await necd.necctl(["payments", "--date", day, "--json", "--show-card-numbers"])
+        #expect(json.lines.first == charge)
+    }
+
     @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1 and a built necd"))
     func paymentsAndWatchAfterRealChargesAndRefunds() async throws {
         let necd = try await Daemon()
