@@ -11,6 +11,7 @@ extension DaemonEndToEndTests {
         // A lunch window closed all day: it decides lunches, never payments.
         let m = try MoneyFixture(MoneyFixture.closedWindow)
         try await m.start()
+        let watch = try m.base.watcher()
         let till = try m.till()
         var answers: [[String: Any]] = []
         func charge(_ pupil: String, _ amount: Int, _ txn: String) throws -> [String: Any] {
@@ -55,15 +56,7 @@ extension DaemonEndToEndTests {
 
         // The store cannot be written (another process holds SQLite's write lock):
         // declined `unavailable`, with no seq since nothing could be stored.
-        let holder = try ChildProcess("/usr/bin/python3", ["-c", """
-            import sqlite3, sys, time
-            db = sqlite3.connect(sys.argv[1], isolation_level=None)
-            db.execute("BEGIN IMMEDIATE")
-            print("locked", flush=True)
-            time.sleep(600)
-            """, m.base.databasePath])
-        let said = await holder.waitForLines(1, timeout: .seconds(10))
-        try #require(said == ["locked"], "the lock holder said \(said), \(holder.stderr)")
+        let holder = try await m.base.holdingTheWriteLock()
         let blocked = try till.charge(MoneyFixture.limited, 10, txn: "till2-000990")
         #expect(blocked["seq"] == nil)
         #expect(fields(blocked) == expected(declined("till2-000990", MoneyFixture.limited, 10, "unavailable", [:])))
@@ -79,11 +72,51 @@ extension DaemonEndToEndTests {
         let replayed = try m.replay()
         #expect(replayed.map(fields) == answers.map(fields))
         #expect(replayed.map { $0["time"] as? String } == answers.map { $0["time"] as? String })
+        // A watcher got each of them once, as it was answered, and not the unstored one.
+        #expect(try received(watch).map(fields) == answers.filter { $0["seq"] != nil }.map(fields))
+    }
+
+    @Test func whatNecdCannotStoreIsAnsweredToTheTillThatAskedAndSentToNoWatcher() async throws {
+        let m = try MoneyFixture()
+        try await m.start()
+        let watch = try m.base.watcher()
+        let till = try m.till()
+        let charged = try till.charge(MoneyFixture.limited, 100, txn: "till2-s1")
+        let seq = try #require(charged["seq"] as? Int)
+        // Another process holds SQLite's write lock: nothing can be stored.
+        let holder = try await m.base.holdingTheWriteLock()
+        let charge = try till.charge(MoneyFixture.limited, 50, txn: "till2-s2")
+        #expect(fields(charge) == expected([
+            "class": "PAYMENT", "lane": "till-2", "txn": "till2-s2", "pupil": MoneyFixture.limited, "kind": "charge",
+            "amount": 50, "decision": "declined", "reason": "unavailable",
+        ]))
+        let lunch = try till.redeem(MoneyFixture.lunchOnly)
+        #expect(fields(lunch) == expected([
+            "class": "TAP", "lane": "till-2", "method": "manual", "decision": "declined", "reason": "unavailable",
+            "pupil": MoneyFixture.lunchOnly,
+        ]))
+        // A refund names its charge's pupil, amount and lane, unstored too.
+        let refund = try till.refund("till2-s1")
+        #expect(fields(refund) == expected([
+            "class": "PAYMENT", "lane": "till-2", "txn": "till2-s1", "pupil": MoneyFixture.limited, "kind": "refund",
+            "amount": 100, "decision": "declined", "reason": "unavailable",
+        ]))
+        #expect([charge, lunch, refund].allSatisfy { $0["seq"] == nil })
+        holder.stop()
+        // Watchers were sent the stored charge only: what was never stored is the asking
+        // till's answer alone, as it is never replayed.
+        #expect(try received(watch).map(fields) == [fields(charged)])
+        #expect(try m.replay().map(fields) == [fields(charged)])
+        // Nothing was used up: the refund, the lunch and the charge are made now.
+        #expect(try till.refund("till2-s1")["seq"] as? Int == seq + 1)
+        #expect(try till.redeem(MoneyFixture.lunchOnly)["kind"] as? String == "lunch")
+        #expect(try till.charge(MoneyFixture.limited, 50, txn: "till2-s2")["spent_today"] as? Int == 50)
     }
 
     @Test func aRetriedChargeIsTheStoredEventAlsoAfterARestartAndRefundsAreOnce() async throws {
         let m = try MoneyFixture()
         try await m.start()
+        var watch = try m.base.watcher()
         var till = try m.till()
         let request = Till.charge(MoneyFixture.limited, 100, txn: "till2-r1")
         try till.socket.send(request)
@@ -96,13 +129,17 @@ extension DaemonEndToEndTests {
         // The till lost the answer and sends the same request again: the stored event, byte for byte.
         try till.socket.send(request)
         #expect(till.socket.readLine(timeout: .seconds(10)) == firstLine)
+        // Watchers were sent the charge once: a retry is not a new event.
+        #expect(try received(watch).compactMap { $0["seq"] as? Int } == [seq])
 
         // Across a restart (SIGKILL: nothing is flushed on the way out), the same.
         await m.base.killDaemon()
         try await m.start()
         till = try m.till()
+        watch = try m.base.watcher()
         try till.socket.send(request)
         #expect(till.socket.readLine(timeout: .seconds(10)) == firstLine)
+        #expect(try received(watch).isEmpty)
         // Charged once: 100 spent, not 200 or 300.
         let next = try till.charge(MoneyFixture.limited, 50, txn: "till2-r2")
         try expectStored(next, equals: [
@@ -167,6 +204,8 @@ extension DaemonEndToEndTests {
             (#"{"cmd":"charge","pupil":"\#(pupil)","amount":235,"txn":"b-10\n"}"#, "charge: " + txnRule),
             (#"{"cmd":"charge","pupil":"\#(pupil)","amount":235}"#, #"charge: missing field \"txn\""#),
             (#"{"cmd":"refund","txn":""}"#, "refund: " + txnRule),
+            (#"{"cmd":"charge","pupil":"\#(pupil)","amount":235,"txn":"b-\u202e11"}"#, "charge: " + txnRule),
+            (#"{"cmd":"charge","pupil":"\#(pupil)","amount":235,"txn":" b-12"}"#, "charge: " + txnRule),
             (#"{"cmd":"refund","txn":"b\u001b[2J"}"#, "refund: " + txnRule),
             (#"{"cmd":"refund","txn":"\#(String(repeating: "y", count: 65))"}"#, "refund: " + txnRule),
         ]

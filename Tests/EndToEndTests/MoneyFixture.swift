@@ -115,25 +115,9 @@ final class MoneyFixture {
         }
     }
 
-    /// Every event stored after `seq`, as a watcher with `since` is sent them, up to the
-    /// answer to a `status` sent after the replay was asked for.
+    /// Every event stored after `seq`, as a watcher with `since` is sent them (see ``received(_:)``).
     func replay(after seq: Int = 0) throws -> [[String: Any]] {
-        let watch = try base.watcher(since: Int64(seq))
-        try watch.send(#"{"cmd":"status"}"#)
-        var events: [[String: Any]] = []
-        while let object = watch.readObject(timeout: .seconds(10)) {
-            if object["class"] as? String == "STATUS" { return events }
-            events.append(object)
-        }
-        Issue.record("the replay did not end with the STATUS answer; got \(events.count) events")
-        return events
-    }
-
-    /// The last `seq` necd has stored (0 with none).
-    func lastSeq() throws -> Int {
-        let client = try till()
-        let status = try client.ask(#"{"cmd":"status"}"#)
-        return status["last_seq"] as? Int ?? 0
+        try received(try base.watcher(since: Int64(seq)))
     }
 
     /// A day of the week, as `[[service]]` names it, `offset` days from today in
@@ -236,4 +220,34 @@ func expectStored(
     withSeq["seq"] = seq
     #expect(fields(event) == expected(withSeq), sourceLocation: sourceLocation)
     return seq
+}
+
+/// Every event `watch` was sent until now: a `status` is asked for on it, and what came
+/// before the STATUS answer is what it had been sent.
+func received(_ watch: LineSocket) throws -> [[String: Any]] {
+    try watch.send(#"{"cmd":"status"}"#)
+    var events: [[String: Any]] = []
+    while let object = watch.readObject(timeout: .seconds(10)) {
+        if object["class"] as? String == "STATUS" { return events }
+        events.append(object)
+    }
+    Issue.record("no STATUS answer on the watcher after \(events.count) events")
+    return events
+}
+
+extension DaemonFixture {
+    /// Another process that has taken SQLite's write lock on the fixture's database and
+    /// keeps it until it is stopped: nothing can be stored meanwhile.
+    func holdingTheWriteLock() async throws -> ChildProcess {
+        let holder = try ChildProcess("/usr/bin/python3", ["-c", """
+            import sqlite3, sys, time
+            db = sqlite3.connect(sys.argv[1], isolation_level=None)
+            db.execute("BEGIN IMMEDIATE")
+            print("locked", flush=True)
+            time.sleep(600)
+            """, databasePath])
+        let said = await holder.waitForLines(1, timeout: .seconds(10))
+        try #require(said == ["locked"], "the lock holder said \(said), \(holder.stderr)")
+        return holder
+    }
 }
