@@ -50,7 +50,9 @@ extension EntitlementStore {
         }
         return tapLockWait.waiting(upTo: EntitlementStore.serviceBusyTimeout) {
             tapWriter.writeWithoutTransaction { db in
-                record(db, day: today, redeems: true, event: event, onStored: onStored) { db in
+                // A decision that could not be stored at all is the asking till's answer
+                // alone (unlike a card tap's, which watchers must see: there is nobody else).
+                record(db, day: today, redeems: true, event: event, onStored: { if $0.seq != nil { onStored($0) } }) { db in
                     try self.evaluate(db, pupil: pupil, at: at, policy: policy)
                 }
             }
@@ -184,8 +186,19 @@ extension EntitlementStore {
         guard ServiceRequestError.isPrintableIdentifier(txn) else { throw .invalidTxn }
         let millis = EntitlementStore.millis(at)
         let today = policy.localDate(of: at).daysSinceUnixEpoch
-        // Filled in from the charge as soon as it is read, for an `unavailable` answer.
+        // The charge, for an `unavailable` answer: read first, since a read does not wait
+        // for the write lock that may be what makes the refund unavailable; read again
+        // in the write's transaction, which decides.
         var charged: (pupil: String, amount: Int, lane: String?)?
+        do {
+            charged = try pool.read { db in
+                try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT pupil, amount, lane FROM payment WHERE txn = ?"), arguments: [txn]
+                ).map { ($0["pupil"], $0["amount"], $0["lane"]) }
+            }
+        } catch {
+            // Unreadable too: the write below answers `unavailable` with what it can.
+        }
         return try paymentWrite(unavailable: {
             var e = StoredEvent(
                 seq: nil, timeMillis: millis, eventClass: .payment, reader: "", lane: lane ?? charged?.lane,
@@ -223,7 +236,8 @@ extension EntitlementStore {
     /// Runs `body` in one IMMEDIATE transaction on the tap path's writer (waiting up to
     /// ``serviceBusyTimeout`` for the lock), publishing a newly stored event through
     /// `onStored`. A ``ServiceRequestError`` from `body` rolls back and is thrown; any
-    /// other failure gives the `unavailable` event, journalled when possible.
+    /// other failure gives the `unavailable` event, journalled when possible (and only
+    /// then published: one never stored is the asking till's answer alone).
     private func paymentWrite(
         unavailable: () -> StoredEvent, onStored: (StoredEvent) -> Void,
         _ body: (Database) throws -> PaymentOutcome
@@ -246,7 +260,7 @@ extension EntitlementStore {
                     outcome = PaymentOutcome(event: e, isRetry: false)
                 }
                 let done = outcome ?? PaymentOutcome(event: unavailable(), isRetry: false)
-                if !done.isRetry { onStored(done.event) }
+                if !done.isRetry, done.event.seq != nil { onStored(done.event) }
                 return .success(done)
             }
         }
