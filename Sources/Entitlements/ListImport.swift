@@ -195,6 +195,7 @@ extension EntitlementStore {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ListImportError.cannotRead(file: path, errno: errno) }
         let size = Int64(st.st_size)
+        var timings = ImportTimings()
 
         // Signature first: a refused file is not even parsed.
         var signer: String?
@@ -214,6 +215,7 @@ extension EntitlementStore {
             signer = key.base64
             signedDigest = verified.sha256
             lseek(fd, 0, SEEK_SET)
+            timings.end("signature: verify, hash")
         } else if trust.requireSigned {
             throw ListImportError.signatureRequired(file: path)
         }
@@ -276,6 +278,7 @@ extension EntitlementStore {
         } catch {
             throw ListImportError.cannotRead(file: path, errno: error.errno)
         }
+        timings.end("check: parse, validate, hash")
         // Sorted by card in SQLite's text order, the rows append to the new list's end of
         // the B-tree: each batch writes a few fresh pages instead of rewriting pages all
         // over the tree (an 18x difference in bytes written for 1M rows).
@@ -295,11 +298,13 @@ extension EntitlementStore {
         for d in duplicates.sorted(by: { $0.line < $1.line }) {
             validator.error(line: Int(d.line), "card: duplicate, first on line \(d.first)")
         }
+        timings.end("cards: sort, find duplicates")
         do {
             try EntitlementStore.checkPupilsAgree(&pupils, reader: &reader, validator: &validator)
         } catch {
             throw ListImportError.cannotRead(file: path, errno: error.errno)
         }
+        timings.end("pupils: sort, check they agree")
         if headerOK && entries.isEmpty && validator.errors == 0 {
             // Installing it would decline every pupil: surely a broken export.
             validator.error(line: 2, "no rows after the header: a list with no pupils is refused")
@@ -326,6 +331,7 @@ extension EntitlementStore {
             var next = 0
             progress?(ImportProgress(phase: .installing, done: 0, total: total, rows: 0))
             while next < entries.count {
+                let began = ImportTimings.clock(CLOCK_MONOTONIC)
                 next = try writeBriefly { db, budget in
                     let insert = try db.cachedStatement(sql: """
                         INSERT INTO list_row (list_id, card, pupil, entitlement, hotlisted, valid_from, valid_until,
@@ -347,13 +353,15 @@ extension EntitlementStore {
                 }
                 guard validator.errors == 0 else { throw ListImportError.fileChanged(file: path) }
                 progress?(ImportProgress(phase: .installing, done: Int64(next), total: total, rows: next))
-                EntitlementStore.leaveTheLockFree()
+                timings.pause(after: began)
             }
             guard stagedSum == checkedSum else { throw ListImportError.fileChanged(file: path) }
+            timings.end("list_row: reread, check, insert")
             // The pupils, in pupil order, checked again as they are read.
             var pupilSum: UInt64 = 0
             next = 0
             while next < pupils.count {
+                let began = ImportTimings.clock(CLOCK_MONOTONIC)
                 next = try writeBriefly { db, budget in
                     let insert = try db.cachedStatement(sql: "INSERT INTO list_pupil (list_id, pupil, card) VALUES (?, ?, ?)")
                     var i = next
@@ -369,9 +377,10 @@ extension EntitlementStore {
                     return i
                 }
                 guard validator.errors == 0 else { throw ListImportError.fileChanged(file: path) }
-                EntitlementStore.leaveTheLockFree()
+                timings.pause(after: began)
             }
             guard pupilSum == checkedSum else { throw ListImportError.fileChanged(file: path) }
+            timings.end("list_pupil: reread, check, insert")
         } catch let failure as CSVReader.ReadFailure {
             try discard(listID: listID)
             throw ListImportError.cannotRead(file: path, errno: failure.errno)
@@ -390,6 +399,7 @@ extension EntitlementStore {
                 arguments: [rows, digest, signer, listID])
             return discarded
         }
+        timings.end("switch (fsync)")
         if let discarded {
             let old: Int64 = discarded[1]
             progress?(ImportProgress(phase: .tidying, done: 0, total: old, rows: 0))
@@ -398,6 +408,8 @@ extension EntitlementStore {
             }
             progress?(ImportProgress(phase: .tidying, done: old, total: old, rows: Int(old)))
         }
+        timings.end("tidy: delete the list before")
+        if ImportTimings.enabled { timings.print(rows: rows) }
         let previous = try pool.read { db in
             try Bool.fetchOne(db, sql: "SELECT 1 FROM list_version WHERE state = 'previous'") ?? false
         }
