@@ -27,6 +27,8 @@ struct ImportTimings {
     /// Seconds spent in `leaveTheLockFree` pauses, and how many there were.
     var pausedSeconds = 0.0
     var pauses = 0
+    /// Of `pausedSeconds`, the time slept (the rest was work done while the lock was free).
+    var sleptSeconds = 0.0
     /// Seconds inside write transactions (the lock held), and how many there were.
     var lockedSeconds = 0.0
     var transactions = 0
@@ -45,13 +47,17 @@ struct ImportTimings {
     }
 
     /// Counts one write transaction that began (waiting for the lock included) at
-    /// `began`, then leaves the lock free (`EntitlementStore.leaveTheLockFree()`) and
-    /// counts the pause.
-    mutating func pause(after began: Double) {
-        let committed = Self.clock(CLOCK_MONOTONIC)
+    /// `began` and committed at `committed`, and the lock left free since: what is left
+    /// of `WriteBudget.pauseMicros` after the work done since the commit is slept.
+    mutating func pause(after began: Double, committed: Double) {
         lockedSeconds += committed - began
         transactions += 1
-        EntitlementStore.leaveTheLockFree()
+        let worked = Self.clock(CLOCK_MONOTONIC) - committed
+        let left = Double(WriteBudget.pauseMicros) / 1e6 - worked
+        if left > 0 {
+            usleep(useconds_t(left * 1e6))
+            sleptSeconds += left
+        }
         pausedSeconds += Self.clock(CLOCK_MONOTONIC) - committed
         pauses += 1
     }
@@ -78,7 +84,7 @@ struct ImportTimings {
         let wall = phases.reduce(0) { $0 + $1.wall }
         let cpu = phases.reduce(0) { $0 + $1.cpu }
         lines.append("\(pad("total"))\(f(wall)) \(f(cpu))")
-        lines.append("write lock held \(f(lockedSeconds).trimmingASCIISpaces()) s in \(transactions) transactions; left free \(f(pausedSeconds).trimmingASCIISpaces()) s in \(pauses) pauses")
+        lines.append("write lock held \(f(lockedSeconds).trimmingASCIISpaces()) s in \(transactions) transactions; left free \(f(pausedSeconds).trimmingASCIISpaces()) s in \(pauses) pauses, \(f(sleptSeconds).trimmingASCIISpaces()) s of them asleep")
         return lines.joined(separator: "\n") + "\n"
     }
 
