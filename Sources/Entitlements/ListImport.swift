@@ -703,8 +703,7 @@ extension EntitlementStore {
     }
 
     /// Gives the write lock to whoever waits for it (see `writeBriefly`): long enough for a
-    /// tap that found it taken (polling every 0.1 ms) to get it next, and for a writer on
-    /// SQLite's own busy timeout (first sleep 1 ms) too.
+    /// tap that found it taken (polling every 0.1 ms) to get it next.
     static func leaveTheLockFree() {
         usleep(WriteBudget.pauseMicros)
     }
@@ -713,14 +712,18 @@ extension EntitlementStore {
 /// How much one import write transaction may do: `maxWork` pieces (rows), or `maxNanos`
 /// from its start, whichever comes first; and how the import leaves the lock between two.
 /// Measured with scripts/bench-import-taps (1M rows, 2 cores): 1 ms of work then 1.5 ms
-/// free keeps a tap's p99 within about 2x of an idle store; longer transactions, or
-/// fsyncing each one, make taps wait several times longer.
+/// free kept a tap's p99 within about 2x of an idle store; longer transactions, or
+/// fsyncing each one, make taps wait several times longer. 0.25 ms free does as well
+/// (2 Dec 2026: p99 2.25 ms during the import, 1.18 ms idle, none unavailable): what a
+/// waiting tap needs is the lock free for a few of its polls. A writer on SQLite's own
+/// busy timeout (sleeps of 1, 2, 5 ... ms) gets it at a later try: between two batches
+/// of rows the import reads the next rows from the file, about 1 ms with the lock free.
 struct WriteBudget {
     static let maxWork = 1000
     static let maxNanos: UInt64 = 1_000_000
-    /// Longer than SQLite's busy handler's first sleep (1 ms), and many of a tap's 0.1 ms
-    /// polls: a writer that found the lock taken finds it free at its next try.
-    static let pauseMicros: useconds_t = 1500
+    /// At least this long free between two transactions: two of a tap's 0.1 ms polls and
+    /// more, so a tap that found the lock taken has it at once.
+    static let pauseMicros: useconds_t = 250
     /// 1 MiB of WAL, a quarter of the 1,000 pages at which any committer checkpoints.
     static let checkpointPages = 256
     static let synchronous = "NORMAL"
