@@ -476,7 +476,7 @@ extension EntitlementStore {
             guard try reader.reread(at: e.offset, length: e.length),
                   let row = validator.check(reader, line: Int(e.line)),
                   validator.pupilHashes(row, reader, k0: fingerprint.k0, k1: fingerprint.k1).pupil == e.pupil,
-                  validator.cardKey().hi == e.card
+                  validator.cardKey() == (e.card, e.cardLo)
             else { throw ListImportError.fileChanged(file: path) }
             pupil.removeAll(keepingCapacity: true)
             validator.withPupil(reader) { pupil.append(contentsOf: $0) }
