@@ -383,16 +383,25 @@ public final class EntitlementStore: Sendable {
         }
     }
 
-    /// Deletes events and redemptions older than `cutoff`, a few hundred rows per
-    /// transaction so that taps waiting for the writer are not held up.
+    /// Deletes events, redemptions and payments older than `cutoff`, a few hundred rows
+    /// per transaction so that taps waiting for the writer are not held up.
+    ///
+    /// A payment (a charge, with its refund if any) is kept past `cutoff` while a figure
+    /// the store answers with still counts it: today's spending (`today`'s charges) and
+    /// the balance (charges and refunds since the list in force was imported, and since
+    /// the previous list's, which a rollback puts back in force). Its events go at
+    /// `cutoff` like any other. Once a payment is deleted its `txn` is free: a charge
+    /// sent again with it is a new charge, and a refund of it is refused (no such `txn`).
     /// - Parameters:
     ///   - cutoff: events before this instant go, and redemptions of days before its date.
+    ///   - today: the local date whose charges are kept (default: today at the clock).
     ///   - policy: the decision policy in force: its time zone dates the cutoff.
     /// - Returns: the number of events deleted.
     @discardableResult
-    public func prune(olderThan cutoff: Date, policy: DecisionPolicy) throws -> Int {
+    public func prune(olderThan cutoff: Date, today: CivilDate? = nil, policy: DecisionPolicy) throws -> Int {
         let cutoffMillis = EntitlementStore.millis(cutoff)
         let cutoffDay = policy.localDate(of: cutoff).daysSinceUnixEpoch
+        let today = (today ?? policy.localDate(of: Date())).daysSinceUnixEpoch
         var total = 0
         while true {
             let n = try pool.write { db in
@@ -408,13 +417,47 @@ public final class EntitlementStore: Sendable {
         try pool.write { db in
             try db.execute(sql: "DELETE FROM redemption WHERE day < ?", arguments: [cutoffDay])
         }
+        try prunePayments(before: cutoffMillis, today: today)
         return total
     }
 
-    /// Prunes what is older than `policy`'s `event_retention` at `now`.
+    /// Deletes the payments that nothing needs any more (see `prune(olderThan:today:policy:)`),
+    /// 500 a transaction: made (and refunded, if they were) before `cutoffMillis`, not on
+    /// `today`, and, for an authorised charge, before the import of every list kept.
+    /// - Returns: the number deleted.
+    @discardableResult
+    func prunePayments(before cutoffMillis: Int64, today: Int) throws -> Int {
+        var total = 0
+        while true {
+            let n = try pool.write { db in
+                // No list: no balance to keep charges for.
+                let since = try Int64.fetchOne(db, sql: """
+                    SELECT min(imported_at_ms) FROM list_version WHERE state IN ('current', 'previous')
+                    """) ?? Int64.max
+                let before = min(cutoffMillis, since)
+                try db.execute(
+                    sql: """
+                        DELETE FROM payment WHERE txn IN (
+                            SELECT txn FROM payment
+                            WHERE day < :today AND time_ms < :cutoff AND coalesce(refund_time_ms, 0) < :cutoff
+                              AND (authorised = 0 OR (time_ms < :before AND coalesce(refund_time_ms, 0) < :before))
+                            LIMIT 500)
+                        """,
+                    arguments: ["today": today, "cutoff": cutoffMillis, "before": before])
+                return db.changesCount
+            }
+            total += n
+            if n < 500 { return total }
+        }
+    }
+
+    /// Prunes what is older than `policy`'s `event_retention` at `now` (today's payments
+    /// are today's at `now`).
     @discardableResult
     public func prune(at now: Date = Date(), policy: DecisionPolicy) throws -> Int {
-        try prune(olderThan: now.addingTimeInterval(-Double(policy.eventRetention) * 86_400), policy: policy)
+        try prune(
+            olderThan: now.addingTimeInterval(-Double(policy.eventRetention) * 86_400), today: policy.localDate(of: now),
+            policy: policy)
     }
 
     // MARK: List state
