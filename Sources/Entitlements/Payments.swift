@@ -150,7 +150,11 @@ extension EntitlementStore {
                 guard earlier["pupil"] == pupil, earlier["amount"] == amount else {
                     throw ServiceRequestError.txnReused(seq: seq)
                 }
-                return PaymentOutcome(event: try self.storedEvent(db, seq: seq), isRetry: true)
+                // The payment row outlives its event when the balance still counts it.
+                guard let stored = try self.storedEvent(db, seq: seq) else {
+                    throw ServiceRequestError.answerNoLongerKept(seq: seq)
+                }
+                return PaymentOutcome(event: stored, isRetry: true)
             }
             var (verdict, fields) = try self.chargeDecision(
                 db, pupil: pupil, amount: amount, txn: txn, at: at, today: today, policy: policy)
@@ -267,11 +271,9 @@ extension EntitlementStore {
         return try result.get()
     }
 
-    /// The stored event `seq`.
-    private func storedEvent(_ db: Database, seq: Int64) throws -> StoredEvent {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM event WHERE seq = ?"), arguments: [seq])
-        else { throw DatabaseError(resultCode: .SQLITE_NOTFOUND, message: "event \(seq) of a stored charge is gone") }
-        return EntitlementStore.event(row)
+    /// The stored event `seq`; nil once pruned.
+    private func storedEvent(_ db: Database, seq: Int64) throws -> StoredEvent? {
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM event WHERE seq = ?"), arguments: [seq]).map(EntitlementStore.event)
     }
 
     /// What the store knows of a pupil's money now: the day's spending, and from the

@@ -16,6 +16,9 @@ public enum ServiceRequestError: Error, Sendable, Equatable, CustomStringConvert
     case notRefundable(seq: Int64)
     /// The charge with this `txn` was refunded already, by event `refundSeq`.
     case alreadyRefunded(refundSeq: Int64)
+    /// A charge with this `txn` is stored (the balance still counts it), but its event
+    /// `seq` is older than `event_retention` and pruned: there is no answer to send back.
+    case answerNoLongerKept(seq: Int64)
 
     /// The reason, for a person (names no pupil).
     public var description: String {
@@ -29,6 +32,8 @@ public enum ServiceRequestError: Error, Sendable, Equatable, CustomStringConvert
         case .unknownTxn: "no charge has this txn: nothing to refund"
         case .notRefundable(let seq): "the charge with this txn was declined (event \(seq)): nothing to refund"
         case .alreadyRefunded(let seq): "the charge with this txn was already refunded (event \(seq))"
+        case .answerNoLongerKept(let seq):
+            "txn was charged already (event \(seq), older than event_retention, no longer kept); nothing was charged again"
         }
     }
 

@@ -66,6 +66,11 @@ import Testing
         // they go. c3 was charged and c5 refunded since the previous list: they stay.
         #expect(try store.prune(at: now, policy: Fixture.policy) == 8)
         #expect(try txns(store) == ["c3", "c5", "c7", "c8", "c9"])
+        // c3 stays for the balance, but its event is pruned: a retry of it has no stored
+        // answer to get back, is refused, and charges nothing again.
+        #expect(throws: ServiceRequestError.answerNoLongerKept(seq: 7)) {
+            try self.charge(store, 1, 150, "c3", at: self.now)
+        }
 
         // The balance in force counts c7 and c8 only: 1500 - 200, less this 10p.
         try #expect(charge(store, 1, 10, "d1", at: now).payment?.balance == 1290)
