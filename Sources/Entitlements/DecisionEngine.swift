@@ -52,8 +52,21 @@ public enum DecisionEngine {
         // Rule 5.
         if let from = row.validFrom, today < from { verdict.reason = .notEntitled; return verdict }
         if let until = row.validUntil, until < today { verdict.reason = .notEntitled; return verdict }
+        return entitled(row, verdict: verdict, lunchesToday: lunchesToday, now: now, policy: policy)
+    }
+
+    /// Rules 6 to 8 for a row that passed rules 3 to 5 (and a verdict holding its fields).
+    /// A lunch is served only inside a `lunch` service window (when any is configured);
+    /// outside one, a `paid` pupil is still authorised `payment`, anyone else is declined
+    /// `outside_service` (or `already_redeemed`, when today's lunch was had).
+    static func entitled(
+        _ row: ListRow, verdict: Verdict, lunchesToday: Set<String>, now: Date, policy: DecisionPolicy
+    ) -> Verdict {
+        var verdict = verdict
+        let hadLunch = lunchesToday.contains(row.pupil)
+        let lunchServed = policy.serves(.lunch, at: now)
         // Rule 6.
-        if row.entitlement.contains(.fsm) && !lunchesToday.contains(row.pupil) {
+        if row.entitlement.contains(.fsm) && !hadLunch && lunchServed {
             verdict.decision = .authorised
             verdict.kind = .lunch
             return verdict
@@ -65,8 +78,43 @@ public enum DecisionEngine {
             verdict.dailyLimit = row.dailyLimit
             return verdict
         }
+        if row.entitlement.contains(.fsm) && !hadLunch {
+            verdict.reason = .outsideService
+            return verdict
+        }
         // Rule 8.
         verdict.reason = .alreadyRedeemed
         return verdict
+    }
+
+    /// Evaluates a pupil picked by hand at a till (manual service): the list checks, then
+    /// rules 3 to 8 for the pupil. Rule 3 is `unknown_pupil` when no row names the pupil;
+    /// rule 4 declines `hotlisted` only when every one of the pupil's rows is hotlisted (a
+    /// council blocks an account by hotlisting all its cards); otherwise an active row
+    /// decides (every column but `status` is the pupil's, the same on all its rows).
+    /// - Parameters:
+    ///   - pupil: the pupil reference asked for.
+    ///   - rows: the list rows whose `pupil` is `pupil` (any order).
+    ///   - lunchesToday, listImportedAt, listTrusted, now, policy: as for a card.
+    public static func evaluate(
+        pupil: String, rows: [ListRow], lunchesToday: Set<String>,
+        listImportedAt: Date?, listTrusted: Bool = true, now: Date, policy: DecisionPolicy
+    ) -> Verdict {
+        let stale = listImportedAt.map { now.timeIntervalSince($0) > Double(policy.maxListAge) * 86_400 } ?? true
+        if !listTrusted { return .declined(.listUntrusted, listStale: stale) }
+        if stale && policy.stalePolicy == .decline { return .declined(.listStale, listStale: true) }
+        let named = rows.filter { $0.pupil == pupil }
+        guard let first = named.first else { return .declined(.unknownPupil, listStale: stale) }
+        guard let row = named.first(where: { !$0.hotlisted }) else {
+            return Verdict(decision: .declined, reason: .hotlisted, pupil: first.pupil, listStale: stale)
+        }
+        var verdict = Verdict(
+            decision: .declined, pupil: row.pupil, allergens: row.allergens.isEmpty ? nil : row.allergens,
+            message: row.message, listStale: stale
+        )
+        let today = policy.localDate(of: now)
+        if let from = row.validFrom, today < from { verdict.reason = .notEntitled; return verdict }
+        if let until = row.validUntil, until < today { verdict.reason = .notEntitled; return verdict }
+        return entitled(row, verdict: verdict, lunchesToday: lunchesToday, now: now, policy: policy)
     }
 }

@@ -31,6 +31,8 @@ public struct DecisionPolicy: Sendable, Equatable {
     /// `trusted_list_keys`, each the base64 of its 32 raw bytes, as the store records a
     /// list's signer.
     public var trustedListKeys: Set<String>
+    /// The `[[service]]` tables: when lunches are served. Empty: at any time.
+    public var serviceWindows: [ServiceWindow]
 
     /// The zone of the default configuration, `Europe/London`.
     public static let defaultTimeZone: TimeZone = TimeZone(identifier: "Europe/London") ?? TimeZone(secondsFromGMT: 0)!
@@ -42,10 +44,11 @@ public struct DecisionPolicy: Sendable, Equatable {
     ///   - eventRetention: `event_retention` in days, default 14.
     ///   - requireSignedLists: `require_signed_lists`, default false.
     ///   - trustedListKeys: `trusted_list_keys` in base64, default none.
+    ///   - serviceWindows: the `[[service]]` tables, default none (lunch at any time).
     public init(
         timeZone: TimeZone = DecisionPolicy.defaultTimeZone, maxListAge: Int = 7,
         stalePolicy: StaleListPolicy = .allow, eventRetention: Int = 14,
-        requireSignedLists: Bool = false, trustedListKeys: Set<String> = []
+        requireSignedLists: Bool = false, trustedListKeys: Set<String> = [], serviceWindows: [ServiceWindow] = []
     ) {
         self.timeZone = timeZone
         self.maxListAge = maxListAge
@@ -53,6 +56,7 @@ public struct DecisionPolicy: Sendable, Equatable {
         self.eventRetention = eventRetention
         self.requireSignedLists = requireSignedLists
         self.trustedListKeys = trustedListKeys
+        self.serviceWindows = serviceWindows
     }
 
     /// Whether decisions may be made from a list recorded with this signer (the base64

@@ -122,39 +122,52 @@ public final class EntitlementStore: Sendable {
                 verdict: verdict)
         }
         return tapWriter.writeWithoutTransaction { db in
-            var stored: StoredEvent?
-            do {
-                // Set only once the transaction has committed: a failed COMMIT leaves nil.
-                var decided: StoredEvent?
-                try db.inTransaction(.immediate) {
-                    let verdict = try self.evaluate(db, identity: identity, at: at, today: today, policy: policy)
-                    var e = event(verdict)
-                    let seq = try EntitlementStore.insert(e, db)
-                    e.seq = seq
-                    if role == .till, verdict.isLunch, let pupil = verdict.pupil {
-                        try db.execute(
-                            sql: "INSERT INTO redemption (pupil, day, seq) VALUES (?, ?, ?)",
-                            arguments: [pupil, today.daysSinceUnixEpoch, seq])
-                    }
-                    decided = e
-                    return .commit
-                }
-                stored = decided
-            } catch {
-                var unavailable = event(.declined(.unavailable))
-                unavailable.seq = self.journalUnavailable(unavailable, db, after: error)
-                stored = unavailable
+            record(db, day: today, redeems: role == .till, event: event, onStored: onStored) { db in
+                try self.evaluate(db, identity: identity, at: at, today: today, policy: policy)
             }
-            let result = stored ?? event(.declined(.unavailable))
-            onStored(result)
-            return result
         }
+    }
+
+    /// Decides (`decide`) and records one decision on the tap writer's `db`: the event,
+    /// and when `redeems` and it is a lunch the redemption of `day`, in one IMMEDIATE
+    /// transaction; on any failure the `unavailable` event, journalled when possible.
+    /// Calls `onStored` with what it returns.
+    func record(
+        _ db: Database, day: CivilDate, redeems: Bool, event: (Verdict) -> StoredEvent,
+        onStored: (StoredEvent) -> Void, decide: (Database) throws -> Verdict
+    ) -> StoredEvent {
+        var stored: StoredEvent?
+        do {
+            // Set only once the transaction has committed: a failed COMMIT leaves nil.
+            var decided: StoredEvent?
+            try db.inTransaction(.immediate) {
+                let verdict = try decide(db)
+                var e = event(verdict)
+                let seq = try EntitlementStore.insert(e, db)
+                e.seq = seq
+                if redeems, verdict.isLunch, let pupil = verdict.pupil {
+                    try db.execute(
+                        sql: "INSERT INTO redemption (pupil, day, seq) VALUES (?, ?, ?)",
+                        arguments: [pupil, day.daysSinceUnixEpoch, seq])
+                }
+                decided = e
+                return .commit
+            }
+            stored = decided
+        } catch {
+            var unavailable = event(.declined(.unavailable))
+            unavailable.seq = journalUnavailable(unavailable, db, after: error)
+            stored = unavailable
+        }
+        let result = stored ?? event(.declined(.unavailable))
+        onStored(result)
+        return result
     }
 
     /// Journals an `unavailable` decision after `error`, when the database lets it; the
     /// seq, or nil. After a busy timeout it does not wait again: the lock's holder has
     /// just been waited for, and the pupil is waiting too.
-    private func journalUnavailable(_ event: StoredEvent, _ db: Database, after error: any Error) -> Int64? {
+    func journalUnavailable(_ event: StoredEvent, _ db: Database, after error: any Error) -> Int64? {
         let busy = (error as? DatabaseError).map { $0.resultCode == .SQLITE_BUSY || $0.resultCode == .SQLITE_LOCKED } ?? false
         func journal() -> Int64? {
             var seq: Int64?
@@ -203,8 +216,7 @@ public final class EntitlementStore: Sendable {
             for key in keys {
                 if let row = try Row.fetchOne(
                     db.cachedStatement(sql: """
-                        SELECT card, pupil, entitlement, hotlisted, valid_from, valid_until, daily_limit, allergens, message
-                        FROM list_row WHERE list_id = ? AND card = ?
+                        SELECT \(EntitlementStore.listRowColumns) FROM list_row WHERE list_id = ? AND card = ?
                         """), arguments: [listID, key])
                 {
                     rows.append(EntitlementStore.listRow(row))
@@ -225,6 +237,10 @@ public final class EntitlementStore: Sendable {
             now: at, policy: policy)
     }
 
+    /// The columns ``listRow(_:)`` reads, in its order.
+    static let listRowColumns =
+        "card, pupil, entitlement, hotlisted, valid_from, valid_until, daily_limit, allergens, message, balance"
+
     static func listRow(_ row: Row) -> ListRow {
         let allergens: String? = row[7]
         return ListRow(
@@ -233,7 +249,7 @@ public final class EntitlementStore: Sendable {
             validUntil: (row[5] as Int?).map { CivilDate(daysSinceUnixEpoch: $0) },
             dailyLimit: row[6],
             allergens: allergens.map { $0.split(separator: ";").map(String.init) } ?? [],
-            message: row[8])
+            message: row[8], balance: row[9])
     }
 
     static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
@@ -245,14 +261,17 @@ public final class EntitlementStore: Sendable {
         let v = e.verdict
         try db.cachedStatement(sql: """
             INSERT INTO event (time_ms, class, reader, lane, isrn, uid, media, expiry, decision, kind, reason,
-                               pupil, allergens, message, daily_limit, list_stale, voided)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               pupil, allergens, message, daily_limit, list_stale, voided,
+                               method, peer_uid, txn, amount, spent_today, remaining_today, balance)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
                 e.timeMillis, e.eventClass.rawValue, e.reader, e.lane, e.card.isrn, e.card.uid,
                 e.card.media.rawValue, e.card.expiry?.description,
-                e.eventClass == .voided ? "" : v.decision.rawValue, v.kind?.rawValue,
+                e.eventClass == .voided ? "" : v.decision.rawValue, e.payment?.kind.rawValue ?? v.kind?.rawValue,
                 v.reason?.rawValue, v.pupil, v.allergens?.joined(separator: ";"), v.message, v.dailyLimit,
                 v.listStale, e.voided,
+                e.method?.rawValue, e.peerUID.map { Int64($0) }, e.payment?.txn, e.payment?.amount,
+                e.payment?.spentToday, e.payment?.remainingToday, e.payment?.balance,
             ])
         return db.lastInsertedRowID
     }
@@ -270,6 +289,18 @@ public final class EntitlementStore: Sendable {
             isrn: row["isrn"], uid: row["uid"], media: Media(rawValue: row["media"]) ?? .unknown,
             expiry: (row["expiry"] as String?).flatMap { CivilDate(iso: $0) })
         let eventClass = EventClass(rawValue: row["class"]) ?? .tap
+        let peerUID = (row["peer_uid"] as Int64?).flatMap { UInt32(exactly: $0) }
+        if eventClass == .payment {
+            let payment = PaymentFields(
+                txn: row["txn"], kind: (row["kind"] as String?).flatMap(PaymentFields.Kind.init(rawValue:)) ?? .charge,
+                amount: row["amount"], spentToday: row["spent_today"], remainingToday: row["remaining_today"],
+                balance: row["balance"])
+            var paid = verdict
+            paid.kind = nil
+            return StoredEvent(
+                seq: row["seq"], timeMillis: row["time_ms"], eventClass: .payment, reader: "", lane: row["lane"],
+                card: CardFields(), verdict: paid, peerUID: peerUID, payment: payment)
+        }
         if eventClass == .voided {
             var voiding = StoredEvent.voiding(row["voided"], pupil: row["pupil"], lane: row["lane"], timeMillis: row["time_ms"])
             voiding.seq = row["seq"]
@@ -278,7 +309,8 @@ public final class EntitlementStore: Sendable {
         return StoredEvent(
             seq: row["seq"], timeMillis: row["time_ms"],
             eventClass: eventClass, reader: row["reader"], lane: row["lane"],
-            card: card, verdict: verdict)
+            card: card, verdict: verdict,
+            method: (row["method"] as String?).flatMap(ServiceMethod.init(rawValue:)) ?? .card, peerUID: peerUID)
     }
 
     /// Stored events with `seq` greater than `seq`, in order.
@@ -351,16 +383,25 @@ public final class EntitlementStore: Sendable {
         }
     }
 
-    /// Deletes events and redemptions older than `cutoff`, a few hundred rows per
-    /// transaction so that taps waiting for the writer are not held up.
+    /// Deletes events, redemptions and payments older than `cutoff`, a few hundred rows
+    /// per transaction so that taps waiting for the writer are not held up.
+    ///
+    /// A payment (a charge, with its refund if any) is kept past `cutoff` while a figure
+    /// the store answers with still counts it: today's spending (`today`'s charges) and
+    /// the balance (charges and refunds since the list in force was imported, and since
+    /// the previous list's, which a rollback puts back in force). Its events go at
+    /// `cutoff` like any other. Once a payment is deleted its `txn` is free: a charge
+    /// sent again with it is a new charge, and a refund of it is refused (no such `txn`).
     /// - Parameters:
     ///   - cutoff: events before this instant go, and redemptions of days before its date.
+    ///   - today: the local date whose charges are kept (default: today at the clock).
     ///   - policy: the decision policy in force: its time zone dates the cutoff.
     /// - Returns: the number of events deleted.
     @discardableResult
-    public func prune(olderThan cutoff: Date, policy: DecisionPolicy) throws -> Int {
+    public func prune(olderThan cutoff: Date, today: CivilDate? = nil, policy: DecisionPolicy) throws -> Int {
         let cutoffMillis = EntitlementStore.millis(cutoff)
         let cutoffDay = policy.localDate(of: cutoff).daysSinceUnixEpoch
+        let today = (today ?? policy.localDate(of: Date())).daysSinceUnixEpoch
         var total = 0
         while true {
             let n = try pool.write { db in
@@ -376,13 +417,47 @@ public final class EntitlementStore: Sendable {
         try pool.write { db in
             try db.execute(sql: "DELETE FROM redemption WHERE day < ?", arguments: [cutoffDay])
         }
+        try prunePayments(before: cutoffMillis, today: today)
         return total
     }
 
-    /// Prunes what is older than `policy`'s `event_retention` at `now`.
+    /// Deletes the payments that nothing needs any more (see `prune(olderThan:today:policy:)`),
+    /// 500 a transaction: made (and refunded, if they were) before `cutoffMillis`, not on
+    /// `today`, and, for an authorised charge, before the import of every list kept.
+    /// - Returns: the number deleted.
+    @discardableResult
+    func prunePayments(before cutoffMillis: Int64, today: Int) throws -> Int {
+        var total = 0
+        while true {
+            let n = try pool.write { db in
+                // No list: no balance to keep charges for.
+                let since = try Int64.fetchOne(db, sql: """
+                    SELECT min(imported_at_ms) FROM list_version WHERE state IN ('current', 'previous')
+                    """) ?? Int64.max
+                let before = min(cutoffMillis, since)
+                try db.execute(
+                    sql: """
+                        DELETE FROM payment WHERE txn IN (
+                            SELECT txn FROM payment
+                            WHERE day < :today AND time_ms < :cutoff AND coalesce(refund_time_ms, 0) < :cutoff
+                              AND (authorised = 0 OR (time_ms < :before AND coalesce(refund_time_ms, 0) < :before))
+                            LIMIT 500)
+                        """,
+                    arguments: ["today": today, "cutoff": cutoffMillis, "before": before])
+                return db.changesCount
+            }
+            total += n
+            if n < 500 { return total }
+        }
+    }
+
+    /// Prunes what is older than `policy`'s `event_retention` at `now` (today's payments
+    /// are today's at `now`).
     @discardableResult
     public func prune(at now: Date = Date(), policy: DecisionPolicy) throws -> Int {
-        try prune(olderThan: now.addingTimeInterval(-Double(policy.eventRetention) * 86_400), policy: policy)
+        try prune(
+            olderThan: now.addingTimeInterval(-Double(policy.eventRetention) * 86_400), today: policy.localDate(of: now),
+            policy: policy)
     }
 
     // MARK: List state

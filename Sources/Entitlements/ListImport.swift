@@ -139,6 +139,78 @@ struct ImportEntry {
     }
 }
 
+/// One good row of a list being imported, for the check that a pupil's rows agree and
+/// for `list_pupil`: the row's pupil (its first 16 bytes, and a keyed hash) and its pupil
+/// columns (a keyed hash, see `ListRowValidator.pupilHashes`), its card (as its sort key,
+/// see `ImportEntry`), and where to read it again: to name the columns when they
+/// disagree, and for a pupil longer than 16 bytes. So `list_pupil` is written from
+/// memory, as checked, for pupils of up to 16 bytes (`TEST-0000001` and every council
+/// reference seen so far).
+struct PupilEntry {
+    var hi: UInt64
+    var lo: UInt64
+    var pupil: UInt64
+    var columns: UInt64
+    var offset: Int64
+    /// The card's sort key, first 64 bits (`ImportEntry.hi`).
+    var card: UInt64
+    var line: UInt32
+    /// The record's length (17 bits: a good record is at most `CSVReader.maxRecord`
+    /// bytes), the last 10 bits of the card's sort key, and whether the pupil is longer
+    /// than 16 bytes.
+    private var packed: UInt32
+
+    init(
+        hashes: (pupil: UInt64, columns: UInt64, hi: UInt64, lo: UInt64, long: Bool), card: (hi: UInt64, lo: UInt64),
+        offset: Int64, line: Int, length: Int
+    ) {
+        hi = hashes.hi
+        lo = hashes.lo
+        pupil = hashes.pupil
+        columns = hashes.columns
+        self.offset = offset
+        self.card = card.hi
+        self.line = UInt32(truncatingIfNeeded: line)
+        packed = UInt32(length & 0x1FFFF) | UInt32(card.lo & 0x3FF) << 17 | (hashes.long ? 1 << 27 : 0)
+    }
+
+    var length: Int { Int(packed & 0x1FFFF) }
+    var cardLo: UInt64 { UInt64(packed >> 17 & 0x3FF) }
+    var longPupil: Bool { packed >> 27 & 1 == 1 }
+
+    /// The pupil, when it is not `longPupil`: the 16 bytes up to the first zero.
+    func withShortPupil<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        var bytes = (hi.bigEndian, lo.bigEndian)
+        return try withUnsafeBytes(of: &bytes) { raw in
+            let all = raw.bindMemory(to: UInt8.self)
+            let n = all.firstIndex(of: 0) ?? 16
+            return try body(UnsafeBufferPointer(rebasing: all[0..<n]))
+        }
+    }
+
+    /// The card, as `ListRowValidator.cardKey()` packed it.
+    func withCard<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try ImportEntry.withCard(hi: card, lo: cardLo, body)
+    }
+}
+
+extension ImportEntry {
+    /// The card a sort key (`ListRowValidator.cardKey()`: 18 4-bit symbols and a length
+    /// code) was made from.
+    static func withCard<R>(hi: UInt64, lo: UInt64, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        let count = [8, 14, 18][Int(min(lo & 3, 2))]
+        var bytes: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return try withUnsafeMutableBytes(of: &bytes) { raw in
+            let out = raw.bindMemory(to: UInt8.self)
+            for i in 0..<count {
+                let symbol = i < 16 ? hi >> (60 - 4 * UInt64(i)) & 0xF : lo >> (2 + 4 * (17 - UInt64(i))) & 0xF
+                out[i] = UInt8(symbol < 10 ? 48 + symbol : 55 + symbol)
+            }
+            return try body(UnsafeBufferPointer(rebasing: UnsafeBufferPointer(out)[0..<count]))
+        }
+    }
+}
+
 extension EntitlementStore {
     /// Validates `path` and, when it is faultless, puts it in force in one transaction,
     /// keeping the list it replaces for `rollbackList()`.
@@ -181,6 +253,7 @@ extension EntitlementStore {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ListImportError.cannotRead(file: path, errno: errno) }
         let size = Int64(st.st_size)
+        var timings = ImportTimings()
 
         // Signature first: a refused file is not even parsed.
         var signer: String?
@@ -200,6 +273,7 @@ extension EntitlementStore {
             signer = key.base64
             signedDigest = verified.sha256
             lseek(fd, 0, SEEK_SET)
+            timings.end("signature: verify, hash")
         } else if trust.requireSigned {
             throw ListImportError.signatureRequired(file: path)
         }
@@ -220,9 +294,11 @@ extension EntitlementStore {
         let fileName = (path as NSString).lastPathComponent
         let now = EntitlementStore.millis(at)
         var entries: [ImportEntry] = []
+        var pupils: [PupilEntry] = []
         // Room for the most rows the file can hold (15 bytes is the shortest row), so the
         // array never grows by copying; pages never touched cost no memory.
         entries.reserveCapacity(Int(size / 15) + 1)
+        pupils.reserveCapacity(Int(size / 15) + 1)
         var lastProgress: Int64 = 0
         var rowsRead = 0
         var headerOK = false
@@ -237,9 +313,13 @@ extension EntitlementStore {
                     continue
                 }
                 rowsRead += 1
-                if validator.check(reader, line: reader.recordLine) != nil {
+                if let row = validator.check(reader, line: reader.recordLine) {
                     checkedSum &+= reader.fingerprint(k0: k0, k1: k1)
+                    let hashes = validator.pupilHashes(row, reader, k0: k0, k1: k1)
                     let key = validator.cardKey()
+                    pupils.append(PupilEntry(
+                        hashes: hashes, card: key, offset: reader.recordOffset, line: reader.recordLine,
+                        length: reader.recordLength))
                     entries.append(ImportEntry(
                         hi: key.hi, mid: key.lo << 54 | UInt64(reader.recordOffset),
                         line: UInt32(truncatingIfNeeded: reader.recordLine), length: UInt32(reader.recordLength)))
@@ -256,6 +336,7 @@ extension EntitlementStore {
         } catch {
             throw ListImportError.cannotRead(file: path, errno: error.errno)
         }
+        timings.end("check: parse, validate, hash")
         // Sorted by card in SQLite's text order, the rows append to the new list's end of
         // the B-tree: each batch writes a few fresh pages instead of rewriting pages all
         // over the tree (an 18x difference in bytes written for 1M rows).
@@ -275,6 +356,13 @@ extension EntitlementStore {
         for d in duplicates.sorted(by: { $0.line < $1.line }) {
             validator.error(line: Int(d.line), "card: duplicate, first on line \(d.first)")
         }
+        timings.end("cards: sort, find duplicates")
+        do {
+            try EntitlementStore.checkPupilsAgree(&pupils, reader: &reader, validator: &validator)
+        } catch {
+            throw ListImportError.cannotRead(file: path, errno: error.errno)
+        }
+        timings.end("pupils: sort, check they agree")
         if headerOK && entries.isEmpty && validator.errors == 0 {
             // Installing it would decline every pupil: surely a broken export.
             validator.error(line: 2, "no rows after the header: a list with no pupils is refused")
@@ -297,33 +385,14 @@ extension EntitlementStore {
         }
         let total = Int64(entries.count)
         do {
-            var stagedSum: UInt64 = 0
-            var next = 0
             progress?(ImportProgress(phase: .installing, done: 0, total: total, rows: 0))
-            while next < entries.count {
-                next = try writeBriefly { db, budget in
-                    let insert = try db.cachedStatement(sql: """
-                        INSERT INTO list_row (list_id, card, pupil, entitlement, hotlisted, valid_from, valid_until,
-                                              daily_limit, allergens, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """)
-                    var i = next
-                    while i < entries.count && !budget.spent(i - next) {
-                        let e = entries[i]
-                        let line = Int(e.line)
-                        guard try reader.reread(at: Int64(e.mid & (1 << 54 - 1)), length: Int(e.length)),
-                              let row = validator.check(reader, line: line)
-                        else { throw ListImportError.fileChanged(file: path) }
-                        stagedSum &+= reader.fingerprint(k0: k0, k1: k1)
-                        try validator.insert(row, reader, line: line, listID: listID, statement: insert, db: db)
-                        i += 1
-                    }
-                    return i
-                }
-                guard validator.errors == 0 else { throw ListImportError.fileChanged(file: path) }
-                progress?(ImportProgress(phase: .installing, done: Int64(next), total: total, rows: next))
-                EntitlementStore.leaveTheLockFree()
+            try stage(
+                listID: listID, entries: entries, pupils: pupils, reader: &reader, validator: &validator,
+                fingerprint: (k0, k1, checkedSum), path: path, timings: &timings
+            ) { done in
+                progress?(ImportProgress(phase: .installing, done: Int64(done), total: total, rows: done))
             }
-            guard stagedSum == checkedSum else { throw ListImportError.fileChanged(file: path) }
+            timings.end("stage list_row and list_pupil")
         } catch let failure as CSVReader.ReadFailure {
             try discard(listID: listID)
             throw ListImportError.cannotRead(file: path, errno: failure.errno)
@@ -342,6 +411,7 @@ extension EntitlementStore {
                 arguments: [rows, digest, signer, listID])
             return discarded
         }
+        timings.end("switch (fsync)")
         if let discarded {
             let old: Int64 = discarded[1]
             progress?(ImportProgress(phase: .tidying, done: 0, total: old, rows: 0))
@@ -350,6 +420,8 @@ extension EntitlementStore {
             }
             progress?(ImportProgress(phase: .tidying, done: old, total: old, rows: Int(old)))
         }
+        timings.end("tidy: delete the list before")
+        if ImportTimings.enabled { timings.print(rows: rows) }
         let previous = try pool.read { db in
             try Bool.fetchOne(db, sql: "SELECT 1 FROM list_version WHERE state = 'previous'") ?? false
         }
@@ -357,6 +429,140 @@ extension EntitlementStore {
             generation: listID, rows: rows, importedAt: Date(timeIntervalSince1970: Double(now) / 1000),
             file: fileName, sha256: digest, signer: signer, previousAvailable: previous)
         return ListImportSummary(status: status, warnings: validator.warnings)
+    }
+
+    /// Writes the checked list under `listID`: `list_row` in card order (`entries`), each
+    /// row read again from the file and checked and fingerprinted again, and
+    /// `list_pupil` in pupil order (`pupils`), from memory (a pupil longer than 16
+    /// bytes is read again too). Both go in the same short transactions (see
+    /// `WriteBudget`), a row and a pupil at a time; between two, while the lock is left
+    /// free for taps, the next rows are read and checked, so the pause costs no time.
+    /// Throws `fileChanged` unless the rows' fingerprints sum to `fingerprint.sum`,
+    /// pass 1's.
+    func stage(
+        listID: Int64, entries: [ImportEntry], pupils: [PupilEntry], reader: inout CSVReader,
+        validator: inout ListRowValidator, fingerprint: (k0: UInt64, k1: UInt64, sum: UInt64), path: String,
+        timings: inout ImportTimings, progress: (Int) -> Void
+    ) throws {
+        var stagedSum: UInt64 = 0
+        var staged = StagedRows()
+        /// Rows of `entries` read into `staged` so far, and inserted; pupils inserted.
+        var read = 0, rowsDone = 0, pupilsDone = 0
+        var lastProgress = 0
+        /// Reads and checks the next `WriteBudget.maxWork / 2` rows of `entries` into `staged`.
+        func readAhead() throws {
+            staged.removeAll()
+            let end = min(entries.count, read + WriteBudget.maxWork / 2)
+            while read < end {
+                let e = entries[read]
+                let line = Int(e.line)
+                guard try reader.reread(at: Int64(e.mid & (1 << 54 - 1)), length: Int(e.length)),
+                      let row = validator.check(reader, line: line)
+                else { throw ListImportError.fileChanged(file: path) }
+                stagedSum &+= reader.fingerprint(k0: fingerprint.k0, k1: fingerprint.k1)
+                validator.stage(row, reader, line: line, into: &staged)
+                read += 1
+            }
+        }
+        var pupil: [UInt8] = []
+        /// Inserts one pupil's (pupil, card); a long pupil is read again from the file
+        /// and must be the pupil pass 1 checked.
+        func insert(_ e: PupilEntry, statement: Statement, db: Database) throws {
+            guard e.longPupil else {
+                return try e.withShortPupil { p in
+                    try e.withCard { try ListRowValidator.insertPupil(listID: listID, pupil: p, card: $0, statement: statement, db: db) }
+                }
+            }
+            guard try reader.reread(at: e.offset, length: e.length),
+                  let row = validator.check(reader, line: Int(e.line)),
+                  validator.pupilHashes(row, reader, k0: fingerprint.k0, k1: fingerprint.k1).pupil == e.pupil,
+                  validator.cardKey() == (e.card, e.cardLo)
+            else { throw ListImportError.fileChanged(file: path) }
+            pupil.removeAll(keepingCapacity: true)
+            validator.withPupil(reader) { pupil.append(contentsOf: $0) }
+            try pupil.withUnsafeBufferPointer { p in
+                try e.withCard { try ListRowValidator.insertPupil(listID: listID, pupil: p, card: $0, statement: statement, db: db) }
+            }
+        }
+        try readAhead()
+        while rowsDone < entries.count || pupilsDone < pupils.count {
+            let began = ImportTimings.clock(CLOCK_MONOTONIC)
+            let first = read - staged.count
+            try writeBriefly { db, budget in
+                let insertRow = try db.cachedStatement(sql: """
+                    INSERT INTO list_row (list_id, card, pupil, entitlement, hotlisted, valid_from, valid_until,
+                                          daily_limit, allergens, message, balance)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                let insertPupil = try db.cachedStatement(sql: "INSERT INTO list_pupil (list_id, pupil, card) VALUES (?, ?, ?)")
+                var done = 0
+                while !budget.spent(done) {
+                    let rowReady = rowsDone < read
+                    let pupilReady = pupilsDone < pupils.count
+                    // Out of rows read: the next are read outside the transaction.
+                    if !rowReady && (!pupilReady || read < entries.count) { break }
+                    if rowReady {
+                        try validator.insert(staged, at: rowsDone - first, listID: listID, statement: insertRow, db: db)
+                        rowsDone += 1
+                        done += 1
+                    }
+                    if pupilReady {
+                        try insert(pupils[pupilsDone], statement: insertPupil, db: db)
+                        pupilsDone += 1
+                        done += 1
+                    }
+                }
+            }
+            guard validator.errors == 0 else { throw ListImportError.fileChanged(file: path) }
+            let committed = ImportTimings.clock(CLOCK_MONOTONIC)
+            if rowsDone == read && read < entries.count { try readAhead() }
+            if rowsDone - lastProgress >= 10_000 || rowsDone == entries.count {
+                lastProgress = rowsDone
+                progress(rowsDone)
+            }
+            timings.pause(after: began, committed: committed)
+        }
+        guard stagedSum == fingerprint.sum else { throw ListImportError.fileChanged(file: path) }
+    }
+
+    /// Reports every row of a pupil whose pupil columns differ from another of that
+    /// pupil's rows, naming the other row's line and the columns. Rows are grouped by
+    /// their pupil's hash; a group that disagrees is read again from the file, so a hash
+    /// collision between two pupils reports nothing and the columns named are the ones
+    /// that differ.
+    static func checkPupilsAgree(
+        _ pupils: inout [PupilEntry], reader: inout CSVReader, validator: inout ListRowValidator
+    ) throws(CSVReader.ReadFailure) {
+        pupils.sort { ($0.hi, $0.lo, $0.pupil, $0.line) < ($1.hi, $1.lo, $1.pupil, $1.line) }
+        var problems: [(line: Int, reason: String)] = []
+        var start = 0
+        while start < pupils.count {
+            var end = start + 1
+            var uniform = true
+            while end < pupils.count && pupils[end].pupil == pupils[start].pupil && pupils[end].hi == pupils[start].hi
+                && pupils[end].lo == pupils[start].lo
+            {
+                if pupils[end].columns != pupils[start].columns { uniform = false }
+                end += 1
+            }
+            if !uniform {
+                var values: [(line: Int, pupil: String, columns: [ListRowValidator.Column: String])] = []
+                for e in pupils[start..<end] {
+                    guard try reader.reread(at: e.offset, length: Int(e.length)),
+                          let row = validator.check(reader, line: Int(e.line))
+                    else { continue }
+                    let v = validator.pupilValues(row, reader)
+                    values.append((Int(e.line), v.pupil, v.columns))
+                }
+                for v in values {
+                    guard let other = values.first(where: { $0.pupil == v.pupil && $0.columns != v.columns }) else { continue }
+                    let differ = ListRowValidator.pupilColumns.filter { v.columns[$0] != other.columns[$0] }
+                    problems.append((v.line, "pupil: \(differ.map(\.rawValue).joined(separator: ", ")) differ\(differ.count == 1 ? "s" : "") from line \(other.line), a row of the same pupil (every column but card and status belongs to the pupil)"))
+                }
+            }
+            start = end
+        }
+        for p in problems.sorted(by: { $0.line < $1.line }) { validator.error(line: p.line, p.reason) }
     }
 
     /// Puts the previous list back in force; the list it replaces becomes the previous
@@ -437,10 +643,20 @@ extension EntitlementStore {
                     DELETE FROM list_row WHERE list_id = ?1
                     AND card IN (SELECT card FROM list_row WHERE list_id = ?1 LIMIT 64)
                     """)
+                let deletePupils = try db.cachedStatement(sql: """
+                    DELETE FROM list_pupil WHERE list_id = ?1
+                    AND (pupil, card) IN (SELECT pupil, card FROM list_pupil WHERE list_id = ?1 LIMIT 64)
+                    """)
                 var n = 0
                 while !budget.spent(n, clockEvery: 1) {
                     try delete.execute(arguments: [listID])
                     if db.changesCount == 0 {
+                        // The rows are gone: then the pupils, counted with them.
+                        try deletePupils.execute(arguments: [listID])
+                        if db.changesCount > 0 {
+                            n += db.changesCount
+                            continue
+                        }
                         try db.execute(sql: "DELETE FROM list_version WHERE id = ?", arguments: [listID])
                         return true
                     }
@@ -487,8 +703,7 @@ extension EntitlementStore {
     }
 
     /// Gives the write lock to whoever waits for it (see `writeBriefly`): long enough for a
-    /// tap that found it taken (polling every 0.1 ms) to get it next, and for a writer on
-    /// SQLite's own busy timeout (first sleep 1 ms) too.
+    /// tap that found it taken (polling every 0.1 ms) to get it next.
     static func leaveTheLockFree() {
         usleep(WriteBudget.pauseMicros)
     }
@@ -497,14 +712,18 @@ extension EntitlementStore {
 /// How much one import write transaction may do: `maxWork` pieces (rows), or `maxNanos`
 /// from its start, whichever comes first; and how the import leaves the lock between two.
 /// Measured with scripts/bench-import-taps (1M rows, 2 cores): 1 ms of work then 1.5 ms
-/// free keeps a tap's p99 within about 2x of an idle store; longer transactions, or
-/// fsyncing each one, make taps wait several times longer.
+/// free kept a tap's p99 within about 2x of an idle store; longer transactions, or
+/// fsyncing each one, make taps wait several times longer. 0.25 ms free does as well
+/// (2 Dec 2026: p99 2.25 ms during the import, 1.18 ms idle, none unavailable): what a
+/// waiting tap needs is the lock free for a few of its polls. A writer on SQLite's own
+/// busy timeout (sleeps of 1, 2, 5 ... ms) gets it at a later try: between two batches
+/// of rows the import reads the next rows from the file, about 1 ms with the lock free.
 struct WriteBudget {
     static let maxWork = 1000
     static let maxNanos: UInt64 = 1_000_000
-    /// Longer than SQLite's busy handler's first sleep (1 ms), and many of a tap's 0.1 ms
-    /// polls: a writer that found the lock taken finds it free at its next try.
-    static let pauseMicros: useconds_t = 1500
+    /// At least this long free between two transactions: two of a tap's 0.1 ms polls and
+    /// more, so a tap that found the lock taken has it at once.
+    static let pauseMicros: useconds_t = 250
     /// 1 MiB of WAL, a quarter of the 1,000 pages at which any committer checkpoints.
     static let checkpointPages = 256
     static let synchronous = "NORMAL"

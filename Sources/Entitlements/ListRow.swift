@@ -42,12 +42,14 @@ public struct ListRow: Sendable, Equatable {
     public var allergens: [String]
     /// The note the till must show.
     public var message: String?
+    /// Pence the pupil's account held when the list was exported (`balance`), when given.
+    public var balance: Int?
 
     /// - Parameters: the row's columns, see the properties.
     public init(
         card: String, pupil: String, entitlement: Entitlement, hotlisted: Bool = false,
         validFrom: CivilDate? = nil, validUntil: CivilDate? = nil, dailyLimit: Int? = nil,
-        allergens: [String] = [], message: String? = nil
+        allergens: [String] = [], message: String? = nil, balance: Int? = nil
     ) {
         self.card = card
         self.pupil = pupil
@@ -58,5 +60,6 @@ public struct ListRow: Sendable, Equatable {
         self.dailyLimit = dailyLimit
         self.allergens = allergens
         self.message = message
+        self.balance = balance
     }
 }

@@ -11,8 +11,12 @@ struct ListRowValidator {
         case validFrom = "valid_from"
         case validUntil = "valid_until"
         case dailyLimit = "daily_limit"
-        case allergens, message
+        case allergens, message, balance
     }
+
+    /// The columns that belong to the pupil, not the card: every one but `card` and
+    /// `status`, which must agree on all of a pupil's rows. In list order, as reported.
+    static let pupilColumns: [Column] = [.entitlement, .validFrom, .validUntil, .dailyLimit, .allergens, .message, .balance]
 
     let file: String
     let report: (ListImportIssue) -> Void
@@ -22,6 +26,8 @@ struct ListRowValidator {
     /// Field positions of the required columns, from the header (read per row: no
     /// dictionary lookups on the hot path).
     private var cardField = 0, pupilField = 0, entitlementField = 0
+    private var statusField: Int?, allergensField: Int?, messageField: Int?
+    private var validFromField: Int?, validUntilField: Int?, dailyLimitField: Int?, balanceField: Int?
     private var fieldCount = 0
     /// The normalised card of the row being checked.
     private var card: [UInt8] = []
@@ -85,6 +91,13 @@ struct ListRowValidator {
         cardField = index[.card] ?? 0
         pupilField = index[.pupil] ?? 0
         entitlementField = index[.entitlement] ?? 0
+        statusField = index[.status]
+        allergensField = index[.allergens]
+        messageField = index[.message]
+        validFromField = index[.validFrom]
+        validUntilField = index[.validUntil]
+        dailyLimitField = index[.dailyLimit]
+        balanceField = index[.balance]
         return ok && errors == 0
     }
 
@@ -96,6 +109,7 @@ struct ListRowValidator {
         var until: CivilDate?
         var limit: Int?
         var allergens: String?
+        var balance: Int?
     }
 
     /// Checks the current record, reporting every problem. Returns the checked row (and
@@ -113,32 +127,22 @@ struct ListRowValidator {
         checkCard(r, line: line)
         let pupilOK = r.withTrimmedField(pupilField) { checkText($0, max: 64, min: 1, identifier: true) }
         if let why = pupilOK { error(line: line, "pupil: \(why)") }
-        let entitlement = r.withTrimmedField(entitlementField) { Entitlement(listValue: String(decoding: $0, as: UTF8.self)) }
+        let entitlement = r.withTrimmedField(entitlementField) { Self.entitlement($0) }
         if entitlement == nil { error(line: line, "entitlement: must be fsm, paid or fsm+paid") }
         var hotlisted = false
-        if let i = index[.status] {
-            switch r.trimmedField(i) {
-            case "", "active": break
-            case "hotlisted": hotlisted = true
-            default: error(line: line, "status: must be active or hotlisted")
+        if let i = statusField {
+            switch r.withTrimmedField(i, { Self.status($0) }) {
+            case .some(let h): hotlisted = h
+            case nil: error(line: line, "status: must be active or hotlisted")
             }
         }
-        let from = date(r, .validFrom, line: line)
-        let until = date(r, .validUntil, line: line)
+        let from = date(r, .validFrom, validFromField, line: line)
+        let until = date(r, .validUntil, validUntilField, line: line)
         if let from, let until, until < from { error(line: line, "valid_until is before valid_from") }
-        var limit: Int?
-        if let i = index[.dailyLimit] {
-            let text = r.trimmedField(i)
-            if !text.isEmpty {
-                if text.utf8.count <= 9, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
-                    limit = Int(text)
-                } else {
-                    error(line: line, "daily_limit: must be whole pence (digits only)")
-                }
-            }
-        }
+        let limit = pence(r, .dailyLimit, dailyLimitField, line: line)
+        let balance = pence(r, .balance, balanceField, line: line)
         var allergens: String?
-        if let i = index[.allergens] {
+        if let i = allergensField, !r.withTrimmedField(i, { $0.isEmpty }) {
             let text = r.trimmedField(i)
             var names: [String] = []
             for part in text.split(separator: ";", omittingEmptySubsequences: true) {
@@ -152,12 +156,138 @@ struct ListRowValidator {
             }
             if !names.isEmpty { allergens = names.joined(separator: ";") }
         }
-        if let i = index[.message], let why = r.withTrimmedField(i, { checkText($0, max: Self.maxMessage, min: 0) }) {
+        if let i = messageField, let why = r.withTrimmedField(i, { checkText($0, max: Self.maxMessage, min: 0) }) {
             error(line: line, "message: \(why)")
         }
         guard errors == before, let entitlement else { return nil }
         return CheckedRow(
-            entitlement: entitlement, hotlisted: hotlisted, from: from, until: until, limit: limit, allergens: allergens)
+            entitlement: entitlement, hotlisted: hotlisted, from: from, until: until, limit: limit, allergens: allergens,
+            balance: balance)
+    }
+
+    /// Whole pence (up to 9 digits) in `column`, nil when the column is absent or empty.
+    private mutating func pence(_ r: CSVReader, _ column: Column, _ field: Int?, line: Int) -> Int? {
+        guard let i = field else { return nil }
+        // -1: empty; -2: not whole pence.
+        let value = r.withTrimmedField(i) { bytes -> Int in
+            if bytes.isEmpty { return -1 }
+            guard bytes.count <= 9 else { return -2 }
+            var v = 0
+            for b in bytes {
+                guard b >= 48 && b <= 57 else { return -2 }
+                v = v * 10 + Int(b - 48)
+            }
+            return v
+        }
+        if value == -1 { return nil }
+        guard value >= 0 else {
+            error(line: line, "\(column.rawValue): must be whole pence (digits only)")
+            return nil
+        }
+        return value
+    }
+
+    /// True when `b` is `s`'s bytes.
+    static func equal(_ b: UnsafeBufferPointer<UInt8>, _ s: StaticString) -> Bool {
+        guard s.utf8CodeUnitCount == b.count else { return false }
+        let p = s.utf8Start
+        for i in 0..<b.count where b[i] != p[i] { return false }
+        return true
+    }
+
+    /// The Luhn check of an ISRN's 18 ASCII digits (checked to be digits), on the bytes
+    /// (every row of a list has it checked, twice).
+    static func luhnValid(_ digits: [UInt8]) -> Bool {
+        var sum = 0
+        var double = false
+        for b in digits.reversed() {
+            var v = Int(b) - 48
+            if double {
+                v *= 2
+                if v > 9 { v -= 9 }
+            }
+            sum += v
+            double.toggle()
+        }
+        return sum % 10 == 0
+    }
+
+    /// `fsm`, `paid` or `fsm+paid`, compared as bytes (this runs for every row).
+    static func entitlement(_ b: UnsafeBufferPointer<UInt8>) -> Entitlement? {
+        func equals(_ s: StaticString) -> Bool { Self.equal(b, s) }
+        if b.isEmpty { return nil }
+        if equals("fsm") { return .fsm }
+        if equals("paid") { return .paid }
+        if equals("fsm+paid") { return [.fsm, .paid] }
+        return nil
+    }
+
+    /// A status: false for empty or `active`, true for `hotlisted`, nil for anything else.
+    static func status(_ b: UnsafeBufferPointer<UInt8>) -> Bool? {
+        func equals(_ s: StaticString) -> Bool { Self.equal(b, s) }
+        if b.isEmpty { return false }
+        if equals("active") { return false }
+        if equals("hotlisted") { return true }
+        return nil
+    }
+
+    /// Keyed hashes of the current record's pupil and of its pupil columns (see
+    /// ``pupilColumns``), as checked: two rows of one pupil must have equal `columns`.
+    /// Also the pupil's first 16 bytes, big-endian and zero-padded: sorting by them (then
+    /// the hash) puts pupils in SQLite's text order, but for those sharing 16 bytes; and
+    /// they are the whole pupil unless `long` (a pupil has no zero bytes).
+    func pupilHashes(_ row: CheckedRow, _ r: CSVReader, k0: UInt64, k1: UInt64)
+        -> (pupil: UInt64, columns: UInt64, hi: UInt64, lo: UInt64, long: Bool)
+    {
+        var p = SipHash24(k0: k0, k1: k1)
+        var hi: UInt64 = 0, lo: UInt64 = 0
+        var long = false
+        r.withTrimmedField(pupilField) { bytes in
+            long = bytes.count > 16
+            p.update(bytes)
+            for i in 0..<16 {
+                let b = UInt64(i < bytes.count ? bytes[i] : 0)
+                if i < 8 { hi = hi << 8 | b } else { lo = lo << 8 | b }
+            }
+        }
+        var c = SipHash24(k0: k1, k1: k0)
+        func optional(_ v: Int?) {
+            c.update(v == nil ? 0 : 1)
+            c.update(UInt64(bitPattern: Int64(v ?? 0)))
+        }
+        c.update(UInt64(row.entitlement.rawValue))
+        optional(row.from?.daysSinceUnixEpoch)
+        optional(row.until?.daysSinceUnixEpoch)
+        optional(row.limit)
+        optional(row.balance)
+        var allergens = row.allergens ?? ""
+        c.update(UInt64(allergens.utf8.count))
+        allergens.withUTF8 { c.update($0) }
+        if let i = messageField {
+            r.withTrimmedField(i) { bytes in
+                c.update(UInt64(bytes.count))
+                c.update(bytes)
+            }
+        } else {
+            c.update(0)
+        }
+        return (p.finalize(), c.finalize(), hi, lo, long)
+    }
+
+    /// The current record's pupil, and its pupil columns as checked (`row`), for naming
+    /// the columns on which two rows of one pupil disagree.
+    func pupilValues(_ row: CheckedRow, _ r: CSVReader) -> (pupil: String, columns: [Column: String]) {
+        let message = index[.message].map { r.trimmedField($0) } ?? ""
+        let columns: [Column: String] = [
+            .entitlement: String(row.entitlement.rawValue),
+            .validFrom: row.from.map { "\($0)" } ?? "",
+            .validUntil: row.until.map { "\($0)" } ?? "",
+            .dailyLimit: row.limit.map(String.init) ?? "",
+            .allergens: row.allergens ?? "",
+            .message: message,
+            .balance: row.balance.map(String.init) ?? "",
+        ]
+        return (r.trimmedField(pupilField), columns)
     }
 
     /// The sort key of the current `card`: SQLite's text order of the card column, packed
@@ -179,36 +309,69 @@ struct ListRowValidator {
         return (hi, lo << 2 | lengthCode)
     }
 
-    /// Binds a checked row (the current record, `card`) and inserts it.
-    mutating func insert(_ row: CheckedRow, _ r: CSVReader, line: Int, listID: Int64, statement: Statement, db: Database) throws {
+    /// Copies a checked row's values (the current record, `card`) into `staged`, to be
+    /// inserted later by ``insert(_:at:listID:statement:db:)`` without the record.
+    func stage(_ row: CheckedRow, _ r: CSVReader, line: Int, into staged: inout StagedRows) {
+        var s = StagedRows.Row(line: UInt32(truncatingIfNeeded: line))
+        s.card = card.withUnsafeBufferPointer { staged.keep($0) }
+        s.pupil = r.withTrimmedField(pupilField) { staged.keep($0) }
+        s.entitlement = Int64(row.entitlement.rawValue)
+        s.hotlisted = row.hotlisted
+        s.from = StagedRows.int(row.from?.daysSinceUnixEpoch)
+        s.until = StagedRows.int(row.until?.daysSinceUnixEpoch)
+        s.limit = StagedRows.int(row.limit)
+        s.balance = StagedRows.int(row.balance)
+        if var a = row.allergens { s.allergens = a.withUTF8 { staged.keep($0) } }
+        if let i = messageField {
+            r.withTrimmedField(i) { if !$0.isEmpty { s.message = staged.keep($0) } }
+        }
+        staged.rows.append(s)
+    }
+
+    /// Binds staged row `i` and inserts it into `list_row` under `listID`.
+    mutating func insert(_ staged: StagedRows, at i: Int, listID: Int64, statement: Statement, db: Database) throws {
         let h = statement.sqliteStatement
+        let s = staged.rows[i]
         sqlite3_reset(h)
         sqlite3_bind_int64(h, 1, listID)
-        card.withUnsafeBufferPointer { bindText(h, 2, $0) }
-        r.withTrimmedField(pupilField) { bindText(h, 3, $0) }
-        sqlite3_bind_int64(h, 4, Int64(row.entitlement.rawValue))
-        sqlite3_bind_int64(h, 5, row.hotlisted ? 1 : 0)
-        bindInt(h, 6, row.from?.daysSinceUnixEpoch)
-        bindInt(h, 7, row.until?.daysSinceUnixEpoch)
-        bindInt(h, 8, row.limit)
-        if var a = row.allergens {
-            a.withUTF8 { bindText(h, 9, $0) }
-        } else {
-            sqlite3_bind_null(h, 9)
-        }
-        if let i = index[.message] {
-            r.withTrimmedField(i) { $0.isEmpty ? _ = sqlite3_bind_null(h, 10) : bindText(h, 10, $0) }
-        } else {
-            sqlite3_bind_null(h, 10)
-        }
+        staged.withText(s.card) { bindText(h, 2, $0) }
+        staged.withText(s.pupil) { bindText(h, 3, $0) }
+        sqlite3_bind_int64(h, 4, s.entitlement)
+        sqlite3_bind_int64(h, 5, s.hotlisted ? 1 : 0)
+        bindInt(h, 6, s.from)
+        bindInt(h, 7, s.until)
+        bindInt(h, 8, s.limit)
+        staged.withOptionalText(s.allergens) { if let t = $0 { bindText(h, 9, t) } else { sqlite3_bind_null(h, 9) } }
+        staged.withOptionalText(s.message) { if let t = $0 { bindText(h, 10, t) } else { sqlite3_bind_null(h, 10) } }
+        bindInt(h, 11, s.balance)
         let rc = sqlite3_step(h)
         sqlite3_reset(h)
         if rc == SQLITE_DONE { return }
         if rc & 0xFF == SQLITE_CONSTRAINT {
-            error(line: line, "card: duplicate, already on an earlier line")
+            error(line: Int(s.line), "card: duplicate, already on an earlier line")
             return
         }
         throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+    }
+
+    /// Inserts (`pupil`, `card`) into `list_pupil` under `listID`.
+    static func insertPupil(
+        listID: Int64, pupil: UnsafeBufferPointer<UInt8>, card: UnsafeBufferPointer<UInt8>, statement: Statement, db: Database
+    ) throws {
+        let h = statement.sqliteStatement
+        sqlite3_reset(h)
+        sqlite3_bind_int64(h, 1, listID)
+        bindText(h, 2, pupil)
+        bindText(h, 3, card)
+        let rc = sqlite3_step(h)
+        sqlite3_reset(h)
+        if rc == SQLITE_DONE { return }
+        throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+    }
+
+    /// The current record's trimmed pupil bytes.
+    func withPupil<R>(_ r: CSVReader, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try r.withTrimmedField(pupilField, body)
     }
 
     private mutating func checkCard(_ r: CSVReader, line: Int) {
@@ -229,7 +392,7 @@ struct ListRowValidator {
             if digits == 18 && hex == 18 {
                 for b in bytes where b != 32 { card.append(b) }
                 if card.count == 18 && card[0] == 54 && card[1] == 51 && card[2] == 51 && card[3] == 53
-                    && card[4] == 57 && card[5] == 55 && Luhn.isValid(ascii: card)
+                    && card[4] == 57 && card[5] == 55 && Self.luhnValid(card)
                 {
                     return nil
                 }
@@ -251,8 +414,8 @@ struct ListRowValidator {
         if let why { error(line: line, why) }
     }
 
-    private mutating func date(_ r: CSVReader, _ column: Column, line: Int) -> CivilDate? {
-        guard let i = index[column] else { return nil }
+    private mutating func date(_ r: CSVReader, _ column: Column, _ field: Int?, line: Int) -> CivilDate? {
+        guard let i = field, !r.withTrimmedField(i, { $0.isEmpty }) else { return nil }
         let text = r.trimmedField(i)
         if text.isEmpty { return nil }
         guard let d = CivilDate(iso: text) else {
@@ -319,6 +482,64 @@ private func bindText(_ h: OpaquePointer, _ i: Int32, _ bytes: UnsafeBufferPoint
 
 private func bindInt(_ h: OpaquePointer, _ i: Int32, _ v: Int?) {
     if let v { sqlite3_bind_int64(h, i, Int64(v)) } else { sqlite3_bind_null(h, i) }
+}
+
+private func bindInt(_ h: OpaquePointer, _ i: Int32, _ v: Int64) {
+    if v == StagedRows.null { sqlite3_bind_null(h, i) } else { sqlite3_bind_int64(h, i, v) }
+}
+
+/// Checked rows' values, held between re-reading them from the file (outside any
+/// transaction) and inserting them (inside one), so that the write lock is held for
+/// SQLite's own work only: their text back to back in one buffer, reused batch after batch.
+struct StagedRows {
+    /// A text value: where it is in `bytes`; `length` -1 for NULL.
+    struct Text {
+        var start: Int32 = 0
+        var length: Int32 = -1
+    }
+
+    struct Row {
+        var line: UInt32
+        var card = Text(), pupil = Text(), allergens = Text(), message = Text()
+        var entitlement: Int64 = 0
+        var hotlisted = false
+        /// ``StagedRows/null`` for NULL.
+        var from = StagedRows.null, until = StagedRows.null, limit = StagedRows.null, balance = StagedRows.null
+    }
+
+    /// The integer standing for NULL (no list value is this).
+    static let null = Int64.min
+
+    static func int(_ v: Int?) -> Int64 { v.map { Int64($0) } ?? null }
+
+    private(set) var bytes: [UInt8] = []
+    var rows: [Row] = []
+
+    var count: Int { rows.count }
+
+    mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        rows.removeAll(keepingCapacity: true)
+    }
+
+    mutating func keep(_ text: UnsafeBufferPointer<UInt8>) -> Text {
+        let t = Text(start: Int32(bytes.count), length: Int32(text.count))
+        bytes.append(contentsOf: text)
+        return t
+    }
+
+    func withOptionalText<R>(_ t: Text, _ body: (UnsafeBufferPointer<UInt8>?) throws -> R) rethrows -> R {
+        guard t.length >= 0 else { return try body(nil) }
+        return try bytes.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[Int(t.start)..<Int(t.start + t.length)]))
+        }
+    }
+
+    func withText<R>(_ t: Text, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[Int(t.start)..<Int(t.start + max(0, t.length))]))
+        }
+    }
 }
 
 extension String {

@@ -16,6 +16,18 @@ import GRDB
 /// there, its pupil in `pupil` and its lane in `lane`; it has no reader, card or decision,
 /// and stores `''` in the v1 columns that may not be null (`reader`, `decision`) and
 /// `unknown` in `media`.
+///
+/// v3 (protocol 1.1): `list_row.balance` (the list's optional `balance` column) and
+/// `list_pupil`, each list's (pupil, card) pairs, for manual service and charges: a table
+/// of its own rather than an index on `list_row`, so that an import writes it in pupil
+/// order as it writes `list_row` in card order (an index would take the pupils in card
+/// order, all over its B-tree); `event.method` (`card` or
+/// `manual` for TAP and IDENTIFY, NULL in older rows, which are all card events),
+/// `event.peer_uid` (who asked for a manual event or a payment) and a PAYMENT event's
+/// `txn`, `amount`, `spent_today`, `remaining_today` and `balance` (its `kind` is
+/// `charge` or `refund`); and `payment`, one row per stored charge keyed by the till's
+/// `txn`, which makes a retried charge find its first answer, with its refund once
+/// refunded. A PAYMENT event has no reader (`''`), card or media (`unknown`).
 enum Schema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -75,6 +87,37 @@ enum Schema {
         }
         migrator.registerMigration("v2: voids are journalled") { db in
             try db.execute(sql: "ALTER TABLE event ADD COLUMN voided INTEGER")
+        }
+        migrator.registerMigration("v3: pupils, manual service, payments") { db in
+            try db.execute(sql: """
+                ALTER TABLE list_row ADD COLUMN balance INTEGER;
+                CREATE TABLE list_pupil (
+                    list_id INTEGER NOT NULL,
+                    pupil TEXT NOT NULL,
+                    card TEXT NOT NULL,
+                    PRIMARY KEY (list_id, pupil, card)
+                ) WITHOUT ROWID;
+                ALTER TABLE event ADD COLUMN method TEXT;
+                ALTER TABLE event ADD COLUMN peer_uid INTEGER;
+                ALTER TABLE event ADD COLUMN txn TEXT;
+                ALTER TABLE event ADD COLUMN amount INTEGER;
+                ALTER TABLE event ADD COLUMN spent_today INTEGER;
+                ALTER TABLE event ADD COLUMN remaining_today INTEGER;
+                ALTER TABLE event ADD COLUMN balance INTEGER;
+                CREATE TABLE payment (
+                    txn TEXT PRIMARY KEY,
+                    pupil TEXT NOT NULL,
+                    amount INTEGER NOT NULL,
+                    lane TEXT,
+                    authorised INTEGER NOT NULL,
+                    day INTEGER NOT NULL,
+                    time_ms INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    refund_seq INTEGER,
+                    refund_time_ms INTEGER
+                ) WITHOUT ROWID;
+                CREATE INDEX payment_pupil ON payment(pupil, day);
+                """)
         }
         return migrator
     }

@@ -74,5 +74,6 @@ struct SipHash24 {
 }
 
 extension UInt64 {
+    @inline(__always)
     fileprivate func rotatedLeft(_ n: UInt64) -> UInt64 { self << n | self >> (64 - n) }
 }

@@ -11,6 +11,54 @@ public enum EventClass: String, Sendable, Codable, CaseIterable {
     case lookup = "LOOKUP"
     /// A till voided the lunch of an earlier event (`voided`); stored and replayed like a tap.
     case voided = "VOIDED"
+    /// A charge or a refund (`payment` holds its fields); stored and replayed like a tap.
+    case payment = "PAYMENT"
+}
+
+/// `method` of a TAP or IDENTIFY: how the pupil was identified.
+public enum ServiceMethod: String, Sendable, Codable, CaseIterable {
+    /// A card was read.
+    case card
+    /// The till picked the pupil by hand (`redeem`): no card.
+    case manual
+}
+
+/// The fields of a PAYMENT event beyond its decision and pupil.
+public struct PaymentFields: Sendable, Equatable {
+    /// `kind` of a PAYMENT event.
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        /// The till took `amount` from the pupil's account.
+        case charge
+        /// The till gave back the amount of an earlier charge (the same `txn`).
+        case refund
+    }
+
+    /// The till's own transaction id.
+    public var txn: String
+    /// Charge or refund.
+    public var kind: Kind
+    /// Pence.
+    public var amount: Int
+    /// The pupil's authorised charges less refunds today (local date), after this event;
+    /// nil when the pupil is not known.
+    public var spentToday: Int?
+    /// `daily_limit` less `spentToday`, never below 0; only with a daily limit.
+    public var remainingToday: Int?
+    /// The list's `balance` less the charges and plus the refunds since the list was
+    /// imported, after this event; only when the list gives a balance.
+    public var balance: Int?
+
+    /// - Parameters: the fields, see the properties.
+    public init(
+        txn: String, kind: Kind, amount: Int, spentToday: Int? = nil, remainingToday: Int? = nil, balance: Int? = nil
+    ) {
+        self.txn = txn
+        self.kind = kind
+        self.amount = amount
+        self.spentToday = spentToday
+        self.remainingToday = remainingToday
+        self.balance = balance
+    }
 }
 
 /// The `card` object: what was read from the card (or typed, for a lookup).
@@ -58,12 +106,25 @@ public struct StoredEvent: Sendable, Equatable {
     public var verdict: Verdict
     /// For VOIDED: the `seq` of the event whose lunch was voided.
     public var voided: Int64?
+    /// For TAP and IDENTIFY: a card read, or a pupil picked by hand (then `card` is empty
+    /// and `reader` is ""); nil for the other classes.
+    public var method: ServiceMethod?
+    /// For a manual TAP and a PAYMENT: the uid of the process that asked (the socket
+    /// peer's), when known.
+    public var peerUID: UInt32?
+    /// For PAYMENT: the charge or refund.
+    public var payment: PaymentFields?
 
-    /// - Parameters: the event's fields, see the properties.
+    /// - Parameters: the event's fields, see the properties. `method` defaults to `card`
+    ///   for TAP and IDENTIFY and nil otherwise.
     public init(
         seq: Int64?, timeMillis: Int64, eventClass: EventClass, reader: String, lane: String?,
-        card: CardFields, verdict: Verdict, voided: Int64? = nil
+        card: CardFields, verdict: Verdict, voided: Int64? = nil, method: ServiceMethod? = nil,
+        peerUID: UInt32? = nil, payment: PaymentFields? = nil
     ) {
+        self.method = method ?? (eventClass == .tap || eventClass == .identify ? .card : nil)
+        self.peerUID = peerUID
+        self.payment = payment
         self.seq = seq
         self.timeMillis = timeMillis
         self.eventClass = eventClass

@@ -14,12 +14,23 @@ final class TapLockWait: Sendable {
     static let shortMicros: UInt32 = 100
     static let longMicros: UInt32 = 1000
 
-    private let limitMicros: UInt64
+    private let defaultLimitMicros: UInt64
+    private let limitMicros: Atomic<UInt64>
     private let waiting = Atomic<Bool>(true)
 
     /// - Parameter limit: the most time to spend asleep waiting, in seconds.
     init(limit: Double) {
-        limitMicros = UInt64(limit * 1_000_000)
+        defaultLimitMicros = UInt64(limit * 1_000_000)
+        limitMicros = Atomic(defaultLimitMicros)
+    }
+
+    /// Runs `body` waiting up to `limit` seconds (instead of the usual limit) for the lock.
+    /// For the one connection this waits for, whose work is serial: nothing else runs
+    /// on it meanwhile.
+    func waiting<T>(upTo limit: Double, _ body: () throws -> T) rethrows -> T {
+        limitMicros.store(UInt64(limit * 1_000_000), ordering: .relaxed)
+        defer { limitMicros.store(defaultLimitMicros, ordering: .relaxed) }
+        return try body()
     }
 
     /// Whether to try again after `tries` failed tries (SQLite's busy handler contract),
@@ -27,7 +38,7 @@ final class TapLockWait: Sendable {
     func retry(afterTries tries: Int) -> Bool {
         guard waiting.load(ordering: .relaxed) else { return false }
         let micros = TapLockWait.sleptBefore(tries: tries)
-        guard micros < limitMicros else { return false }
+        guard micros < limitMicros.load(ordering: .relaxed) else { return false }
         usleep(tries < TapLockWait.shortPolls ? TapLockWait.shortMicros : TapLockWait.longMicros)
         return true
     }

@@ -85,5 +85,13 @@ extension Verdict {
         /// `require_signed_lists` is on and the list in force is unsigned, or signed by a key
         /// not in `trusted_list_keys` (protocol minor version 1).
         case listUntrusted = "list_untrusted"
+        /// Manual service or a charge for a pupil on no row of the list (protocol minor version 1).
+        case unknownPupil = "unknown_pupil"
+        /// Rule 6 outside every `lunch` service window, for a pupil who may not pay instead.
+        case outsideService = "outside_service"
+        /// A charge that would take the day's spending past the pupil's `daily_limit`.
+        case overDailyLimit = "over_daily_limit"
+        /// A charge larger than the pupil's balance.
+        case insufficientFunds = "insufficient_funds"
     }
 }

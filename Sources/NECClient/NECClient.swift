@@ -120,6 +120,18 @@ public struct NECClient: Sendable {
                             continuation.yield(.tap(tap))
                         case .reader(let reader):
                             continuation.yield(.reader(reader))
+                        case .payment(let payment):
+                            // Decoding refuses a PAYMENT without a seq, as a TAP.
+                            guard let seq = payment.seq else { continue }
+                            if let last = resumeAfter, seq <= last { continue }
+                            resumeAfter = seq
+                            continuation.yield(.payment(payment))
+                        case .voided(let voided):
+                            // A VOIDED line without a seq cannot be resumed after: not an event to hand out.
+                            guard let seq = voided.seq else { continue }
+                            if let last = resumeAfter, seq <= last { continue }
+                            resumeAfter = seq
+                            continuation.yield(.voided(voided))
                         case .error:
                             // The daemon is shutting down, or could not replay: reconnect.
                             return
@@ -170,16 +182,126 @@ public struct NECClient: Sendable {
         return answer
     }
 
+    /// Serves a pupil by hand, without a card (`{"cmd":"redeem"}`, protocol 1.1): the
+    /// daemon decides as for a tap of the pupil's card and answers with the manual `TAP`
+    /// event it stored (`"method":"manual"`), which every watcher also gets.
+    ///
+    /// A redeem has no transaction id, so it is sent again only when it certainly never
+    /// reached the daemon (it could not connect): a lunch asked for twice is declined
+    /// `already_redeemed` the second time, which would hide the first answer. When the
+    /// connection drops after the request was sent, it throws
+    /// ``NECClientError/answerLost(_:)``: follow the event stream to learn the outcome.
+    /// - Parameters:
+    ///   - pupil: the pupil reference the till picked.
+    ///   - lane: the till's lane label.
+    public func redeem(pupil: String, lane: String? = nil) async throws -> TapEvent {
+        let request = Request.redeem(pupil: pupil, lane: lane)
+        guard case .tap(let event) = try await deliver(request, resendingAfterLoss: false) else {
+            throw NECClientError.unexpectedAnswer
+        }
+        return event
+    }
+
+    /// Charges a pupil's account (`{"cmd":"charge"}`, protocol 1.1) and returns the
+    /// `PAYMENT` event the daemon stored: `decision` says whether the money was taken.
+    ///
+    /// Safe to retry by construction: the request, with its `txn`, is made once, and when
+    /// the connection fails before the answer arrives (the daemon restarted, the socket
+    /// dropped) exactly that request is sent again on a new connection, after 0.1 s,
+    /// doubling. The daemon answers a repeated `txn` with the event it stored the first
+    /// time and charges nothing more.
+    /// - Parameters:
+    ///   - pupil: the pupil to charge.
+    ///   - amount: whole pence, 1 to 100000.
+    ///   - lane: the till's lane label.
+    ///   - txn: the till's transaction id (1 to 64 printable characters, unique per till);
+    ///     a fresh one by default. Keep it to refund the charge.
+    ///   - attempts: how many times the request may be sent, the first included.
+    public func charge(
+        pupil: String, amount: Int, lane: String? = nil, txn: String = NECClient.newTransactionID(), attempts: Int = 5
+    ) async throws -> PaymentEvent {
+        let request = Request.charge(pupil: pupil, amount: amount, txn: txn, lane: lane)
+        guard case .payment(let event) = try await deliver(request, resendingAfterLoss: true, attempts: attempts) else {
+            throw NECClientError.unexpectedAnswer
+        }
+        return event
+    }
+
+    /// Refunds the charge made as `txn` (`{"cmd":"refund"}`, protocol 1.1) and returns the
+    /// `PAYMENT` event of kind `refund` the daemon stored.
+    ///
+    /// The daemon refuses a second refund of one `txn`, so sending the request again can
+    /// never refund twice: it is sent again when the connection fails before the answer.
+    /// If that second request is refused, the first may have been carried out after all,
+    /// and it throws ``NECClientError/answerLost(_:)`` rather than the refusal: the
+    /// refund's `PAYMENT` event, if there is one, is in the event stream.
+    /// - Parameters:
+    ///   - txn: the charge's transaction id.
+    ///   - attempts: how many times the request may be sent, the first included.
+    public func refund(txn: String, attempts: Int = 5) async throws -> PaymentEvent {
+        guard case .payment(let event) = try await deliver(.refund(txn: txn), resendingAfterLoss: true, attempts: attempts) else {
+            throw NECClientError.unexpectedAnswer
+        }
+        return event
+    }
+
+    /// A transaction id no other call makes: `necclient-` and a random UUID.
+    public static func newTransactionID() -> String {
+        "necclient-" + UUID().uuidString.lowercased()
+    }
+
+    /// Sends a request that changes something, and sends it again, unchanged, while its
+    /// connection fails: always when it could not have reached the daemon, and after a
+    /// lost answer only when `resendingAfterLoss`.
+    private func deliver(_ request: Request, resendingAfterLoss: Bool, attempts: Int = 5) async throws -> DaemonMessage {
+        var delay = reconnectPolicy.initialDelay
+        var mayHaveBeenDone = false
+        for attempt in 1...max(attempts, 1) {
+            var sent = false
+            do {
+                return try await exchange(request, allowingUnstored: true) { sent = true }
+            } catch NECClientError.refused(let message) {
+                // Refused now, but an earlier request whose answer was lost may have been carried out.
+                if mayHaveBeenDone { throw NECClientError.answerLost(request.command) }
+                throw NECClientError.refused(message)
+            } catch let error as NECClientError where error.isFatal {
+                throw error
+            } catch {
+                if sent {
+                    guard resendingAfterLoss else { throw NECClientError.answerLost(request.command) }
+                    mayHaveBeenDone = true
+                }
+                if attempt == max(attempts, 1) {
+                    throw mayHaveBeenDone ? NECClientError.answerLost(request.command) : error
+                }
+            }
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, reconnectPolicy.maximumDelay)
+        }
+        throw NECClientError.connectionClosed
+    }
+
     /// Sends one request on a new connection and returns its answer.
     /// - Throws: ``NECClientError/refused(_:)`` when the daemon answers `ERROR`.
     public func request(_ request: Request) async throws -> DaemonMessage {
+        try await exchange(request, allowingUnstored: false) {}
+    }
+
+    /// One request on a new connection; `onSent` once the request is written, when it may
+    /// reach the daemon. Events (of a watch, which this connection never asks for) are skipped,
+    /// except the one a `redeem`, `charge` or `refund` is answered with.
+    private func exchange(
+        _ request: Request, allowingUnstored: Bool, onSent: () -> Void
+    ) async throws -> DaemonMessage {
         try await withConnection { lines, outbound in
             try await outbound.write(ByteBuffer(string: request.jsonLine + "\n"))
+            onSent()
             while let line = try await lines.next() {
-                let message = try MessageCoding.daemonMessage(from: line)
-                switch message {
-                case .error(let error): throw NECClientError.refused(error.message)
-                case .tap, .reader, .unknown: continue
+                let message = try MessageCoding.daemonMessage(from: line, allowingUnstored: allowingUnstored)
+                switch (message, request) {
+                case (.error(let error), _): throw NECClientError.refused(error.message)
+                case (.tap, .redeem), (.payment, .charge), (.payment, .refund): return message
+                case (.tap, _), (.payment, _), (.voided, _), (.reader, _), (.unknown, _): continue
                 default: return message
                 }
             }
@@ -279,17 +401,28 @@ public struct NECClient: Sendable {
 }
 
 /// An event from ``NECClient/events(since:)``.
+///
+/// Lines the client cannot read (bad JSON, a known class with a field of the wrong type,
+/// an event without a `seq`) and classes this client does not know are skipped, so a
+/// newer or misbehaving daemon never ends a watcher's stream.
 public enum DaemonEvent: Sendable, Hashable {
-    /// A `TAP` (till) or `IDENTIFY` (kiosk) event; its `messageClass` says which.
+    /// A `TAP` (till) or `IDENTIFY` (kiosk) event; its `messageClass` says which, and its
+    /// `method` whether a card was read or the pupil was served by hand (protocol 1.1).
     case tap(TapEvent)
     /// A `READER` event: a reader's availability changed (it came, went, or pcscd lost it).
     case reader(ReaderChangeEvent)
+    /// A `PAYMENT` event (protocol 1.1): a charge or a refund, authorised or declined.
+    case payment(PaymentEvent)
+    /// A `VOIDED` event (protocol 1.1): a till voided the lunch of an earlier event.
+    case voided(VoidedEvent)
 
     /// The event's journal sequence number; `nil` for `READER` events.
     public var seq: Int64? {
         switch self {
         case .tap(let tap): tap.seq
         case .reader: nil
+        case .payment(let payment): payment.seq
+        case .voided(let voided): voided.seq
         }
     }
 }
@@ -310,6 +443,10 @@ public enum NECClientError: Error, Hashable, Sendable, CustomStringConvertible {
     case lineTooLong
     /// The answer was not the class the request expects.
     case unexpectedAnswer
+    /// The connection failed after this request (its `cmd`) was sent and it could not
+    /// safely be sent again: the daemon may have carried it out. Its event, if any, is in
+    /// the event stream.
+    case answerLost(String)
 
     /// Errors that retrying cannot fix.
     var isFatal: Bool {
@@ -327,6 +464,8 @@ public enum NECClientError: Error, Hashable, Sendable, CustomStringConvertible {
         case .connectionClosed: "necd closed the connection before answering"
         case .lineTooLong: "necd sent a line over \(ProtocolLimits.maxLineBytes) bytes"
         case .unexpectedAnswer: "necd answered with an unexpected message"
+        case .answerLost(let command):
+            "the connection to necd failed after the \(command) request was sent: it may have been carried out; see the event stream"
         }
     }
 }

@@ -7,6 +7,7 @@ extension NECConfiguration {
         DecisionPolicy(
             timeZone: timeZone, maxListAge: maxListAge, stalePolicy: staleListPolicy,
             eventRetention: eventRetention, requireSignedLists: requireSignedLists,
-            trustedListKeys: Set(trustedListKeys.map { Data($0).base64EncodedString() }))
+            trustedListKeys: Set(trustedListKeys.map { Data($0).base64EncodedString() }),
+            serviceWindows: serviceWindows)
     }
 }

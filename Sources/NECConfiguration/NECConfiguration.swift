@@ -74,6 +74,8 @@ public struct NECConfiguration: Sendable, Equatable {
     public var trustedListKeys: [[UInt8]] = []
     /// The `[[reader]]` tables, in file order; the first match wins.
     public var readers: [ReaderRule] = []
+    /// The `[[service]]` tables: when lunches are served. None: at any time.
+    public var serviceWindows: [ServiceWindow] = []
     /// The file these settings came from, or nil when they are all defaults.
     public var source: String?
 
@@ -246,6 +248,8 @@ private struct DocumentReader {
 
     /// The keys a `[[reader]]` table may have.
     static let readerKeys: Set<String> = ["match", "role", "lane"]
+    /// The keys a `[[service]]` table may have.
+    static let serviceKeys: Set<String> = ["kind", "start", "end", "days"]
 
     func read(_ document: TOMLDocument) throws(ConfigurationError) -> NECConfiguration {
         var configuration = NECConfiguration()
@@ -256,16 +260,21 @@ private struct DocumentReader {
                 if entry.key == "require_signed_lists" { signedLine = entry.line }
                 try apply(entry, to: &configuration)
             case .table(let name, let line, let isArrayElement, let entries):
-                guard name == "reader" else {
+                guard name == "reader" || name == "service" else {
                     throw .unknownKey(path: path, line: line, key: name)
                 }
                 guard isArrayElement else {
                     throw .wrongType(
-                        path: path, line: line, key: "reader",
-                        expected: "[[reader]] tables (note the double brackets)", found: "a table")
+                        path: path, line: line, key: name,
+                        expected: "[[\(name)]] tables (note the double brackets)", found: "a table")
                 }
-                let index = configuration.readers.count + 1
-                configuration.readers.append(try readerRule(entries, index: index, headerLine: line))
+                if name == "reader" {
+                    let index = configuration.readers.count + 1
+                    configuration.readers.append(try readerRule(entries, index: index, headerLine: line))
+                } else {
+                    let index = configuration.serviceWindows.count + 1
+                    configuration.serviceWindows.append(try serviceWindow(entries, index: index, headerLine: line))
+                }
             }
         }
         if configuration.requireSignedLists && configuration.trustedListKeys.isEmpty {
@@ -336,6 +345,8 @@ private struct DocumentReader {
             configuration.trustedListKeys = try publicKeys(value, key)
         case "reader":
             throw wrongType(key, expected: "[[reader]] tables (note the double brackets)", found: value)
+        case "service":
+            throw wrongType(key, expected: "[[service]] tables (note the double brackets)", found: value)
         default:
             throw .unknownKey(path: path, line: line, key: key)
         }
@@ -420,6 +431,78 @@ private struct DocumentReader {
             keys.append(Array(data))
         }
         return keys
+    }
+
+    /// One `[[service]]` table: `kind` (only `lunch`), `start` and `end` as local `HH:MM`
+    /// (start inclusive, end exclusive, end after start; `24:00` is midnight at the end),
+    /// and `days`, an optional array of `mon` ... `sun` (default every day).
+    private func serviceWindow(_ entries: [TOMLEntry], index: Int, headerLine: Int) throws(ConfigurationError)
+        -> ServiceWindow
+    {
+        let prefix = "service[\(index)]"
+        for entry in entries where !Self.serviceKeys.contains(entry.key) {
+            throw .unknownKey(path: path, line: entry.line, key: "\(prefix).\(entry.key)")
+        }
+        func entry(_ key: String) throws(ConfigurationError) -> TOMLEntry {
+            guard let found = entries.first(where: { $0.key == key }) else {
+                throw .badValue(path: path, line: headerLine, key: "\(prefix).\(key)", reason: "is required")
+            }
+            return found
+        }
+        let kindEntry = try entry("kind")
+        let rawKind = try string(kindEntry.value, "\(prefix).kind")
+        guard let kind = ServiceWindow.Kind(rawValue: rawKind) else {
+            throw .badValue(
+                path: path, line: kindEntry.line, key: "\(prefix).kind",
+                reason: "must be \"lunch\" (the only service with hours), got \"\(rawKind)\"")
+        }
+        func minute(_ key: String) throws(ConfigurationError) -> (minute: Int, line: Int) {
+            let e = try entry(key)
+            let text = try string(e.value, "\(prefix).\(key)")
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count == 2, parts[0].count == 2, parts[1].count == 2,
+               let h = Int(parts[0]), let m = Int(parts[1]), parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+               (0...23).contains(h) && (0...59).contains(m) || (h == 24 && m == 0)
+            {
+                return (h * 60 + m, e.line)
+            }
+            throw .badValue(
+                path: path, line: e.line, key: "\(prefix).\(key)",
+                reason: "must be a local time as \"HH:MM\" (00:00 to 24:00), got \"\(text)\"")
+        }
+        let start = try minute("start")
+        let end = try minute("end")
+        guard start.minute < 24 * 60 else {
+            throw .badValue(path: path, line: start.line, key: "\(prefix).start", reason: "must be before 24:00")
+        }
+        guard end.minute > start.minute else {
+            throw .badValue(
+                path: path, line: end.line, key: "\(prefix).end",
+                reason: "must be after start (a window that runs past midnight is two windows)")
+        }
+        var days = Set(ServiceWindow.Weekday.allCases)
+        if let daysEntry = entries.first(where: { $0.key == "days" }) {
+            guard case .array(let elements) = daysEntry.value.kind else {
+                throw .wrongType(
+                    path: path, line: daysEntry.line, key: "\(prefix).days", expected: "an array of day names",
+                    found: daysEntry.value.typeDescription)
+            }
+            days = []
+            for element in elements {
+                guard case .string(let name) = element.kind, let day = ServiceWindow.Weekday(rawValue: name) else {
+                    throw .badValue(
+                        path: path, line: daysEntry.line, key: "\(prefix).days",
+                        reason: "each day must be one of \"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"")
+                }
+                days.insert(day)
+            }
+            guard !days.isEmpty else {
+                throw .badValue(
+                    path: path, line: daysEntry.line, key: "\(prefix).days",
+                    reason: "must name at least one day (leave it out for every day)")
+            }
+        }
+        return ServiceWindow(kind: kind, startMinute: start.minute, endMinute: end.minute, days: days)
     }
 
     private func readerRule(_ entries: [TOMLEntry], index: Int, headerLine: Int) throws(ConfigurationError)

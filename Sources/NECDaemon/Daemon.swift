@@ -94,7 +94,7 @@ public enum Daemon {
                 maxClients: configuration.maxClients,
                 shutdownGrace: .milliseconds(500)
             ),
-            backend: DaemonBackendStore(state: state, registry: registry, publish: relay.publish),
+            backend: DaemonBackendStore(state: state, registry: registry, relay: relay),
             logger: logger,
             onListening: {
                 logger.info("listening on \(configuration.socket)")
@@ -171,8 +171,8 @@ public enum Daemon {
     }
 }
 
-/// Hands events journalled by requests (VOIDED) to the socket server, which is made
-/// after the backend that journals them.
+/// Hands events journalled by requests (VOIDED, PAYMENT, manual TAP) to the socket
+/// server, which is made after the backend that journals them, in the journal's order.
 final class EventRelay: Sendable {
     private let server = Mutex<SocketServer?>(nil)
 
@@ -181,9 +181,27 @@ final class EventRelay: Sendable {
         self.server.withLock { $0 = server }
     }
 
-    /// Sends `event` to every watcher (dropped before ``attach(_:)``, when nobody can watch yet).
-    @Sendable func publish(_ event: EventLine) {
-        server.withLock { $0 }?.publish(event)
+    /// Runs `write`, which journals at most one event and hands it to the closure it is
+    /// given, and publishes that event in `seq` order with the taps written alongside.
+    ///
+    /// A place in the order is taken before `write` starts and given back however it
+    /// ends (nothing written, a refusal thrown), so a request's event never overtakes
+    /// an earlier tap's and a tap's never overtakes it. Events before ``attach(_:)``
+    /// are dropped: nobody can watch yet.
+    func writing<T>(_ write: (_ stored: @escaping @Sendable (EventLine) -> Void) async throws -> T) async rethrows -> T {
+        guard let server = server.withLock({ $0 }) else { return try await write { _ in } }
+        let ticket = server.reserve()
+        let handed = Mutex(false)
+        defer {
+            if !handed.withLock({ $0 }) { server.publish(nil, for: ticket) }
+        }
+        return try await write { line in
+            let first = handed.withLock { done in
+                defer { done = true }
+                return !done
+            }
+            if first { server.publish(line, for: ticket) }
+        }
     }
 }
 

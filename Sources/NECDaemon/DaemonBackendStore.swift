@@ -14,8 +14,9 @@ import ProtocolMapping
 struct DaemonBackendStore: DaemonBackend {
     let state: DaemonState
     let registry: ReaderRegistry
-    /// Where events this backend journals (VOIDED) go once stored: to every watcher.
-    var publish: @Sendable (EventLine) -> Void = { _ in }
+    /// Where events this backend journals (VOIDED, PAYMENT, manual TAP) go once stored:
+    /// to every watcher, in the journal's order.
+    var relay = EventRelay()
     var workers: StoreWorkers = .shared
 
     func storedEvents(after seq: Int64, limit: Int) async throws -> [EventLine] {
@@ -75,14 +76,15 @@ struct DaemonBackendStore: DaemonBackend {
 
     func void(seq: Int64) async throws -> VoidMessage {
         let current = state.snapshot
-        let publish = self.publish
         let outcome: VoidOutcome
         do {
-            // On the write worker, off the cooperative pool; the VOIDED event is published
-            // from inside the journal's order, like a tap.
-            outcome = try await workers.writes.run {
-                try current.store.void(seq: seq, at: Date(), policy: current.policy) { voided in
-                    publish(EventLine(seq: voided.seq, line: voided.protocolLine))
+            // On the write worker, off the cooperative pool; the VOIDED event takes its
+            // place in the publishing order like a tap's.
+            outcome = try await relay.writing { publish in
+                try await workers.writes.run {
+                    try current.store.void(seq: seq, at: Date(), policy: current.policy) { voided in
+                        publish(EventLine(seq: voided.seq, line: voided.protocolLine))
+                    }
                 }
             }
         } catch is JournalUnavailable {
@@ -97,6 +99,51 @@ struct DaemonBackendStore: DaemonBackend {
             throw RequestRefusal("no event \(seq) (never written, or pruned)")
         case .notToday(let day):
             throw RequestRefusal("event \(seq) is a lunch of \(day): only a lunch of today can be voided")
+        }
+    }
+
+    func redeem(pupil: String, lane: String?, peer: SocketPeer?) async throws -> EventLine {
+        let current = state.snapshot
+        let event = try await serviceRequest("redeem") { publish in
+            try current.store.redeem(
+                pupil: pupil, lane: lane, peerUID: peer?.uid, at: Date(), policy: current.policy
+            ) { stored in publish(EventLine(seq: stored.seq, line: stored.protocolLine)) }
+        }
+        return EventLine(seq: event.seq, line: event.protocolLine)
+    }
+
+    func charge(pupil: String, amount: Int, txn: String, lane: String?, peer: SocketPeer?) async throws -> EventLine {
+        let current = state.snapshot
+        let outcome = try await serviceRequest("charge") { publish in
+            try current.store.charge(
+                pupil: pupil, amount: amount, txn: txn, lane: lane, peerUID: peer?.uid, at: Date(), policy: current.policy
+            ) { stored in publish(EventLine(seq: stored.seq, line: stored.protocolLine)) }
+        }
+        return EventLine(seq: outcome.event.seq, line: outcome.event.protocolLine)
+    }
+
+    func refund(txn: String, peer: SocketPeer?) async throws -> EventLine {
+        let current = state.snapshot
+        let outcome = try await serviceRequest("refund") { publish in
+            try current.store.refund(txn: txn, peerUID: peer?.uid, at: Date(), policy: current.policy) { stored in
+                publish(EventLine(seq: stored.seq, line: stored.protocolLine))
+            }
+        }
+        return EventLine(seq: outcome.event.seq, line: outcome.event.protocolLine)
+    }
+
+    /// Runs a manual-service or payment write on the write worker, its event published in
+    /// the journal's order; a request the store refuses (a reused txn, nothing to refund)
+    /// becomes an ERROR the client reads.
+    private func serviceRequest<T: Sendable>(
+        _ command: String, _ body: @escaping @Sendable (_ publish: @escaping @Sendable (EventLine) -> Void) throws -> T
+    ) async throws -> T {
+        do {
+            return try await relay.writing { publish in
+                try await workers.writes.run { try body(publish) }
+            }
+        } catch let refused as ServiceRequestError {
+            throw RequestRefusal("\(command): \(refused)")
         }
     }
 }

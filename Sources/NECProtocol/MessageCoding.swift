@@ -21,10 +21,16 @@ public enum MessageCoding {
     }
 
     /// Reads a line the daemon sent.
-    /// - Parameter line: the line, with or without its `\n`.
+    ///
+    /// A `TAP`, `IDENTIFY` or `PAYMENT` the daemon could not store has no `seq`: a stream
+    /// of events resumes by `seq`, so it is refused unless `allowingUnstored` (the answer
+    /// to the request that caused it, e.g. a charge declined `unavailable`).
+    /// - Parameters:
+    ///   - line: the line, with or without its `\n`.
+    ///   - allowingUnstored: accept events without a `seq`.
     /// - Returns: the decoded message; ``DaemonMessage/unknown(_:)`` for a class this version does not name.
     /// - Throws: a decoding error when the line is not a well-formed message of its class.
-    public static func daemonMessage<Bytes: Collection<UInt8>>(from line: Bytes) throws -> DaemonMessage {
+    public static func daemonMessage<Bytes: Collection<UInt8>>(from line: Bytes, allowingUnstored: Bool = false) throws -> DaemonMessage {
         let data = Data(line)
         let decoder = JSONDecoder()
         let tag = try decoder.decode(ClassTag.self, from: data).messageClass
@@ -38,15 +44,23 @@ public enum MessageCoding {
         case .error: return .error(try decoder.decode(ErrorMessage.self, from: data))
         case .tap, .identify:
             let tap = try decoder.decode(TapEvent.self, from: data)
-            // A client resumes by `seq`: an event the daemon could not store is not one it can use.
-            guard tap.seq != nil else {
-                throw DecodingError.keyNotFound(
-                    TapEvent.CodingKeys.seq, .init(codingPath: [], debugDescription: "a \(tag) event without a seq"))
-            }
+            try requireSeq(tap.seq, of: tag, unlessAllowed: allowingUnstored)
             return .tap(tap)
         case .reader: return .reader(try decoder.decode(ReaderChangeEvent.self, from: data))
+        case .payment:
+            let payment = try decoder.decode(PaymentEvent.self, from: data)
+            try requireSeq(payment.seq, of: tag, unlessAllowed: allowingUnstored)
+            return .payment(payment)
+        case .voided: return .voided(try decoder.decode(VoidedEvent.self, from: data))
         default: return .unknown(tag)
         }
+    }
+
+    /// A client resumes by `seq`: an event the daemon could not store is not one a stream can use.
+    private static func requireSeq(_ seq: Int64?, of tag: MessageClass, unlessAllowed allowed: Bool) throws {
+        guard seq == nil, !allowed else { return }
+        throw DecodingError.keyNotFound(
+            TapEvent.CodingKeys.seq, .init(codingPath: [], debugDescription: "a \(tag) event without a seq"))
     }
 
     private struct ClassTag: Decodable {
@@ -75,6 +89,10 @@ public enum DaemonMessage: Hashable, Sendable {
     case tap(TapEvent)
     /// A `READER` event.
     case reader(ReaderChangeEvent)
+    /// A `PAYMENT` event: a charge or refund, or the answer to one (minor version 1).
+    case payment(PaymentEvent)
+    /// A `VOIDED` event (minor version 1).
+    case voided(VoidedEvent)
     /// A class this version does not know; skip it.
     case unknown(MessageClass)
 }

@@ -184,9 +184,11 @@ public struct CardInfo: Codable, Hashable, Sendable {
     }
 }
 
-/// A decided tap: class `TAP` on a till reader, `IDENTIFY` on a kiosk reader.
+/// A decided tap: class `TAP` on a till reader, `IDENTIFY` on a kiosk reader. From minor
+/// version 1 also a pupil served by hand (`redeem`): `"method":"manual"`, with no reader and
+/// no card.
 ///
-/// `{"class":"TAP","seq":42,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","lane":"till-1",
+/// `{"class":"TAP","seq":42,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","lane":"till-1","method":"card",
 /// "card":{"isrn":"633597013012345674","media":"desfire"},"decision":"authorised","kind":"lunch","pupil":"P0000042"}`
 public struct TapEvent: Codable, Hashable, Sendable {
     /// ``MessageClass/tap`` or ``MessageClass/identify``.
@@ -195,13 +197,16 @@ public struct TapEvent: Codable, Hashable, Sendable {
     /// could not store the event at all (a `declined`, `unavailable` tap): such a line is
     /// live only, and ``MessageCoding/daemonMessage(from:)`` refuses it.
     public var seq: Int64?
-    /// When the card was read, RFC 3339 UTC with milliseconds.
+    /// When the card was read (or the pupil served by hand), RFC 3339 UTC with milliseconds.
     public var time: String
-    /// The pcscd reader name.
+    /// The pcscd reader name; empty, and left off the wire, for a manual tap.
     public var reader: String
-    /// The lane label configured for the reader.
+    /// The lane label configured for the reader, or the one a `redeem` gave.
     public var lane: String?
-    /// What was read.
+    /// How the pupil was identified: by a card, or by hand. Absent from a daemon of
+    /// minor version 0, whose taps are all by card.
+    public var method: TapMethod?
+    /// What was read; empty, and left off the wire, for a manual tap.
     public var card: CardInfo
     /// Authorised or declined.
     public var decision: Decision
@@ -221,14 +226,18 @@ public struct TapEvent: Codable, Hashable, Sendable {
     /// Present and true when the list is past `max_list_age`.
     public var listStale: Bool?
 
+    /// Whether the pupil was served by hand: no reader and no card on the wire.
+    public var isManual: Bool { method == .manual }
+
     /// Creates a tap event.
     /// - Parameters:
     ///   - messageClass: `.tap` or `.identify`.
     ///   - seq: the journal sequence number.
     ///   - time: when the card was read.
-    ///   - reader: the reader name.
+    ///   - reader: the reader name (ignored for a manual tap).
     ///   - lane: the configured lane label.
-    ///   - card: what was read.
+    ///   - method: by card or by hand.
+    ///   - card: what was read (ignored for a manual tap).
     ///   - decision: authorised or declined.
     ///   - kind: what an authorisation allows.
     ///   - reason: why a tap was declined.
@@ -239,16 +248,18 @@ public struct TapEvent: Codable, Hashable, Sendable {
     ///   - listStale: whether the list is stale.
     public init(
         messageClass: MessageClass = .tap, seq: Int64?, time: String, reader: String, lane: String? = nil,
-        card: CardInfo, decision: Decision, kind: AuthorisationKind? = nil, reason: DeclineReason? = nil,
-        pupil: String? = nil, dailyLimit: Int? = nil, allergens: [String]? = nil, message: String? = nil,
-        listStale: Bool? = nil
+        method: TapMethod? = nil, card: CardInfo, decision: Decision, kind: AuthorisationKind? = nil,
+        reason: DeclineReason? = nil, pupil: String? = nil, dailyLimit: Int? = nil, allergens: [String]? = nil,
+        message: String? = nil, listStale: Bool? = nil
     ) {
         self.messageClass = messageClass
         self.seq = seq
         self.time = time
-        self.reader = reader
         self.lane = lane
-        self.card = card
+        self.method = method
+        let manual = method == .manual
+        self.reader = manual ? "" : reader
+        self.card = manual ? CardInfo() : card
         self.decision = decision
         self.kind = kind
         self.reason = reason
@@ -259,9 +270,66 @@ public struct TapEvent: Codable, Hashable, Sendable {
         self.listStale = listStale
     }
 
+    /// Creates a manual tap: a pupil a till picked by hand (`redeem`), with no reader and no card.
+    /// - Parameters: as ``init(messageClass:seq:time:reader:lane:method:card:decision:kind:reason:pupil:dailyLimit:allergens:message:listStale:)``.
+    public static func manual(
+        seq: Int64?, time: String, lane: String? = nil, decision: Decision, kind: AuthorisationKind? = nil,
+        reason: DeclineReason? = nil, pupil: String?, dailyLimit: Int? = nil, allergens: [String]? = nil,
+        message: String? = nil, listStale: Bool? = nil
+    ) -> TapEvent {
+        TapEvent(
+            seq: seq, time: time, reader: "", lane: lane, method: .manual, card: CardInfo(), decision: decision, kind: kind,
+            reason: reason, pupil: pupil, dailyLimit: dailyLimit, allergens: allergens, message: message, listStale: listStale)
+    }
+
     enum CodingKeys: String, CodingKey {
-        case messageClass = "class", seq, time, reader, lane, card, decision, kind, reason, pupil
+        case messageClass = "class", seq, time, reader, lane, method, card, decision, kind, reason, pupil
         case allergens, message, dailyLimit = "daily_limit", listStale = "list_stale"
+    }
+
+    /// Reads a tap; a manual one has no `reader` and no `card`, every other one has both.
+    public init(from decoder: any Decoder) throws {
+        let keys = try decoder.container(keyedBy: CodingKeys.self)
+        messageClass = try keys.decode(MessageClass.self, forKey: .messageClass)
+        seq = try keys.decodeIfPresent(Int64.self, forKey: .seq)
+        time = try keys.decode(String.self, forKey: .time)
+        lane = try keys.decodeIfPresent(String.self, forKey: .lane)
+        method = try keys.decodeIfPresent(TapMethod.self, forKey: .method)
+        if method == .manual {
+            reader = ""
+            card = CardInfo()
+        } else {
+            reader = try keys.decode(String.self, forKey: .reader)
+            card = try keys.decode(CardInfo.self, forKey: .card)
+        }
+        decision = try keys.decode(Decision.self, forKey: .decision)
+        kind = try keys.decodeIfPresent(AuthorisationKind.self, forKey: .kind)
+        reason = try keys.decodeIfPresent(DeclineReason.self, forKey: .reason)
+        pupil = try keys.decodeIfPresent(String.self, forKey: .pupil)
+        allergens = try keys.decodeIfPresent([String].self, forKey: .allergens)
+        message = try keys.decodeIfPresent(String.self, forKey: .message)
+        dailyLimit = try keys.decodeIfPresent(Int.self, forKey: .dailyLimit)
+        listStale = try keys.decodeIfPresent(Bool.self, forKey: .listStale)
+    }
+
+    /// Writes the keys in the documented order; a manual tap without `reader` and `card`.
+    public func encode(to encoder: any Encoder) throws {
+        var keys = encoder.container(keyedBy: CodingKeys.self)
+        try keys.encode(messageClass, forKey: .messageClass)
+        try keys.encodeIfPresent(seq, forKey: .seq)
+        try keys.encode(time, forKey: .time)
+        if !isManual { try keys.encode(reader, forKey: .reader) }
+        try keys.encodeIfPresent(lane, forKey: .lane)
+        try keys.encodeIfPresent(method, forKey: .method)
+        if !isManual { try keys.encode(card, forKey: .card) }
+        try keys.encode(decision, forKey: .decision)
+        try keys.encodeIfPresent(kind, forKey: .kind)
+        try keys.encodeIfPresent(reason, forKey: .reason)
+        try keys.encodeIfPresent(pupil, forKey: .pupil)
+        try keys.encodeIfPresent(allergens, forKey: .allergens)
+        try keys.encodeIfPresent(message, forKey: .message)
+        try keys.encodeIfPresent(dailyLimit, forKey: .dailyLimit)
+        try keys.encodeIfPresent(listStale, forKey: .listStale)
     }
 }
 

@@ -9,8 +9,10 @@
 public enum ProtocolVersion {
     /// The major version: changes only with an incompatible change.
     public static let major = 1
-    /// The minor version: grows when something optional is added. 1: `VOIDED` events and
-    /// the `list_untrusted` reason.
+    /// The minor version: grows when something optional is added. 1 (version 1.1): `VOIDED`
+    /// and `PAYMENT` events, the `redeem`, `charge` and `refund` requests, `method` on
+    /// `TAP` and `IDENTIFY`, and the reasons `list_untrusted`, `unknown_pupil`,
+    /// `outside_service`, `over_daily_limit`, `insufficient_funds` and `card_blocked`.
     public static let minor = 1
     /// The release of necd this module belongs to, sent in the `VERSION` banner.
     public static let release = "0.1.0"

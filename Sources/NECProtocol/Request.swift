@@ -17,6 +17,15 @@ public enum Request: Hashable, Sendable {
     case lookup(card: String)
     /// `{"cmd":"void","seq":42}`: release the lunch redeemed by event `seq`.
     case void(seq: Int64)
+    /// `{"cmd":"redeem","pupil":"P0000042","lane":"till-2"}`: serve a pupil picked by hand,
+    /// without a card (minor version 1). Answered with a `TAP` event, `"method":"manual"`.
+    case redeem(pupil: String, lane: String?)
+    /// `{"cmd":"charge","pupil":"P0000042","amount":235,"txn":"till2-000981","lane":"till-2"}`:
+    /// charge `amount` pence to a pupil's account (minor version 1). Answered with a `PAYMENT` event.
+    case charge(pupil: String, amount: Int, txn: String, lane: String?)
+    /// `{"cmd":"refund","txn":"till2-000981"}`: refund the charge the till made as `txn`
+    /// (minor version 1). Answered with a `PAYMENT` event of kind `refund`.
+    case refund(txn: String)
 
     /// Why a line is not a request. The daemon answers each with an `ERROR` and keeps the connection.
     public enum ParseError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -30,6 +39,8 @@ public enum Request: Hashable, Sendable {
         case missingField(command: String, field: String)
         /// A field has the wrong type or an impossible value.
         case invalidField(command: String, field: String)
+        /// A field breaks a rule a person can act on, e.g. an amount out of range.
+        case fieldRule(command: String, field: String, rule: String)
 
         /// The text sent back in the `ERROR` answer.
         public var description: String {
@@ -39,6 +50,7 @@ public enum Request: Hashable, Sendable {
             case .unknownCommand(let cmd): "unknown cmd \"\(Request.sanitised(cmd))\""
             case .missingField(let cmd, let field): "\(cmd): missing field \"\(field)\""
             case .invalidField(let cmd, let field): "\(cmd): invalid field \"\(field)\""
+            case .fieldRule(let cmd, let field, let rule): "\(cmd): invalid field \"\(field)\": \(rule)"
             }
         }
     }
@@ -51,8 +63,17 @@ public enum Request: Hashable, Sendable {
         case .status: "status"
         case .lookup: "lookup"
         case .void: "void"
+        case .redeem: "redeem"
+        case .charge: "charge"
+        case .refund: "refund"
         }
     }
+
+    /// The smallest and largest `amount` a `charge` may carry, in whole pence.
+    public static let amountRange = 1...100_000
+
+    /// The most characters a `pupil`, `txn` or `lane` in a request may have.
+    public static let maxIdentifierCharacters = 64
 
     /// Parses one line (without its `\n`). Unknown extra keys are ignored, so a client
     /// written for a later minor version still works where it asks for nothing new.
@@ -84,6 +105,18 @@ public enum Request: Hashable, Sendable {
         case "void":
             guard let seq = try fields.optionalSeq("seq", in: cmd) else { throw .missingField(command: cmd, field: "seq") }
             return .void(seq: seq)
+        case "redeem":
+            let pupil = try fields.identifier("pupil", in: cmd)
+            let lane = try fields.optionalIdentifier("lane", in: cmd)
+            return .redeem(pupil: pupil, lane: lane)
+        case "charge":
+            let pupil = try fields.identifier("pupil", in: cmd)
+            let amount = try fields.amount("amount", in: cmd)
+            let txn = try fields.identifier("txn", in: cmd)
+            let lane = try fields.optionalIdentifier("lane", in: cmd)
+            return .charge(pupil: pupil, amount: amount, txn: txn, lane: lane)
+        case "refund":
+            return .refund(txn: try fields.identifier("txn", in: cmd))
         default:
             throw .unknownCommand(cmd)
         }
@@ -98,6 +131,27 @@ public enum Request: Hashable, Sendable {
         case .status: #"{"cmd":"status"}"#
         case .lookup(let card): #"{"cmd":"lookup","card":\#(OrderedJSON.quoted(card))}"#
         case .void(let seq): #"{"cmd":"void","seq":\#(seq)}"#
+        case .redeem(let pupil, let lane):
+            #"{"cmd":"redeem","pupil":\#(OrderedJSON.quoted(pupil))"# + Self.laneKey(lane) + "}"
+        case .charge(let pupil, let amount, let txn, let lane):
+            #"{"cmd":"charge","pupil":\#(OrderedJSON.quoted(pupil)),"amount":\#(amount),"txn":\#(OrderedJSON.quoted(txn))"#
+                + Self.laneKey(lane) + "}"
+        case .refund(let txn): #"{"cmd":"refund","txn":\#(OrderedJSON.quoted(txn))}"#
+        }
+    }
+
+    private static func laneKey(_ lane: String?) -> String {
+        lane.map { #","lane":\#(OrderedJSON.quoted($0))"# } ?? ""
+    }
+
+    /// Whether `text` may be a `pupil`, `txn` or `lane` of a request: 1 to 64 printable
+    /// characters. Nothing invisible (controls, formatting and bidirectional characters,
+    /// private-use or unassigned code points), no white space but the plain space, and
+    /// none at either end, so what a till sends is what a person reads in a log.
+    public static func isPrintableIdentifier(_ text: String) -> Bool {
+        guard (1...maxIdentifierCharacters).contains(text.count), text.first != " ", text.last != " " else { return false }
+        return text.unicodeScalars.allSatisfy { scalar in
+            scalar == " " || (!scalar.properties.isWhitespace && EchoedText.safe(String(scalar), keepingQuotes: true) == String(scalar))
         }
     }
 
@@ -175,6 +229,31 @@ private struct RequestFields: Decodable {
         guard let value = values[field] else { throw .missingField(command: cmd, field: field) }
         guard case .bool(let flag) = value else { throw .invalidField(command: cmd, field: field) }
         return flag
+    }
+
+    func identifier(_ field: String, in cmd: String) throws(Request.ParseError) -> String {
+        guard let text = try optionalIdentifier(field, in: cmd) else { throw .missingField(command: cmd, field: field) }
+        return text
+    }
+
+    func optionalIdentifier(_ field: String, in cmd: String) throws(Request.ParseError) -> String? {
+        guard let value = values[field] else { return nil }
+        guard case .string(let text) = value else { throw .invalidField(command: cmd, field: field) }
+        guard Request.isPrintableIdentifier(text) else {
+            throw .fieldRule(command: cmd, field: field, rule: "1 to \(Request.maxIdentifierCharacters) printable characters, no spaces at either end")
+        }
+        return text
+    }
+
+    func amount(_ field: String, in cmd: String) throws(Request.ParseError) -> Int {
+        guard let value = values[field] else { throw .missingField(command: cmd, field: field) }
+        guard case .integer(let number) = value else {
+            throw .fieldRule(command: cmd, field: field, rule: "whole pence, an integer")
+        }
+        guard Request.amountRange.contains(Int(clamping: number)) else {
+            throw .fieldRule(command: cmd, field: field, rule: "whole pence from \(Request.amountRange.lowerBound) to \(Request.amountRange.upperBound)")
+        }
+        return Int(number)
     }
 
     func optionalSeq(_ field: String, in cmd: String) throws(Request.ParseError) -> Int64? {

@@ -45,6 +45,9 @@ public struct MessageClass: RawRepresentable, Codable, Hashable, Sendable, Custo
     public static let reader = MessageClass("READER")
     /// A till voided an earlier lunch (`voided` names its event); stored and replayed (minor version 1).
     public static let voided = MessageClass("VOIDED")
+    /// A charge or a refund, decided and stored; the answer to `charge` and `refund`, and an
+    /// event every watcher gets (minor version 1).
+    public static let payment = MessageClass("PAYMENT")
 }
 
 /// Declares an open string vocabulary: known values as constants, unknown ones kept.
@@ -120,6 +123,42 @@ public struct DeclineReason: OpenVocabulary {
     public static let listStale = DeclineReason(rawValue: "list_stale")
     /// Signed lists are required and the list in force is not signed by a trusted key (minor version 1).
     public static let listUntrusted = DeclineReason(rawValue: "list_untrusted")
+    /// A `redeem` or `charge` named a pupil on no row of the list (minor version 1).
+    public static let unknownPupil = DeclineReason(rawValue: "unknown_pupil")
+    /// A lunch asked for outside every lunch service window (minor version 1).
+    public static let outsideService = DeclineReason(rawValue: "outside_service")
+    /// A charge would take the day's spending past `daily_limit` (minor version 1).
+    public static let overDailyLimit = DeclineReason(rawValue: "over_daily_limit")
+    /// A charge is more than the pupil's `balance` (minor version 1).
+    public static let insufficientFunds = DeclineReason(rawValue: "insufficient_funds")
+    /// The card's ITSO directory says it is blocked, and the daemon checks it (minor version 1).
+    public static let cardBlocked = DeclineReason(rawValue: "card_blocked")
+}
+
+/// How a `TAP` or `IDENTIFY` came about (minor version 1).
+public struct TapMethod: OpenVocabulary {
+    /// The wire spelling.
+    public var rawValue: String
+    /// Creates a value from its wire spelling.
+    /// - Parameter rawValue: e.g. `"card"`.
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// A card was read on a reader.
+    public static let card = TapMethod(rawValue: "card")
+    /// A till picked the pupil by hand (`redeem`): no reader, no card.
+    public static let manual = TapMethod(rawValue: "manual")
+}
+
+/// What a `PAYMENT` event moves (minor version 1).
+public struct PaymentKind: OpenVocabulary {
+    /// The wire spelling.
+    public var rawValue: String
+    /// Creates a value from its wire spelling.
+    /// - Parameter rawValue: e.g. `"charge"`.
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// Money taken from the pupil's account.
+    public static let charge = PaymentKind(rawValue: "charge")
+    /// An earlier charge given back, whole.
+    public static let refund = PaymentKind(rawValue: "refund")
 }
 
 /// The kind of chip a card carries.

@@ -13,4 +13,10 @@ public struct RequestRefusal: Error, Hashable, Sendable, CustomStringConvertible
 
     /// The text sent to the client.
     public var description: String { message }
+
+    /// The refusal of a request this backend does not serve.
+    /// - Parameter command: the request's `cmd`.
+    public static func unsupported(_ command: String) -> RequestRefusal {
+        RequestRefusal("\(command): not supported by this backend")
+    }
 }

@@ -342,7 +342,7 @@ public actor SocketServer: Service {
 
         let session = SocketSession(
             outbox: outbox, inbox: inbox, registry: registry, backend: backend, configuration: configuration,
-            logger: logger
+            peer: peer, logger: logger
         )
         let writerLogger = logger
         await withDiscardingTaskGroup { group in

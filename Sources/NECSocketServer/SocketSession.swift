@@ -10,6 +10,8 @@ struct SocketSession: Sendable {
     let registry: SocketClientRegistry
     let backend: any DaemonBackend
     let configuration: SocketServerConfiguration
+    /// The client, as the kernel vouches for it; handed to requests that store who asked.
+    let peer: SocketPeer?
     let logger: Logger
 
     /// Answers requests until the client stops sending, breaks the line limit, or the connection closes.
@@ -73,6 +75,18 @@ struct SocketSession: Sendable {
             } catch {
                 refuse(error, command: "void")
             }
+        case .redeem(let pupil, let lane):
+            await answerWithEvent(command: request.command) {
+                try await backend.redeem(pupil: pupil, lane: lane, peer: peer)
+            }
+        case .charge(let pupil, let amount, let txn, let lane):
+            await answerWithEvent(command: request.command) {
+                try await backend.charge(pupil: pupil, amount: amount, txn: txn, lane: lane, peer: peer)
+            }
+        case .refund(let txn):
+            await answerWithEvent(command: request.command) {
+                try await backend.refund(txn: txn, peer: peer)
+            }
         }
         return watching
     }
@@ -115,6 +129,16 @@ struct SocketSession: Sendable {
         return registry.goLive(outbox, after: cursor)
     }
 
+    /// Sends the requester the event line the backend stored (and published to every
+    /// watcher), byte for byte as a replay would send it.
+    private func answerWithEvent(command: String, _ decide: () async throws -> EventLine) async {
+        do {
+            send(line: try await decide().line)
+        } catch {
+            refuse(error, command: command)
+        }
+    }
+
     private func refuse(_ error: any Error, command: String) {
         if let refusal = error as? RequestRefusal {
             // A backend may quote what the client sent; it reaches a person's screen clean.
@@ -127,7 +151,12 @@ struct SocketSession: Sendable {
 
     /// Queues a message. An answer that passes the bound drops the client, like an event would.
     private func send(_ message: some Encodable) {
-        if outbox.offer(ByteBuffer(bytes: MessageCoding.line(message))) == .overflowed {
+        send(line: MessageCoding.line(message))
+    }
+
+    /// Queues an encoded line, with its `\n`.
+    private func send(line: [UInt8]) {
+        if outbox.offer(ByteBuffer(bytes: line)) == .overflowed {
             logger.notice("client dropped: its backlog passed the bound")
             registry.remove(outbox)
         }

@@ -12,6 +12,13 @@ public final class InMemoryBackend: DaemonBackend {
         var nextSeq: Int64 = 1
         var readers: [ReaderInfo] = []
         var cards: [String: LookupMessage] = [:]
+        var pupils: [String: LookupMessage] = [:]
+        var payments: [String: PaymentAnswer] = [:]
+        var refunds: [String: PaymentAnswer] = [:]
+        var charges: [String: StoredCharge] = [:]
+        var refunded: Set<String> = []
+        var redeemers: [Int64: UInt32?] = [:]
+        var publish: @Sendable (EventLine) -> Void = { _ in }
         var redeemed: Set<Int64> = []
         var storedEventsCalls = 0
         var holding = false
@@ -31,6 +38,82 @@ public final class InMemoryBackend: DaemonBackend {
             $0.cards = cards
         }
     }
+
+    /// What a `charge` for a pupil is answered: the decision and figures a test chose. The
+    /// backend applies no rules of its own; it fills in the request's values, stores the event
+    /// and hands it back.
+    public struct PaymentAnswer: Sendable, Hashable {
+        /// Authorised or declined.
+        public var decision: Decision
+        /// Why it is declined.
+        public var reason: DeclineReason?
+        /// `spent_today` to send.
+        public var spentToday: Int?
+        /// `remaining_today` to send.
+        public var remainingToday: Int?
+        /// `balance` to send.
+        public var balance: Int?
+        /// False for a charge that cannot be stored (a full disk): its event has no `seq`,
+        /// is neither kept nor published, and its `txn` stays unused.
+        public var stored: Bool
+
+        /// Creates an answer.
+        /// - Parameters: the event's values, see the properties.
+        public init(
+            decision: Decision, reason: DeclineReason? = nil, spentToday: Int? = nil, remainingToday: Int? = nil,
+            balance: Int? = nil, stored: Bool = true
+        ) {
+            (self.decision, self.reason) = (decision, reason)
+            (self.spentToday, self.remainingToday, self.balance, self.stored) = (spentToday, remainingToday, balance, stored)
+        }
+    }
+
+    /// A charge as stored: what it was asked with, and its event.
+    private struct StoredCharge {
+        var pupil: String
+        var amount: Int
+        var event: PaymentEvent
+        var line: EventLine
+    }
+
+    /// The time every event this backend makes carries, so tests can compare whole lines.
+    public static let eventTime = "2026-11-27T12:00:00.000Z"
+
+    /// Where the events `redeem`, `charge` and `refund` store go once stored, as the
+    /// daemon's backend publishes them: give it ``SocketServer/publish(_:)``.
+    /// - Parameter publish: called with each stored event's line.
+    public func publishStoredEvents(to publish: @escaping @Sendable (EventLine) -> Void) {
+        state.withLock { $0.publish = publish }
+    }
+
+    /// Makes `redeem` for `pupil` answer with this decision (as a manual `TAP`), and
+    /// `charge` for `pupil` with `payment`, and a refund of one of its authorised charges
+    /// with `refund` (authorised, with no figures, when not given). Pupils never configured
+    /// are refused.
+    /// - Parameters:
+    ///   - pupil: the pupil reference.
+    ///   - decision: the decision, kind, reason and row values a manual tap gets; its `card` is ignored.
+    ///   - payment: the answer a charge gets.
+    ///   - refund: the answer a refund gets.
+    public func configure(
+        pupil: String, decision: LookupMessage? = nil, payment: PaymentAnswer? = nil, refund: PaymentAnswer? = nil
+    ) {
+        state.withLock { state in
+            if let decision { state.pupils[pupil] = decision }
+            if let payment { state.payments[pupil] = payment }
+            if let refund { state.refunds[pupil] = refund }
+        }
+    }
+
+    /// The uid of the peer that asked for the manual tap stored as event `seq` (nil inside
+    /// when the server could not read the peer's credentials; nil outside when there is no
+    /// such manual tap).
+    public func redeemer(ofEvent seq: Int64) -> UInt32?? {
+        state.withLock { $0.redeemers[seq] }
+    }
+
+    /// How many charges were stored (a retried `txn` is one).
+    public var storedCharges: Int { state.withLock { $0.charges.count } }
 
     /// From now on, `status` requests wait (without holding a thread) until released: a
     /// backend that is slow to answer, as a database waiting for a lock is.
@@ -131,6 +214,71 @@ public final class InMemoryBackend: DaemonBackend {
             throw RequestRefusal("lookup: \"card\" is not an 18-digit ISRN or a hex UID")
         }
         return LookupMessage(card: CardInfo(isrn: card), decision: .declined, reason: .unknownCard)
+    }
+
+    public func redeem(pupil: String, lane: String?, peer: SocketPeer?) async throws -> EventLine {
+        let (line, publish) = try state.withLock { state throws(RequestRefusal) in
+            guard let answer = state.pupils[pupil] else { throw RequestRefusal("redeem: no answer configured for this pupil") }
+            let seq = state.nextSeq
+            let event = TapEvent.manual(
+                seq: seq, time: Self.eventTime, lane: lane, decision: answer.decision, kind: answer.kind, reason: answer.reason,
+                pupil: pupil, dailyLimit: answer.dailyLimit, allergens: answer.allergens, message: answer.message,
+                listStale: answer.listStale)
+            let line = store(event, in: &state)
+            state.redeemers[seq] = .some(peer?.uid)
+            if answer.decision == .authorised, answer.kind == .lunch { state.redeemed.insert(seq) }
+            return (line, state.publish)
+        }
+        publish(line)
+        return line
+    }
+
+    public func charge(pupil: String, amount: Int, txn: String, lane: String?, peer: SocketPeer?) async throws -> EventLine {
+        let (line, publish) = try state.withLock { state throws(RequestRefusal) -> (EventLine, (@Sendable (EventLine) -> Void)?) in
+            if let earlier = state.charges[txn] {
+                guard earlier.pupil == pupil, earlier.amount == amount else {
+                    throw RequestRefusal("charge: txn \"\(txn)\" was already used for another pupil or amount")
+                }
+                // A retry: the stored event again, nothing charged, nothing published.
+                return (earlier.line, nil)
+            }
+            guard let answer = state.payments[pupil] else { throw RequestRefusal("charge: no answer configured for this pupil") }
+            let event = PaymentEvent(
+                seq: answer.stored ? state.nextSeq : nil, time: Self.eventTime, lane: lane, txn: txn, pupil: pupil, kind: .charge, amount: amount,
+                decision: answer.decision, reason: answer.reason, spentToday: answer.spentToday,
+                remainingToday: answer.remainingToday, balance: answer.balance)
+            guard answer.stored else { return (EventLine(seq: nil, line: MessageCoding.line(event)), nil) }
+            let line = store(event, in: &state)
+            state.charges[txn] = StoredCharge(pupil: pupil, amount: amount, event: event, line: line)
+            return (line, state.publish)
+        }
+        publish?(line)
+        return line
+    }
+
+    public func refund(txn: String, peer: SocketPeer?) async throws -> EventLine {
+        let (line, publish) = try state.withLock { state throws(RequestRefusal) in
+            guard let charge = state.charges[txn], charge.event.decision == .authorised else {
+                throw RequestRefusal("refund: no authorised charge with txn \"\(txn)\"")
+            }
+            guard state.refunded.insert(txn).inserted else { throw RequestRefusal("refund: txn \"\(txn)\" was already refunded") }
+            let answer = state.refunds[charge.pupil] ?? PaymentAnswer(decision: .authorised)
+            let event = PaymentEvent(
+                seq: state.nextSeq, time: Self.eventTime, lane: charge.event.lane, txn: txn, pupil: charge.pupil, kind: .refund,
+                amount: charge.amount, decision: answer.decision, reason: answer.reason, spentToday: answer.spentToday,
+                remainingToday: answer.remainingToday, balance: answer.balance)
+            return (store(event, in: &state), state.publish)
+        }
+        publish(line)
+        return line
+    }
+
+    /// Appends an event to the journal with the next `seq` (which `event` already carries).
+    private func store(_ event: some Encodable, in state: inout State) -> EventLine {
+        let line = EventLine(seq: state.nextSeq, line: MessageCoding.line(event))
+        state.nextSeq += 1
+        state.events.append(line)
+        return line
     }
 
     public func void(seq: Int64) async throws -> VoidMessage {

@@ -47,6 +47,12 @@ public final class RawSocket: @unchecked Sendable {
         }
     }
 
+    /// Takes over a connected descriptor (one `accept` gave), closing it when done.
+    /// - Parameter descriptor: a connected stream socket.
+    public init(adopting descriptor: CInt) {
+        self.descriptor = descriptor
+    }
+
     deinit { close() }
 
     /// Writes every byte.
@@ -76,8 +82,12 @@ public final class RawSocket: @unchecked Sendable {
     }
 
     /// The next line without its newline; nil at end of input.
+    ///
+    /// The default bound only stops a test that would otherwise hang: it is far above
+    /// any answer's time, since the whole suite runs its socket tests in parallel on two
+    /// cores and a line can wait seconds for a thread there.
     /// - Throws: ``Failure`` when nothing completes a line within `timeout`.
-    public func readLine(timeout: Duration = .seconds(10)) throws -> String? {
+    public func readLine(timeout: Duration = .seconds(60)) throws -> String? {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let newline = buffer.firstIndex(of: 0x0A) {
@@ -92,7 +102,7 @@ public final class RawSocket: @unchecked Sendable {
 
     /// Every line until the peer closes; what is left without a newline is returned as a last line.
     /// - Throws: ``Failure`` when the peer does not close within `timeout`.
-    public func readToEnd(timeout: Duration = .seconds(10)) throws -> [String] {
+    public func readToEnd(timeout: Duration = .seconds(60)) throws -> [String] {
         let deadline = ContinuousClock.now + timeout
         while !sawEndOfInput { try fill(until: deadline) }
         var lines = buffer.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
@@ -149,9 +159,10 @@ public struct ConditionTimedOut: Error, CustomStringConvertible {
 
 /// Waits until `condition` holds, checking every few milliseconds; throws (naming
 /// `what`) when it does not within `timeout`. For state the code under test cannot
-/// announce, such as a connection count after a client left.
+/// announce, such as a connection count after a client left. The default bound, like
+/// ``RawSocket/readLine(timeout:)``'s, only stops a hang.
 public func waitUntil(
-    _ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool
+    _ what: String, timeout: Duration = .seconds(60), _ condition: @Sendable () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
     while try await !condition() {

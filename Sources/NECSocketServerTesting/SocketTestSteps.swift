@@ -63,6 +63,8 @@ extension DaemonMessage {
         case .error: "ERROR"
         case .tap(let tap): tap.messageClass.rawValue
         case .reader: "READER"
+        case .payment: "PAYMENT"
+        case .voided: "VOIDED"
         case .unknown(let messageClass): messageClass.rawValue
         }
     }

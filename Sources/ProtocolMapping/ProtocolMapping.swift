@@ -11,6 +11,7 @@ extension StoredEvent {
         switch eventClass {
         case .voided: MessageCoding.line(VoidedEvent(self))
         case .tap, .identify, .lookup: MessageCoding.line(TapEvent(self))
+        case .payment: MessageCoding.line(PaymentEvent(self))
         }
     }
 }
@@ -22,8 +23,24 @@ extension TapEvent {
         self.init(
             messageClass: MessageClass(event.eventClass.rawValue), seq: event.seq,
             time: UTCTimestamp.string(millis: event.timeMillis), reader: event.reader, lane: event.lane,
+            method: event.method.map { TapMethod(rawValue: $0.rawValue) },
             card: CardInfo(event.card), decision: NECProtocol.Decision(event.verdict.decision))
         carry(event.verdict)
+    }
+}
+
+extension PaymentEvent {
+    /// A charge or refund as its `PAYMENT` line says it.
+    /// - Parameter event: a stored payment (`payment` set).
+    public init(_ event: StoredEvent) {
+        let payment = event.payment ?? PaymentFields(txn: "", kind: .charge, amount: 0)
+        self.init(
+            seq: event.seq, time: UTCTimestamp.string(millis: event.timeMillis), lane: event.lane, txn: payment.txn,
+            pupil: event.verdict.pupil ?? "", kind: PaymentKind(rawValue: payment.kind.rawValue), amount: payment.amount,
+            decision: NECProtocol.Decision(event.verdict.decision),
+            reason: event.verdict.reason.map(NECProtocol.DeclineReason.init),
+            spentToday: payment.spentToday, remainingToday: payment.remainingToday, balance: payment.balance,
+            listStale: event.verdict.listStale ? true : nil)
     }
 }
 

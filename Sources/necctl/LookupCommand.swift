@@ -47,7 +47,7 @@ struct LookupCommand: ParsableCommand {
         if let isrn = r.card.isrn { lines.append(("card", ISRN(unchecked: isrn).grouped)) }
         if let uid = r.card.uid { lines.append(("uid", uid)) }
         let outcome = v.decision == .authorised
-            ? "authorised, \(v.kind?.rawValue ?? "")" + (v.dailyLimit.map { " (daily limit \(pence($0)))" } ?? "")
+            ? "authorised, \(v.kind?.rawValue ?? "")" + (v.dailyLimit.map { " (daily limit \(Pence.pounds($0)))" } ?? "")
             : "declined, \(v.reason?.rawValue ?? "")"
         lines.append(("decision", outcome))
         if let pupil = v.pupil { lines.append(("pupil", pupil)) }
@@ -56,6 +56,4 @@ struct LookupCommand: ParsableCommand {
         if v.listStale { lines.append(("list", "STALE: import a current list")) }
         return lines.map { $0.0.padding(toLength: 10, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
     }
-
-    static func pence(_ p: Int) -> String { "£\(p / 100).\(String(format: "%02d", p % 100))" }
 }

@@ -7,10 +7,10 @@ import Foundation
 struct NecCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "necctl",
-        abstract: "Look at readers and cards, manage necd's entitlement list, and look cards up.",
+        abstract: "Look at readers and cards, manage necd's entitlement list, look cards up and list payments.",
         subcommands: [
             ReadersCommand.self, ScanCommand.self, ListCommand.self, LookupCommand.self,
-            SimulateCommand.self, WatchCommand.self, DoctorCommand.self, DebugInfoCommand.self,
+            SimulateCommand.self, WatchCommand.self, PaymentsCommand.self, DoctorCommand.self, DebugInfoCommand.self,
         ]
     )
 

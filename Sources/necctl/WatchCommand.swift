@@ -13,10 +13,12 @@ import Synchronization
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
-        abstract: "Follow necd's events: taps, kiosk identifications and reader changes.",
+        abstract: "Follow necd's events: taps, kiosk identifications, payments, voids and reader changes.",
         discussion: """
             On a terminal, one coloured line per event in fixed columns: time, seq, lane or reader, \
-            card, what happened in words, pupil and notes. With --json, the daemon's protocol lines, \
+            card (or how the pupil was served), what happened in words, pupil and notes; a charge or \
+            refund shows its amount in pounds and pence, the day's spending and the balance. \
+            With --json, the daemon's protocol lines, \
             one JSON object per line. Card numbers, UIDs and pupil references are masked in both \
             (633597******5674) unless --show-card-numbers is given. \
             Reconnects by itself when necd restarts, without losing or repeating a stored event, \
@@ -88,6 +90,8 @@ struct WatchCommand: AsyncParsableCommand {
         switch event {
         case .tap(let tap): tap.reader == name || tap.lane == name
         case .reader(let change): change.name == name
+        case .payment(let payment): payment.lane == name
+        case .voided(let voided): voided.lane == name
         }
     }
 }
@@ -140,9 +144,9 @@ struct EventFormat {
     var timeZone: TimeZone
     var showCardNumbers = false
 
-    private static let green = "\u{1B}[32m"
-    private static let red = "\u{1B}[31m"
-    private static let yellow = "\u{1B}[33m"
+    static let green = "\u{1B}[32m"
+    static let red = "\u{1B}[31m"
+    static let yellow = "\u{1B}[33m"
     private static let reset = "\u{1B}[0m"
 
     /// Column widths. A value longer than its column (a reader name of 30 characters) pushes
@@ -156,6 +160,8 @@ struct EventFormat {
         switch event {
         case .tap(let tap): MessageCoding.line(showCardNumbers ? tap : Self.masked(tap))
         case .reader(let change): MessageCoding.line(change)
+        case .payment(let payment): MessageCoding.line(showCardNumbers ? payment : Self.masked(payment))
+        case .voided(let voided): MessageCoding.line(showCardNumbers ? voided : Self.masked(voided))
         }
     }
 
@@ -173,12 +179,12 @@ struct EventFormat {
         case .tap(let tap):
             var columns = [
                 clock(tap.time), Self.right(tap.seq.map { "#\($0)" } ?? "", Self.seqWidth), Self.left(tap.lane ?? tap.reader, Self.whereWidth),
-                Self.left(card(tap.card), cardWidth),
+                Self.left(tap.isManual ? Self.byHand : card(tap.card), cardWidth),
             ]
             let entitled = tap.decision == .authorised
             columns.append(paint(Self.outcome(tap), entitled ? Self.green : Self.red))
             if let pupil = tap.pupil { columns.append("pupil " + (showCardNumbers ? pupil : ISRN.mask(pupil))) }
-            if let limit = tap.dailyLimit { columns.append("daily limit \(LookupCommand.pence(limit))") }
+            if let limit = tap.dailyLimit { columns.append("daily limit \(Pence.pounds(limit))") }
             if let allergens = tap.allergens, !allergens.isEmpty { columns.append("allergens: " + allergens.joined(separator: ", ")) }
             if let message = tap.message { columns.append("\"\(message)\"") }
             if tap.listStale == true && tap.reason != .listStale { columns.append(paint("list out of date", Self.yellow)) }
@@ -192,6 +198,10 @@ struct EventFormat {
                 paint(text, Self.yellow),
             ]
             return columns.joined(separator: "  ")
+        case .payment(let payment):
+            return line(payment)
+        case .voided(let voided):
+            return line(voided)
         }
     }
 
@@ -239,7 +249,11 @@ struct EventFormat {
         case .alreadyRedeemed: "already had today's lunch"
         case .unavailable: "could not be recorded (necd's database is unavailable)"
         case .listStale: "the list is out of date"
-        case DeclineReason(rawValue: "list_untrusted"): "the list in force is not signed by a trusted key"
+        case .listUntrusted: "the list in force is not signed by a trusted key"
+        case .unknownPupil: "pupil not on the list"
+        case .outsideService: "outside the lunch service hours"
+        case .overDailyLimit: "over the daily limit"
+        case .insufficientFunds: "not enough money in the account"
         default: words(reason.rawValue)
         }
     }
@@ -254,25 +268,25 @@ struct EventFormat {
     }
 
     /// A protocol code a newer daemon may send, readable: `some_code` becomes `some code`.
-    private static func words(_ code: String) -> String {
+    static func words(_ code: String) -> String {
         code.replacingOccurrences(of: "_", with: " ")
     }
 
-    private static func left(_ text: String, _ width: Int) -> String {
+    static func left(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 
-    private static func right(_ text: String, _ width: Int) -> String {
+    static func right(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
     }
 
-    private func paint(_ text: String, _ code: String) -> String {
+    func paint(_ text: String, _ code: String) -> String {
         colour ? code + text + Self.reset : text
     }
 
     /// The event's time (RFC 3339 UTC) as local HH:mm:ss in necd's zone; now for READER
     /// events, which carry no time.
-    private func clock(_ rfc3339: String?) -> String {
+    func clock(_ rfc3339: String?) -> String {
         var date = Date()
         if let rfc3339 {
             let parser = ISO8601DateFormatter()

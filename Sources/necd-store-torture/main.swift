@@ -7,6 +7,10 @@
 //   necd-store-torture decide-latency DB CARDS N|STOPFILE GAP_MS
 //                                                  decide taps GAP_MS apart, N of them or until STOPFILE
 //                                                  exists; print their count and p50/p99/max in ms
+//   necd-store-torture charge-loop DB PUPILS N RUN DAY
+//                                                  N charges, retries and refunds for pupils from PUPILS
+//                                                  (one per line), txns named RUN-i, on day DAY after
+//                                                  2026-11-23; one line on standard output per answer
 import Entitlements
 import Foundation
 import NECCard
@@ -148,6 +152,59 @@ func decideLatency(db: String, cardsFile: String, until: String, gapMillis: Int)
     print("taps=\(samples.count) unavailable=\(unavailable) p50=\(percentile(0.5)) p99=\(percentile(0.99)) max=\(percentile(1))")
 }
 
+/// Charges (amounts 1-300p), with now and then a retry of an earlier charge of this run
+/// or a refund of one, as tills make them; killed at random moments by the test. Each
+/// answer is written to standard output in one write, after the store returned it (so
+/// committed): `charge TXN PUPIL AMOUNT SEQ DECISION`, `retry TXN PUPIL AMOUNT SEQ DECISION`
+/// or `refund TXN SEQ`. A refused request is a bug here (exit 2).
+func chargeLoop(db: String, pupilsFile: String, count: Int, run: String, day: Int) {
+    let pupils = cards(at: pupilsFile)
+    guard !pupils.isEmpty, let store = try? EntitlementStore(path: db) else { fail("cannot open \(db)") }
+    let policy = DecisionPolicy()
+    var rng = SystemRandomNumberGenerator()
+    var charged: [(txn: String, pupil: String, amount: Int, authorised: Bool)] = []
+    var refunded: Set<String> = []
+    let dayStart = baseTime.addingTimeInterval(Double(day) * 86_400)
+    func say(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        guard write(1, bytes, bytes.count) == bytes.count else { fail("cannot write to standard output") }
+    }
+    for i in 0..<count {
+        let at = dayStart.addingTimeInterval(Double(i) / 1000)
+        let roll = Int.random(in: 0..<10, using: &rng)
+        let refundable = charged.filter { $0.authorised && !refunded.contains($0.txn) }
+        do {
+            if roll == 0, let earlier = charged.randomElement(using: &rng) {
+                let outcome = try store.charge(
+                    pupil: earlier.pupil, amount: earlier.amount, txn: earlier.txn, lane: "till-\(i % 2)", peerUID: 0,
+                    at: at, policy: policy)
+                guard outcome.isRetry, let seq = outcome.event.seq else { fail("a retry was decided again: \(wireText(outcome.event))") }
+                say("retry \(earlier.txn) \(earlier.pupil) \(earlier.amount) \(seq) \(outcome.event.decision.rawValue)")
+            } else if roll == 1, let charge = refundable.randomElement(using: &rng) {
+                let outcome = try store.refund(txn: charge.txn, peerUID: 0, at: at, policy: policy)
+                guard outcome.event.decision == .authorised, let seq = outcome.event.seq else {
+                    fail("refund not stored: \(wireText(outcome.event))")
+                }
+                refunded.insert(charge.txn)
+                say("refund \(charge.txn) \(seq)")
+            } else {
+                let txn = "\(run)-\(i)"
+                let pupil = pupils.randomElement(using: &rng)!
+                let amount = Int.random(in: 1...300, using: &rng)
+                let outcome = try store.charge(
+                    pupil: pupil, amount: amount, txn: txn, lane: "till-\(i % 2)", peerUID: 0, at: at, policy: policy)
+                guard let seq = outcome.event.seq, outcome.event.reason != .unavailable else {
+                    fail("charge not stored: \(wireText(outcome.event))")
+                }
+                charged.append((txn, pupil, amount, outcome.event.decision == .authorised))
+                say("charge \(txn) \(pupil) \(amount) \(seq) \(outcome.event.decision.rawValue)")
+            }
+        } catch {
+            fail("refused: \(error)")
+        }
+    }
+}
+
 extension StoredEvent {
     var isLunchStored: Bool { seq != nil && verdict.isLunch }
 }
@@ -160,6 +217,11 @@ case "disk-full" where args.count == 4:
     diskFull(dir: args[2], list: args[3])
 case "decide-latency" where args.count == 6:
     decideLatency(db: args[2], cardsFile: args[3], until: args[4], gapMillis: Int(args[5]) ?? 5)
+case "charge-loop" where args.count == 7:
+    chargeLoop(db: args[2], pupilsFile: args[3], count: Int(args[4]) ?? 1000, run: args[5], day: Int(args[6]) ?? 0)
 default:
-    fail("usage: necd-store-torture redeem-loop DB CARDS N | disk-full DIR LIST | decide-latency DB CARDS N|STOPFILE GAP_MS")
+    fail("""
+        usage: necd-store-torture redeem-loop DB CARDS N | disk-full DIR LIST | decide-latency DB CARDS N|STOPFILE GAP_MS
+               | charge-loop DB PUPILS N RUN DAY
+        """)
 }

@@ -155,16 +155,8 @@ extension DaemonEndToEndTests {
         let d = try DaemonFixture()
         try await d.start()
         let watch = try d.watcher()
-        // Another process takes SQLite's write lock and keeps it until it is killed.
-        let holder = try ChildProcess("/usr/bin/python3", ["-c", """
-            import sqlite3, sys, time
-            db = sqlite3.connect(sys.argv[1], isolation_level=None)
-            db.execute("BEGIN IMMEDIATE")
-            print("locked", flush=True)
-            time.sleep(600)
-            """, d.databasePath])
-        let said = await holder.waitForLines(1, timeout: .seconds(10))
-        try #require(said == ["locked"], "the lock holder said \(said), \(holder.stderr)")
+        // Another process takes SQLite's write lock and keeps it until it is stopped.
+        let holder = try await d.holdingTheWriteLock()
         try await d.tap(DaemonFixture.card(DaemonFixture.lunchCard), port: d.tillPort)
         // necd waits a tap's worth for the lock, not ten seconds: the 6 s only guards a hang.
         let blocked = try d.decision(watch, timeout: .seconds(6))

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import NECCard
 @testable import Entitlements
 
@@ -58,6 +59,37 @@ enum Fixture {
             try store.importList(path: dir + "/list.csv", at: at)
         }
         return (store, dir)
+    }
+
+    /// `count` more store connections to the database at `path`, as that many processes
+    /// would have, for tests of many deciding at once.
+    static func connections(_ count: Int, to path: String) throws -> [EntitlementStore] {
+        try (0..<count).map { _ in try EntitlementStore(path: path) }
+    }
+
+    /// Runs `body` while another connection, as another process would, holds the write
+    /// lock of the database at `path` (an IMMEDIATE transaction begun and kept open).
+    static func whileWriteLocked<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        let other = try DatabaseQueue(path: path)
+        let holding = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let released = DispatchSemaphore(value: 0)
+        let holder = Thread {
+            try? other.writeWithoutTransaction { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                holding.signal()
+                release.wait()
+                try db.execute(sql: "ROLLBACK")
+            }
+            released.signal()
+        }
+        holder.start()
+        holding.wait()
+        defer {
+            release.signal()
+            released.wait()
+        }
+        return try body()
     }
 
     /// An instant from an ISO-8601 UTC text.

@@ -12,7 +12,8 @@ import Testing
     @Test func spacesAroundFieldsAreTrimmed() throws {
         let (store, dir) = try Fixture.store()
         let text = "card,pupil,entitlement,status,valid_until,daily_limit,message\n"
-            + "\(Fixture.isrn(1)),TEST-0000001,fsm,,,,\n"
+            // A pupil's columns agree on all its rows (only status is the card's).
+            + "\(Fixture.isrn(1)),TEST-0000001,fsm,,2027-06-30,,\n"
             + "  \(Fixture.uid(1)) ,TEST-0000001 , fsm ,active , 2027-06-30,,\n"
             + "\(Fixture.isrn(2)),\u{A0}TEST-0000002\u{3000},\tpaid, hotlisted,, 250 , Halal \n"
         Fixture.write(text, to: dir + "/list.csv")
@@ -28,8 +29,7 @@ import Testing
         #expect(two.reason == .hotlisted && two.pupil == "TEST-0000002")
         let stored = try store.pool.read { db in
             try Row.fetchOne(db, sql: """
-                SELECT card, pupil, entitlement, hotlisted, valid_from, valid_until, daily_limit, allergens, message
-                FROM list_row WHERE card = ?
+                SELECT \(EntitlementStore.listRowColumns) FROM list_row WHERE card = ?
                 """, arguments: [Fixture.isrn(2)])
         }
         let row = EntitlementStore.listRow(try #require(stored))

@@ -19,9 +19,9 @@ import Testing
         var id = CardIdentity(media: .desfire, uid: Hex.bytes("04A1B2C3D4E580"), isrn: try ISRN("633597013012345674"))
         id.expiry = CivilDate(iso: "2030-07-31")
         let e = store.decide(id, reader: "ACS ACR1252 01 00", lane: "till-1", role: .till, at: now, policy: Fixture.policy)
-        #expect(wireText(e) == #"{"class":"TAP","seq":1,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","lane":"till-1","card":{"isrn":"633597013012345674","uid":"04A1B2C3D4E580","media":"desfire","expiry":"2030-07-31"},"decision":"authorised","kind":"lunch","pupil":"P0000042","allergens":["milk"],"message":"Say \"hi\", \\ please"}"#)
+        #expect(wireText(e) == #"{"class":"TAP","seq":1,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","lane":"till-1","method":"card","card":{"isrn":"633597013012345674","uid":"04A1B2C3D4E580","media":"desfire","expiry":"2030-07-31"},"decision":"authorised","kind":"lunch","pupil":"P0000042","allergens":["milk"],"message":"Say \"hi\", \\ please"}"#)
         let again = store.decide(id, reader: "ACS ACR1252 01 00", lane: nil, role: .till, at: now, policy: Fixture.policy)
-        #expect(wireText(again) == #"{"class":"TAP","seq":2,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","card":{"isrn":"633597013012345674","uid":"04A1B2C3D4E580","media":"desfire","expiry":"2030-07-31"},"decision":"declined","reason":"already_redeemed","pupil":"P0000042","allergens":["milk"],"message":"Say \"hi\", \\ please"}"#)
+        #expect(wireText(again) == #"{"class":"TAP","seq":2,"time":"2026-11-27T12:01:02.123Z","reader":"ACS ACR1252 01 00","method":"card","card":{"isrn":"633597013012345674","uid":"04A1B2C3D4E580","media":"desfire","expiry":"2030-07-31"},"decision":"declined","reason":"already_redeemed","pupil":"P0000042","allergens":["milk"],"message":"Say \"hi\", \\ please"}"#)
         // Replay gives the same bytes as live.
         let replay = try store.events(after: 0, limit: 10)
         #expect(replay.map { wireText($0) } == [wireText(e), wireText(again)])

@@ -24,31 +24,19 @@ import Testing
 
     @Test func aWriteLockHeldByAnotherConnectionDeclinesUnavailableAndReadsGoOn() throws {
         let (store, _) = try Fixture.store(list: Fixture.twoCardList(pupils: 2), at: now)
-        // Another connection (as another process would) starts a write and keeps it.
-        let other = try DatabaseQueue(path: store.path)
-        let holding = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        let holder = Thread {
-            try? other.writeWithoutTransaction { db in
-                try db.execute(sql: "BEGIN IMMEDIATE")
-                holding.signal()
-                release.wait()
-                try db.execute(sql: "ROLLBACK")
-            }
-        }
-        holder.start()
-        holding.wait()
         let card = Fixture.identity(isrn: Fixture.isrn(1))
-        let blocked = finished(within: 5) {
-            store.decide(card, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: self.now, policy: Fixture.policy)
+        // Another connection (as another process would) starts a write and keeps it.
+        try Fixture.whileWriteLocked(store.path) {
+            let blocked = finished(within: 5) {
+                store.decide(card, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: self.now, policy: Fixture.policy)
+            }
+            #expect(blocked?.verdict == .declined(.unavailable))
+            // It could not be journalled either (the lock is still held): not replayable.
+            #expect(blocked?.seq == nil)
+            // A lookup reads, and reading never waits for the writer.
+            let looked = finished(within: 5) { try? store.lookup(card, at: self.now, policy: Fixture.policy).verdict.kind }
+            #expect(looked == .some(.lunch))
         }
-        #expect(blocked?.verdict == .declined(.unavailable))
-        // It could not be journalled either (the lock is still held): not replayable.
-        #expect(blocked?.seq == nil)
-        // A lookup reads, and reading never waits for the writer.
-        let looked = finished(within: 5) { try? store.lookup(card, at: self.now, policy: Fixture.policy).verdict.kind }
-        #expect(looked == .some(.lunch))
-        release.signal()
         // Released: the pupil is served, and nothing was redeemed by the declined tap.
         let served = store.decide(card, reader: "Till Reader 00 00", lane: "till-1", role: .till, at: now, policy: Fixture.policy)
         #expect(served.kind == .lunch && served.pupil == Fixture.pupil(1) && served.seq == 1)

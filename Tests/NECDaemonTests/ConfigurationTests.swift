@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+import Entitlements
 
 @testable import NECConfiguration
 
@@ -418,5 +419,57 @@ struct ConfigurationTests {
         // Deep nesting is a classic way to blow a recursive parser's stack.
         let deep = "trusted_list_keys = " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
         #expect(error(in: deep) != nil)
+    }
+}
+
+/// `[[service]]` tables: lunch windows, parsed into the decision policy.
+@Suite("Configuration: service windows")
+struct ServiceWindowConfigurationTests {
+    @Test("[[service]] tables become the decision policy's windows, days defaulting to every day")
+    func windows() throws {
+        let configuration = try NECConfiguration.parse(
+            """
+            [[service]]
+            kind = "lunch"
+            start = "11:45"
+            end = "13:45"
+            days = ["mon", "tue", "wed", "thu", "fri"]
+
+            [[service]]
+            kind = "lunch"
+            start = "00:00"
+            end = "24:00"
+            """, path: "/etc/necd/necd.toml")
+        #expect(configuration.serviceWindows == [
+            ServiceWindow(kind: .lunch, startMinute: 705, endMinute: 825, days: [.mon, .tue, .wed, .thu, .fri]),
+            ServiceWindow(kind: .lunch, startMinute: 0, endMinute: 1440, days: Set(ServiceWindow.Weekday.allCases)),
+        ])
+        #expect(configuration.decisionPolicy.serviceWindows == configuration.serviceWindows)
+        #expect(NECConfiguration().decisionPolicy.serviceWindows == [])
+    }
+
+    @Test("A bad [[service]] table names its key and line")
+    func badWindows() {
+        let path = "/etc/necd/necd.toml"
+        #expect(error(in: "[[service]]\nkind = \"lunch\"\nstart = \"11:45\"\n")
+            == .badValue(path: path, line: 1, key: "service[1].end", reason: "is required"))
+        #expect(error(in: "[[service]]\nkind = \"breakfast\"\nstart = \"08:00\"\nend = \"09:00\"\n")
+            == .badValue(path: path, line: 2, key: "service[1].kind", reason: "must be \"lunch\" (the only service with hours), got \"breakfast\""))
+        #expect(error(in: "[[service]]\nkind = \"lunch\"\nstart = \"11.45\"\nend = \"13:45\"\n")
+            == .badValue(path: path, line: 3, key: "service[1].start", reason: "must be a local time as \"HH:MM\" (00:00 to 24:00), got \"11.45\""))
+        #expect(error(in: "[[service]]\nkind = \"lunch\"\nstart = \"13:00\"\nend = \"12:00\"\n")
+            == .badValue(path: path, line: 4, key: "service[1].end", reason: "must be after start (a window that runs past midnight is two windows)"))
+        #expect(error(in: "[[service]]\nkind = \"lunch\"\nstart = \"24:00\"\nend = \"24:00\"\n")
+            == .badValue(path: path, line: 3, key: "service[1].start", reason: "must be before 24:00"))
+        #expect(error(in: "[[service]]\nkind = \"lunch\"\nstart = \"11:00\"\nend = \"12:00\"\ndays = [\"monday\"]\n")
+            == .badValue(path: path, line: 5, key: "service[1].days", reason: "each day must be one of \"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\""))
+        #expect(error(in: "[[service]]\nkind = \"lunch\"\nstart = \"11:00\"\nend = \"12:00\"\ndays = []\n")
+            == .badValue(path: path, line: 5, key: "service[1].days", reason: "must name at least one day (leave it out for every day)"))
+        #expect(error(in: "[[service]]\nkind = \"lunch\"\nstart = \"11:00\"\nend = \"12:00\"\nlane = \"x\"\n")
+            == .unknownKey(path: path, line: 5, key: "service[1].lane"))
+        #expect(error(in: "[service]\nkind = \"lunch\"\n")
+            == .wrongType(path: path, line: 1, key: "service", expected: "[[service]] tables (note the double brackets)", found: "a table"))
+        #expect(error(in: "service = 1\n")
+            == .wrongType(path: path, line: 1, key: "service", expected: "[[service]] tables (note the double brackets)", found: "an integer"))
     }
 }

@@ -35,8 +35,9 @@ struct TapPipelineTests {
         let log: InMemoryLogHandler
 
         /// The next line the watcher receives; nil when none comes within `timeout` (a
-        /// line the pipeline failed to publish fails the test, rather than hanging it).
-        func line(timeout: Duration = .seconds(10)) async -> String? {
+        /// line the pipeline failed to publish fails the test, rather than hanging it; the
+        /// bound is far above a line's time, since the suite runs in parallel on two cores).
+        func line(timeout: Duration = .seconds(50)) async -> String? {
             let watcher = self.watcher
             return await withTaskGroup(of: String?.self) { group in
                 group.addTask { await watcher.nextLine() }
@@ -134,7 +135,7 @@ struct TapPipelineTests {
             await rig.events.send(Self.present(try Self.reading(Self.lunchCard)))
             #expect(
                 await rig.line()
-                    == #"{"class":"TAP","seq":1,"time":"2026-03-02T12:00:00.000Z","reader":"Till Reader 00 00","lane":"till-1","card":{"isrn":"633597999900000019","media":"desfire"},"decision":"authorised","kind":"lunch","pupil":"TEST-0001"}"#
+                    == #"{"class":"TAP","seq":1,"time":"2026-03-02T12:00:00.000Z","reader":"Till Reader 00 00","lane":"till-1","method":"card","card":{"isrn":"633597999900000019","media":"desfire"},"decision":"authorised","kind":"lunch","pupil":"TEST-0001"}"#
             )
             #expect(try rig.store.lastSeq() == 1)
             #expect(rig.registry.readers.first?.entry == ReaderRegistry.Entry(state: .present, atr: Self.atr))
@@ -144,7 +145,7 @@ struct TapPipelineTests {
             await rig.events.send(Self.present(try Self.reading(Self.unknownCard)))
             #expect(
                 await rig.line()
-                    == #"{"class":"TAP","seq":2,"time":"2026-03-02T12:00:00.000Z","reader":"Till Reader 00 00","lane":"till-1","card":{"isrn":"633597999900000035","media":"desfire"},"decision":"declined","reason":"unknown_card"}"#
+                    == #"{"class":"TAP","seq":2,"time":"2026-03-02T12:00:00.000Z","reader":"Till Reader 00 00","lane":"till-1","method":"card","card":{"isrn":"633597999900000035","media":"desfire"},"decision":"declined","reason":"unknown_card"}"#
             )
             // The lane logs a decision after publishing it, and starts its next one after
             // that: with the second published, the first is in the log.
@@ -172,7 +173,7 @@ struct TapPipelineTests {
             await rig.events.send(Self.present(try Self.reading(Self.paidCard, on: Self.kiosk)))
             #expect(
                 await rig.line()
-                    == #"{"class":"IDENTIFY","seq":1,"time":"2026-03-02T12:00:00.000Z","reader":"Kiosk Reader 00 01","lane":"kiosk-1","card":{"isrn":"633597999900000027","media":"desfire"},"decision":"authorised","kind":"payment","pupil":"TEST-0002","daily_limit":250}"#
+                    == #"{"class":"IDENTIFY","seq":1,"time":"2026-03-02T12:00:00.000Z","reader":"Kiosk Reader 00 01","lane":"kiosk-1","method":"card","card":{"isrn":"633597999900000027","media":"desfire"},"decision":"authorised","kind":"payment","pupil":"TEST-0002","daily_limit":250}"#
             )
             #expect(try rig.store.lastSeq() == 1)
         }
@@ -208,7 +209,7 @@ struct TapPipelineTests {
 
     /// The lunch card's TAP on the till.
     static func tapLine(seq: Int, time: String, _ verdict: String = lunch) -> String {
-        #"{"class":"TAP","seq":\#(seq),"time":"\#(time)","reader":"Till Reader 00 00","lane":"till-1","card":{"isrn":"633597999900000019","media":"desfire"},\#(verdict),"pupil":"TEST-0001"}"#
+        #"{"class":"TAP","seq":\#(seq),"time":"\#(time)","reader":"Till Reader 00 00","lane":"till-1","method":"card","card":{"isrn":"633597999900000019","media":"desfire"},\#(verdict),"pupil":"TEST-0001"}"#
     }
 
     /// pcscd lost: every reader it had is published unavailable and the registry (which

@@ -181,6 +181,15 @@ struct DocumentationTests {
         return exchanges
     }
 
+    /// The blocks of docs/protocol.md that show a request and its answer together (a
+    /// request line, then the event it is answered with), in order: the 1.1 requests.
+    static func documentedPairs() throws -> [(request: String, answer: String)] {
+        jsonBlocks(markdown: try text("docs/protocol.md")).compactMap { block in
+            guard block.count == 2, block[0].contains("\"cmd\""), block[1].contains("\"class\"") else { return nil }
+            return (block[0], block[1])
+        }
+    }
+
     /// necd with the documented cards on its list (TEST-0001 and TEST-0002, free meals,
     /// milk), 41 events already stored, and a till reader on the rig. The doc's first card
     /// is tapped (event 42, a lunch); then every request the doc shows gets the answer the
@@ -204,8 +213,16 @@ struct DocumentationTests {
             role = "till"
             lane = "till-1"
             """)
+        // P0000042 is the pupil of the 1.1 examples: free meals and paid, a 250p daily
+        // limit and 1500p in the account.
         let csv = try scratch.write(
-            "list.csv", "card,pupil,entitlement,allergens\n\(card),TEST-0001,fsm,milk\n633597999900000027,TEST-0002,fsm,milk\n")
+            "list.csv", """
+                card,pupil,entitlement,allergens,daily_limit,balance
+                \(card),TEST-0001,fsm,milk,,
+                633597999900000027,TEST-0002,fsm,milk,,
+                633597999900000035,P0000042,fsm+paid,milk,250,1500
+
+                """)
         let imported = try await ChildProcess.necctl(["list", "import", csv, "--database", scratch.file("necd.sqlite")])
         try #require(imported.status == 0, "import: \(imported.stderr)")
         try await storeFillerEvents(41, database: scratch.file("necd.sqlite"))
@@ -248,6 +265,23 @@ struct DocumentationTests {
                     for key in got.keys { #expect(shown[key] != nil, "\(request): necd sends \(key), the doc does not show it") }
                 }
             }
+        }
+        // The 1.1 requests, in the doc's order on one connection: each answered with the
+        // event shown but for when it happened and its place in the journal.
+        let pairs = try Self.documentedPairs()
+        let pairCommands = pairs.compactMap { try? Self.object($0.request)["cmd"] as? String }
+        #expect(pairCommands == ["redeem", "redeem", "charge", "charge", "refund"], "protocol.md's 1.1 examples: \(pairCommands)")
+        for (request, answer) in pairs {
+            var expected = try Self.object(answer)
+            let live = try await exchange(request, expecting: 1, socket: socket)
+            var got = try #require(live.first, "\(request): no answer")
+            #expect(got["seq"] is Int, "\(request): the answer is stored, so it has a seq: \(got)")
+            #expect(got["time"] is String, "\(request): no time: \(got)")
+            for key in ["seq", "time"] {
+                expected[key] = nil
+                got[key] = nil
+            }
+            #expect(NSDictionary(dictionary: got) == NSDictionary(dictionary: expected), "\(request): doc \(answer), necd \(got)")
         }
     }
 

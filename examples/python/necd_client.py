@@ -6,10 +6,17 @@ Copy it into a kiosk or till integration and change what happens in `on_event`.
     python3 necd_client.py watch [--since N] [--socket PATH] [--state-file FILE]
     python3 necd_client.py lookup CARD [--socket PATH]
     python3 necd_client.py status|readers [--socket PATH]
+    python3 necd_client.py redeem PUPIL [--lane LANE] [--socket PATH]
+    python3 necd_client.py charge PUPIL AMOUNT [--txn TXN] [--lane LANE] [--socket PATH]
+    python3 necd_client.py refund TXN [--socket PATH]
 
 `watch` follows every event and reconnects by itself (0.1 s doubling to 5 s) with
 `since` the last seq it handled, so a till that loses the daemon for a moment, or
 restarts with --state-file, misses nothing and sees nothing twice.
+
+`charge` (protocol 1.1) makes its txn once and, when the connection fails before the
+answer arrives, sends exactly the same request again: necd answers a repeated txn
+with the event it stored the first time and charges nothing more.
 """
 
 import argparse
@@ -17,6 +24,7 @@ import json
 import socket
 import sys
 import time
+import uuid
 
 DEFAULT_SOCKET = "/run/necd/necd.sock"
 MAX_LINE = 16384  # bytes, the protocol's limit
@@ -24,6 +32,11 @@ MAX_LINE = 16384  # bytes, the protocol's limit
 
 class ProtocolError(Exception):
     """The daemon said ERROR, or sent something this client cannot use."""
+
+
+class AnswerLost(Exception):
+    """The connection failed after a request was sent and it could not safely be sent
+    again: necd may have carried it out. Its event, if any, is in the event stream."""
 
 
 class Connection:
@@ -59,27 +72,97 @@ class Connection:
         line, self.pending = self.pending.split(b"\n", 1)
         return json.loads(line.decode("utf-8"))
 
-    def request(self, request):
-        """Sends one request and returns its answer; events that arrive first are skipped."""
+    def request(self, request, answer_class=None):
+        """Sends one request and returns its answer; events that arrive first are skipped.
+        `answer_class`: the class of an answer that is itself an event (a redeem's TAP)."""
         self.send(request)
         while True:
             answer = self.read()
             if answer.get("class") == "ERROR":
                 raise ProtocolError(answer.get("message", "error"))
-            if answer.get("class") not in ("TAP", "IDENTIFY", "READER"):
+            if answer_class is not None and answer.get("class") == answer_class:
+                return answer
+            if answer.get("class") not in ("TAP", "IDENTIFY", "READER", "PAYMENT", "VOIDED"):
                 return answer
 
     def close(self):
         self.sock.close()
 
 
-def ask(path, request):
+# How long a request waits for its answer before the connection counts as failed.
+ANSWER_TIMEOUT = 10.0
+
+
+def ask(path, request, timeout=ANSWER_TIMEOUT):
     """One request on its own connection."""
-    connection = Connection(path, timeout=10)
+    connection = Connection(path, timeout=timeout)
     try:
         return connection.request(request)
     finally:
         connection.close()
+
+
+def deliver(path, request, answer_class, resend_after_loss, attempts=5, timeout=ANSWER_TIMEOUT):
+    """Sends a request that changes something; on a connection failure sends exactly the
+    same request again (0.1 s, doubling): always when it cannot have reached necd, after a
+    lost answer only when `resend_after_loss`."""
+    delay = 0.1
+    may_have_been_done = False
+    for attempt in range(1, attempts + 1):
+        sent = False
+        connection = None
+        try:
+            connection = Connection(path, timeout=timeout)
+            sent = True
+            return connection.request(request, answer_class)
+        except ProtocolError:
+            if may_have_been_done:
+                # Refused now, but the earlier request whose answer was lost may have been done.
+                raise AnswerLost(request["cmd"])
+            raise
+        except (OSError, ConnectionError, ValueError):
+            if sent:
+                if not resend_after_loss:
+                    raise AnswerLost(request["cmd"])
+                may_have_been_done = True
+            if attempt == attempts:
+                if may_have_been_done:
+                    raise AnswerLost(request["cmd"])
+                raise
+        finally:
+            if connection is not None:
+                connection.close()
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
+def new_txn():
+    """A transaction id nothing else makes."""
+    return "py-" + uuid.uuid4().hex
+
+
+def redeem(path, pupil, lane=None, timeout=ANSWER_TIMEOUT):
+    """Serves a pupil by hand (protocol 1.1): the manual TAP event necd stored. Without a
+    txn it is not sent again after a lost answer (a second lunch would be declined)."""
+    request = {"cmd": "redeem", "pupil": pupil}
+    if lane is not None:
+        request["lane"] = lane
+    return deliver(path, request, "TAP", resend_after_loss=False, timeout=timeout)
+
+
+def charge(path, pupil, amount, txn=None, lane=None, timeout=ANSWER_TIMEOUT):
+    """Charges `amount` pence (protocol 1.1): the PAYMENT event necd stored. The request,
+    with its txn, is made once and sent again unchanged after a lost answer."""
+    request = {"cmd": "charge", "pupil": pupil, "amount": amount, "txn": txn or new_txn()}
+    if lane is not None:
+        request["lane"] = lane
+    return deliver(path, request, "PAYMENT", resend_after_loss=True, timeout=timeout)
+
+
+def refund(path, txn, timeout=ANSWER_TIMEOUT):
+    """Refunds the charge made as `txn` (protocol 1.1). necd refuses a second refund, so
+    sending it again can never refund twice; a refusal after a lost answer is AnswerLost."""
+    return deliver(path, {"cmd": "refund", "txn": txn}, "PAYMENT", resend_after_loss=True, timeout=timeout)
 
 
 def watch(path, since, on_event, on_resume_point=lambda seq: None):
@@ -104,7 +187,7 @@ def watch(path, since, on_event, on_resume_point=lambda seq: None):
                     if start is not None and (since is None or start < since):
                         since = start
                         on_resume_point(since)
-                elif kind in ("TAP", "IDENTIFY"):
+                elif kind in ("TAP", "IDENTIFY", "PAYMENT", "VOIDED"):
                     if since is not None and message["seq"] <= since:
                         continue  # never handle an event twice
                     on_event(message)
@@ -134,6 +217,8 @@ def on_event(event):
 def main():
     parser = argparse.ArgumentParser(description="necd socket client (protocol v1)")
     parser.add_argument("--socket", default=DEFAULT_SOCKET)
+    parser.add_argument("--timeout", type=float, default=ANSWER_TIMEOUT,
+                        help="seconds to wait for an answer (default %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
     watch_parser = commands.add_parser("watch", help="follow events")
     watch_parser.add_argument("--since", type=int, help="replay stored events after this seq first")
@@ -143,6 +228,16 @@ def main():
     lookup_parser.add_argument("card")
     commands.add_parser("status", help="daemon health")
     commands.add_parser("readers", help="readers and their state")
+    redeem_parser = commands.add_parser("redeem", help="serve a pupil by hand, without a card")
+    redeem_parser.add_argument("pupil")
+    redeem_parser.add_argument("--lane")
+    charge_parser = commands.add_parser("charge", help="charge a pupil's account, in pence")
+    charge_parser.add_argument("pupil")
+    charge_parser.add_argument("amount", type=int)
+    charge_parser.add_argument("--txn", help="the till's transaction id (default: a new one)")
+    charge_parser.add_argument("--lane")
+    refund_parser = commands.add_parser("refund", help="refund a charge by its txn")
+    refund_parser.add_argument("txn")
     args = parser.parse_args()
 
     try:
@@ -171,11 +266,21 @@ def main():
 
             watch(args.socket, since, handle, remember)
         elif args.command == "lookup":
-            on_event(ask(args.socket, {"cmd": "lookup", "card": args.card}))
+            on_event(ask(args.socket, {"cmd": "lookup", "card": args.card}, args.timeout))
+        elif args.command == "redeem":
+            on_event(redeem(args.socket, args.pupil, args.lane, args.timeout))
+        elif args.command == "charge":
+            on_event(charge(args.socket, args.pupil, args.amount, args.txn, args.lane, args.timeout))
+        elif args.command == "refund":
+            on_event(refund(args.socket, args.txn, args.timeout))
         else:
-            on_event(ask(args.socket, {"cmd": args.command}))
+            on_event(ask(args.socket, {"cmd": args.command}, args.timeout))
     except ProtocolError as error:
         print("necd: %s" % error, file=sys.stderr)
+        return 1
+    except AnswerLost as error:
+        print("necd: the connection failed after the %s request was sent: it may have been carried out; "
+              "see the event stream" % error, file=sys.stderr)
         return 1
     except OSError as error:
         print("necd: cannot reach %s: %s" % (args.socket, error), file=sys.stderr)
