@@ -47,18 +47,13 @@ struct ImportTimings {
     }
 
     /// Counts one write transaction that began (waiting for the lock included) at
-    /// `began` and committed at `committed`, and the lock left free since: what is left
-    /// of `WriteBudget.pauseMicros` after the work done since the commit is slept.
-    mutating func pause(after began: Double, committed: Double) {
-        lockedSeconds += committed - began
+    /// `began` and committed at `committed` (monotonic nanoseconds), and the lock left
+    /// free since, `sleptMicros` of it asleep (the rest was work done while it was free).
+    mutating func transaction(began: UInt64, committed: UInt64, sleptMicros: UInt64) {
+        lockedSeconds += Double(committed - began) / 1e9
         transactions += 1
-        let worked = Self.clock(CLOCK_MONOTONIC) - committed
-        let left = Double(WriteBudget.pauseMicros) / 1e6 - worked
-        if left > 0 {
-            usleep(useconds_t(left * 1e6))
-            sleptSeconds += left
-        }
-        pausedSeconds += Self.clock(CLOCK_MONOTONIC) - committed
+        sleptSeconds += Double(sleptMicros) / 1e6
+        pausedSeconds += Double(WriteBudget.nanos() - committed) / 1e9
         pauses += 1
     }
 

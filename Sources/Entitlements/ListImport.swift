@@ -486,7 +486,7 @@ extension EntitlementStore {
         }
         try readAhead()
         while rowsDone < entries.count || pupilsDone < pupils.count {
-            let began = ImportTimings.clock(CLOCK_MONOTONIC)
+            let began = WriteBudget.nanos()
             let first = read - staged.count
             try writeBriefly { db, budget in
                 let insertRow = try db.cachedStatement(sql: """
@@ -514,13 +514,14 @@ extension EntitlementStore {
                 }
             }
             guard validator.errors == 0 else { throw ListImportError.fileChanged(file: path) }
-            let committed = ImportTimings.clock(CLOCK_MONOTONIC)
+            let committed = WriteBudget.nanos()
             if rowsDone == read && read < entries.count { try readAhead() }
             if rowsDone - lastProgress >= 10_000 || rowsDone == entries.count {
                 lastProgress = rowsDone
                 progress(rowsDone)
             }
-            timings.pause(after: began, committed: committed)
+            let slept = EntitlementStore.leaveTheLockFree(since: committed)
+            timings.transaction(began: began, committed: committed, sleptMicros: slept)
         }
         guard stagedSum == fingerprint.sum else { throw ListImportError.fileChanged(file: path) }
     }
@@ -703,9 +704,17 @@ extension EntitlementStore {
     }
 
     /// Gives the write lock to whoever waits for it (see `writeBriefly`): long enough for a
-    /// tap that found it taken (polling every 0.1 ms) to get it next.
-    static func leaveTheLockFree() {
-        usleep(WriteBudget.pauseMicros)
+    /// tap that found it taken (polling every 0.1 ms) to get it next. The lock has been
+    /// free since `committed` (monotonic nanoseconds; now by default): only what is left
+    /// of `WriteBudget.pauseMicros` after the work done since is slept.
+    /// - Returns: the microseconds slept.
+    @discardableResult
+    static func leaveTheLockFree(since committed: UInt64 = WriteBudget.nanos()) -> UInt64 {
+        let pause = UInt64(WriteBudget.pauseMicros)
+        let worked = (WriteBudget.nanos() - committed) / 1000
+        guard worked < pause else { return 0 }
+        usleep(useconds_t(pause - worked))
+        return pause - worked
     }
 }
 

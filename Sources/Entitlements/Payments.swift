@@ -74,16 +74,16 @@ extension EntitlementStore {
         return (current[0], Date(timeIntervalSince1970: Double(current[1] as Int64) / 1000), policy.trusts(signer: current[2]))
     }
 
+    /// The query of ``pupilRows(_:listID:pupil:)``, made once: ``listRowColumns`` from `list_row`.
+    private static let pupilRowsSQL = """
+        SELECT \(listRowColumns.split(separator: ", ").map { "r.\($0)" }.joined(separator: ", "))
+        FROM list_pupil p JOIN list_row r ON r.list_id = p.list_id AND r.card = p.card
+        WHERE p.list_id = ? AND p.pupil = ?
+        """
+
     /// The rows of the list `listID` that name `pupil`, through `list_pupil`.
     private func pupilRows(_ db: Database, listID: Int64, pupil: String) throws -> [ListRow] {
-        let columns = EntitlementStore.listRowColumns.split(separator: ", ").map { "r.\($0)" }.joined(separator: ", ")
-        return try Row.fetchAll(
-            db.cachedStatement(sql: """
-                SELECT \(columns) FROM list_pupil p JOIN list_row r ON r.list_id = p.list_id AND r.card = p.card
-                WHERE p.list_id = ? AND p.pupil = ?
-                """),
-            arguments: [listID, pupil]
-        ).map(EntitlementStore.listRow)
+        try Row.fetchAll(db.cachedStatement(sql: Self.pupilRowsSQL), arguments: [listID, pupil]).map(EntitlementStore.listRow)
     }
 
     private func evaluate(_ db: Database, pupil: String, at: Date, policy: DecisionPolicy) throws -> Verdict {
