@@ -42,6 +42,8 @@ struct CSVReader {
     static let maxRecord = 65536
 
     private let fd: Int32
+    /// The file read, for another reader of the same file (`reread` does not move its offset).
+    var fileDescriptor: Int32 { fd }
     private var buffer: [UInt8]
     /// Set while re-reading one record with `read(at:length:)`: the end of the record
     /// is the end of the input.

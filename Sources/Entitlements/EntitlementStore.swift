@@ -32,7 +32,9 @@ public final class EntitlementStore: Sendable {
     /// the same order) on one serial connection with a short busy timeout.
     let tapWriter: DatabaseQueue
     /// How `tapWriter` waits for the write lock: in short polls (see the type).
-    let tapLockWait = TapLockWait(limit: EntitlementStore.tapBusyTimeout)
+    let tapLockWait: TapLockWait
+    /// How `pool` waits for the write lock: the same way, for up to ``busyTimeout``.
+    let lockWait: TapLockWait
 
     /// How long a tap waits for another connection's write transaction before it is
     /// declined `unavailable`: far above a decision's own few milliseconds, and short
@@ -49,8 +51,13 @@ public final class EntitlementStore: Sendable {
     public init(path: String, readerCount: Int = 4) throws {
         self.path = path
         EntitlementStore.createPrivately(path)
+        let signal = WriteWaiterSignal(database: path)
+        tapLockWait = TapLockWait(limit: EntitlementStore.tapBusyTimeout, signal: signal)
+        let poolWait = TapLockWait(limit: EntitlementStore.busyTimeout, signal: signal)
+        lockWait = poolWait
         pool = try DatabasePool(path: path, configuration: EntitlementStore.configuration(
-            label: "necd.entitlements", busyMode: .timeout(EntitlementStore.busyTimeout), readerCount: readerCount))
+            label: "necd.entitlements", busyMode: .callback { tries in poolWait.retry(afterTries: tries) },
+            readerCount: readerCount))
         try Schema.migrator.migrate(pool)
         // Opened after the pool: the database is in WAL mode and migrated by now.
         let wait = tapLockWait

@@ -434,9 +434,15 @@ extension EntitlementStore {
     /// Writes the checked list under `listID`: `list_row` in card order (`entries`), each
     /// row read again from the file and checked and fingerprinted again, and
     /// `list_pupil` in pupil order (`pupils`), from memory (a pupil longer than 16
-    /// bytes is read again too). Both go in the same short transactions (see
-    /// `WriteBudget`), a row and a pupil at a time; between two, while the lock is left
-    /// free for taps, the next rows are read and checked, so the pause costs no time.
+    /// bytes is read again too). Both go in the same write transactions, a row and a pupil
+    /// at a time, while another thread reads and checks the next rows (`StagingReadAhead`),
+    /// so the two cores share the work.
+    ///
+    /// The transactions are long (up to `WriteBudget.stagingNanos`) while no one waits for
+    /// the write lock, and end within a few rows when a writer in another process says it
+    /// waits (`WriteWaiterSignal`); the lock is then left free until that writer has had
+    /// it. After every transaction it is left free for a moment anyway
+    /// (`leaveTheLockFree`), for writers that cannot say they wait.
     /// Throws `fileChanged` unless the rows' fingerprints sum to `fingerprint.sum`,
     /// pass 1's.
     func stage(
@@ -444,25 +450,26 @@ extension EntitlementStore {
         validator: inout ListRowValidator, fingerprint: (k0: UInt64, k1: UInt64, sum: UInt64), path: String,
         timings: inout ImportTimings, progress: (Int) -> Void
     ) throws {
+        let readAhead = StagingReadAhead(
+            fd: reader.fileDescriptor, entries: entries, validator: validator.silenced(), fingerprint: fingerprint,
+            path: path)
+        defer { readAhead.stop() }
+        let watch = WriteWaiterSignal.Watch(database: self.path)
+        defer { watch.close() }
         var stagedSum: UInt64 = 0
-        var staged = StagedRows()
-        /// Rows of `entries` read into `staged` so far, and inserted; pupils inserted.
-        var read = 0, rowsDone = 0, pupilsDone = 0
+        /// The batch of read rows being inserted, and where in it.
+        var staged = StagedRows(), next = 0
+        /// Rows of `entries` inserted; pupils inserted.
+        var rowsDone = 0, pupilsDone = 0
         var lastProgress = 0
-        /// Reads and checks the next `WriteBudget.maxWork / 2` rows of `entries` into `staged`.
-        func readAhead() throws {
-            staged.removeAll()
-            let end = min(entries.count, read + WriteBudget.maxWork / 2)
-            while read < end {
-                let e = entries[read]
-                let line = Int(e.line)
-                guard try reader.reread(at: Int64(e.mid & (1 << 54 - 1)), length: Int(e.length)),
-                      let row = validator.check(reader, line: line)
-                else { throw ListImportError.fileChanged(file: path) }
-                stagedSum &+= reader.fingerprint(k0: fingerprint.k0, k1: fingerprint.k1)
-                validator.stage(row, reader, line: line, into: &staged)
-                read += 1
-            }
+        /// Takes the next batch of read rows, waiting for it when `wait`; false when none
+        /// is ready.
+        func take(wait: Bool) throws -> Bool {
+            guard let batch = try readAhead.take(wait: wait) else { return false }
+            staged = batch.rows
+            next = 0
+            stagedSum &+= batch.sum
+            return true
         }
         var pupil: [UInt8] = []
         /// Inserts one pupil's (pupil, card); a long pupil is read again from the file
@@ -484,10 +491,10 @@ extension EntitlementStore {
                 try e.withCard { try ListRowValidator.insertPupil(listID: listID, pupil: p, card: $0, statement: statement, db: db) }
             }
         }
-        try readAhead()
         while rowsDone < entries.count || pupilsDone < pupils.count {
+            if next == staged.count && rowsDone < entries.count { _ = try take(wait: true) }
             let began = WriteBudget.nanos()
-            let first = read - staged.count
+            var yielded = false
             try writeBriefly { db, budget in
                 let insertRow = try db.cachedStatement(sql: """
                     INSERT INTO list_row (list_id, card, pupil, entitlement, hotlisted, valid_from, valid_until,
@@ -495,14 +502,24 @@ extension EntitlementStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 let insertPupil = try db.cachedStatement(sql: "INSERT INTO list_pupil (list_id, pupil, card) VALUES (?, ?, ?)")
-                var done = 0
+                var done = 0, turns = 0
                 while !budget.spent(done) {
-                    let rowReady = rowsDone < read
+                    turns += 1
+                    if turns % WriteBudget.waiterEvery == 0 && watch.someoneWaits() {
+                        yielded = true
+                        break
+                    }
+                    if next == staged.count && rowsDone < entries.count {
+                        // The next rows, if read by now; else they are waited for outside
+                        // the transaction.
+                        guard try take(wait: false) else { break }
+                    }
+                    let rowReady = next < staged.count
                     let pupilReady = pupilsDone < pupils.count
-                    // Out of rows read: the next are read outside the transaction.
-                    if !rowReady && (!pupilReady || read < entries.count) { break }
+                    if !rowReady && !pupilReady { break }
                     if rowReady {
-                        try validator.insert(staged, at: rowsDone - first, listID: listID, statement: insertRow, db: db)
+                        try validator.insert(staged, at: next, listID: listID, statement: insertRow, db: db)
+                        next += 1
                         rowsDone += 1
                         done += 1
                     }
@@ -515,12 +532,12 @@ extension EntitlementStore {
             }
             guard validator.errors == 0 else { throw ListImportError.fileChanged(file: path) }
             let committed = WriteBudget.nanos()
-            if rowsDone == read && read < entries.count { try readAhead() }
             if rowsDone - lastProgress >= 10_000 || rowsDone == entries.count {
                 lastProgress = rowsDone
                 progress(rowsDone)
             }
-            let slept = EntitlementStore.leaveTheLockFree(since: committed)
+            var slept = EntitlementStore.leaveTheLockFree(since: committed)
+            if yielded || watch.someoneWaits() { slept += EntitlementStore.waitForWaiters(watch) }
             timings.transaction(began: began, committed: committed, sleptMicros: slept)
         }
         guard stagedSum == fingerprint.sum else { throw ListImportError.fileChanged(file: path) }
@@ -633,12 +650,16 @@ extension EntitlementStore {
         try purge(listID: listID)
     }
 
-    /// Deletes a discarded list's rows in short write transactions, then the list.
+    /// Deletes a discarded list's rows in write transactions that end when a writer waits
+    /// (as staging's do, see `stage`), then the list.
     /// - Parameter deleted: called after each transaction with the rows deleted so far.
     func purge(listID: Int64, deleted: ((Int64) -> Void)? = nil) throws {
         var done = false
         var count: Int64 = 0
+        let watch = WriteWaiterSignal.Watch(database: self.path)
+        defer { watch.close() }
         while !done {
+            var yielded = false
             done = try writeBriefly { db, budget in
                 let delete = try db.cachedStatement(sql: """
                     DELETE FROM list_row WHERE list_id = ?1
@@ -650,6 +671,10 @@ extension EntitlementStore {
                     """)
                 var n = 0
                 while !budget.spent(n, clockEvery: 1) {
+                    if n > 0 && watch.someoneWaits() {
+                        yielded = true
+                        break
+                    }
                     try delete.execute(arguments: [listID])
                     if db.changesCount == 0 {
                         // The rows are gone: then the pupils, counted with them.
@@ -667,7 +692,10 @@ extension EntitlementStore {
                 return false
             }
             deleted?(count)
-            if !done { EntitlementStore.leaveTheLockFree() }
+            if !done {
+                EntitlementStore.leaveTheLockFree()
+                if yielded || watch.someoneWaits() { EntitlementStore.waitForWaiters(watch) }
+            }
         }
     }
 
@@ -716,23 +744,43 @@ extension EntitlementStore {
         usleep(useconds_t(pause - worked))
         return pause - worked
     }
+
+    /// Leaves the lock free while a writer in another process says it waits, up to
+    /// `WriteBudget.waiterMicros`: it stops saying so once it has the lock.
+    /// - Returns: the microseconds slept.
+    @discardableResult
+    static func waitForWaiters(_ watch: WriteWaiterSignal.Watch) -> UInt64 {
+        var slept: UInt64 = 0
+        while slept < UInt64(WriteBudget.waiterMicros) && watch.someoneWaits() {
+            usleep(50)
+            slept += 50
+        }
+        return slept
+    }
 }
 
 /// How much one import write transaction may do: `maxWork` pieces (rows), or `maxNanos`
 /// from its start, whichever comes first; and how the import leaves the lock between two.
-/// Measured with scripts/bench-import-taps (1M rows, 2 cores): 1 ms of work then 1.5 ms
-/// free kept a tap's p99 within about 2x of an idle store; longer transactions, or
-/// fsyncing each one, make taps wait several times longer. 0.25 ms free does as well
-/// (2 Dec 2026: p99 2.25 ms during the import, 1.18 ms idle, none unavailable): what a
-/// waiting tap needs is the lock free for a few of its polls. A writer on SQLite's own
-/// busy timeout (sleeps of 1, 2, 5 ... ms) gets it at a later try: between two batches
-/// of rows the import reads the next rows from the file, about 1 ms with the lock free.
+///
+/// Staging a list and deleting an old one end a transaction early when a waiter says so
+/// (`WriteWaiterSignal`, looked at every `waiterEvery` rows), so a tap waits for a few rows
+/// and a commit, not for the transaction, and transactions can be long: 10 ms, ten times
+/// fewer commits than the 1 ms ones before 2 Dec 2026 (each commit writes every B-tree's
+/// right edge again). A writer on SQLite's own busy timeout (sleeps of 1, 2, 5 ... ms),
+/// which cannot say it waits, gets the lock at one of the pauses after each transaction.
 struct WriteBudget {
-    static let maxWork = 1000
-    static let maxNanos: UInt64 = 1_000_000
+    static let maxWork = 20_000
+    static let maxNanos: UInt64 = 10_000_000
+    /// Pieces between two looks at the clock.
+    static let clockEvery = 16
+    /// Turns (a row and a pupil) between two looks at the waiter signal: about 0.1 ms.
+    static let waiterEvery = 32
     /// At least this long free between two transactions: two of a tap's 0.1 ms polls and
     /// more, so a tap that found the lock taken has it at once.
     static let pauseMicros: useconds_t = 250
+    /// The longest the lock is left free for writers that say they wait, after a
+    /// transaction: a tap's whole decision takes well under this.
+    static let waiterMicros: useconds_t = 5000
     /// 1 MiB of WAL, a quarter of the 1,000 pages at which any committer checkpoints.
     static let checkpointPages = 256
     static let synchronous = "NORMAL"
@@ -746,7 +794,7 @@ struct WriteBudget {
 
     /// True when `done` pieces are enough for one transaction (the clock is read every
     /// `clockEvery` pieces; at least one piece is always done).
-    func spent(_ done: Int, clockEvery: Int = 16) -> Bool {
+    func spent(_ done: Int, clockEvery: Int = WriteBudget.clockEvery) -> Bool {
         if done >= WriteBudget.maxWork { return true }
         if done == 0 || done % clockEvery != 0 { return false }
         return WriteBudget.nanos() - start >= WriteBudget.maxNanos

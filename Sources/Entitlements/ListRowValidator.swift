@@ -19,7 +19,7 @@ struct ListRowValidator {
     static let pupilColumns: [Column] = [.entitlement, .validFrom, .validUntil, .dailyLimit, .allergens, .message, .balance]
 
     let file: String
-    let report: (ListImportIssue) -> Void
+    private(set) var report: (ListImportIssue) -> Void
     private(set) var errors = 0
     private(set) var warnings = 0
     private var index: [Column: Int] = [:]
@@ -37,6 +37,14 @@ struct ListRowValidator {
     /// Errors, and warnings, reported at most: a file of garbage would otherwise print a
     /// line for every line it has. The rest are counted (`errors`) but not reported.
     static let maxListed = 1000
+
+    /// This validator with the header it has read, counting errors but reporting none:
+    /// for checking rows again, where any error means the file changed.
+    func silenced() -> ListRowValidator {
+        var copy = self
+        copy.report = { _ in }
+        return copy
+    }
 
     init(file: String, report: @escaping (ListImportIssue) -> Void) {
         self.file = file

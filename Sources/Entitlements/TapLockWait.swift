@@ -8,6 +8,12 @@ import Synchronization
 /// that finds the lock taken for a moment waits 1 to 18 ms for a lock free again after a
 /// fraction of a millisecond. This polls every 0.1 ms for the first 5 ms, then every
 /// millisecond, and gives up after ``EntitlementStore/tapBusyTimeout`` of sleeping in all.
+/// Each retry is announced to an import in another process (`WriteWaiterSignal`), which
+/// then ends its transaction and leaves the lock free.
+///
+/// The store's other connection waits the same way, with a longer limit
+/// (``EntitlementStore/busyTimeout``), so its writes (pruning, checkpoints) are announced
+/// too.
 final class TapLockWait: Sendable {
     /// Polls at the short interval before the long one.
     static let shortPolls = 50
@@ -17,11 +23,15 @@ final class TapLockWait: Sendable {
     private let defaultLimitMicros: UInt64
     private let limitMicros: Atomic<UInt64>
     private let waiting = Atomic<Bool>(true)
+    private let signal: WriteWaiterSignal?
 
-    /// - Parameter limit: the most time to spend asleep waiting, in seconds.
-    init(limit: Double) {
+    /// - Parameters:
+    ///   - limit: the most time to spend asleep waiting, in seconds.
+    ///   - signal: where each retry is announced, if anywhere.
+    init(limit: Double, signal: WriteWaiterSignal? = nil) {
         defaultLimitMicros = UInt64(limit * 1_000_000)
         limitMicros = Atomic(defaultLimitMicros)
+        self.signal = signal
     }
 
     /// Runs `body` waiting up to `limit` seconds (instead of the usual limit) for the lock.
@@ -39,6 +49,7 @@ final class TapLockWait: Sendable {
         guard waiting.load(ordering: .relaxed) else { return false }
         let micros = TapLockWait.sleptBefore(tries: tries)
         guard micros < limitMicros.load(ordering: .relaxed) else { return false }
+        signal?.announce(first: tries == 0)
         usleep(tries < TapLockWait.shortPolls ? TapLockWait.shortMicros : TapLockWait.longMicros)
         return true
     }

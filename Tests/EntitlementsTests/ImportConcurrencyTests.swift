@@ -31,15 +31,17 @@ import Testing
     }
 
     /// While an import replaces a 100,000-row list (staging the new rows, then deleting
-    /// the list before the previous one), another connection whose busy timeout is 250 ms,
-    /// what a tap can afford, gets the write lock every time it asks.
+    /// the list before the previous one), another connection that waits for the lock as a
+    /// tap does (`TapLockWait`: up to 250 ms, what a tap can afford, announcing its wait to
+    /// the import) gets the write lock every time it asks.
     @Test(.enabled(if: necctl != nil, "necctl is not built next to the tests (swift build first)"))
     func writeLockIsAlwaysFreeWithinATapsWait() throws {
         let exe = try #require(Self.necctl)
         let (dir, db, list) = try Self.prepared(pupils: 50_000, lists: 2)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var configuration = Configuration()
-        configuration.busyMode = .timeout(0.25)
+        let wait = TapLockWait(limit: EntitlementStore.tapBusyTimeout, signal: WriteWaiterSignal(database: db))
+        configuration.busyMode = .callback { tries in wait.retry(afterTries: tries) }
         let tap = try DatabaseQueue(path: db, configuration: configuration)
         let child = try Self.startImport(exe, list: list, db: db)
         var attempts = 0

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+@testable import Entitlements
+
+/// The signal a writer waiting for the lock gives an import in another process.
+@Suite struct WriteWaiterSignalTests {
+    static func scratch() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("necd-waiting-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func aWaitIsSeenByAnotherProcessWhileFreshAndNotByItsOwn() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = dir + "/necd.sqlite"
+        // Before anyone waits there is no file, and no waiter.
+        let other = WriteWaiterSignal.Watch(database: db, me: UInt32(bitPattern: getpid()) &+ 1)
+        defer { other.close() }
+        #expect(!other.someoneWaits())
+        #expect(!FileManager.default.fileExists(atPath: WriteWaiterSignal.path(database: db)))
+
+        let signal = WriteWaiterSignal(database: db)
+        let before = WriteBudget.nanos()
+        signal.announce(first: true)
+        let after = WriteBudget.nanos()
+        let attributes = try FileManager.default.attributesOfItem(atPath: WriteWaiterSignal.path(database: db))
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(other.someoneWaits(now: after))
+        // Stale once a waiter has not retried for `freshNanos` (it has the lock by then).
+        #expect(other.someoneWaits(now: before + WriteWaiterSignal.freshNanos - 1))
+        #expect(!other.someoneWaits(now: after + WriteWaiterSignal.freshNanos))
+        // A stamp ahead of the clock (a torn write) counts as a wait: a pause too many.
+        #expect(other.someoneWaits(now: before - 1))
+
+        // The import's own waits (its pool waiting for a tap) are not waiters to yield to.
+        let mine = WriteWaiterSignal.Watch(database: db)
+        defer { mine.close() }
+        #expect(!mine.someoneWaits(now: after))
+    }
+
+    @Test func theTapsWaitAnnouncesEveryRetry() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = dir + "/necd.sqlite"
+        let wait = TapLockWait(limit: 0.01, signal: WriteWaiterSignal(database: db))
+        let watch = WriteWaiterSignal.Watch(database: db, me: UInt32(bitPattern: getpid()) &+ 1)
+        defer { watch.close() }
+        #expect(wait.retry(afterTries: 0))
+        let first = WriteBudget.nanos()
+        #expect(watch.someoneWaits(now: first))
+        #expect(!watch.someoneWaits(now: first + WriteWaiterSignal.freshNanos))
+        #expect(wait.retry(afterTries: 1))
+        let second = WriteBudget.nanos()
+        #expect(watch.someoneWaits(now: second))
+        // Out of time: no retry, and no announcement either.
+        let late = WriteBudget.nanos() + WriteWaiterSignal.freshNanos
+        #expect(!wait.retry(afterTries: 10_000))
+        #expect(!watch.someoneWaits(now: late))
+    }
+}
