@@ -21,6 +21,22 @@ public typealias ReaderRoleSetting = EntitlementStore.ReaderRole
 /// What to do with taps when the list is older than `max_list_age` (`stale_list_policy`).
 public typealias StaleListPolicySetting = StaleListPolicy
 
+/// Whether a reader shows decisions with its own light and buzzer (`feedback` in a
+/// `[[reader]]` table).
+public enum ReaderFeedbackSetting: String, Sendable, Hashable, CaseIterable {
+    /// ACS LED and buzzer pseudo-APDUs, after the decision is published.
+    case acs
+    /// Nothing is sent to the reader after the read.
+    case off = "none"
+
+    /// The default for a reader no `feedback` key speaks for: `acs` for ACS readers
+    /// (pcscd names them "ACS ..."), `none` for every other, the test rig's
+    /// "Virtual PCD 00 00" included.
+    public static func byName(_ readerName: String) -> ReaderFeedbackSetting {
+        readerName.hasPrefix("ACS ") ? .acs : .off
+    }
+}
+
 /// One `[[reader]]` table: which pcscd reader names it applies to, and what they are for.
 public struct ReaderRule: Sendable, Hashable {
     /// A shell-style glob (`*`, `?`, `[...]`) matched against the whole pcscd reader name.
@@ -29,12 +45,15 @@ public struct ReaderRule: Sendable, Hashable {
     public var role: ReaderRoleSetting
     /// A label copied into events from this reader, such as `till-1`; nil when not given.
     public var lane: String?
+    /// The table's `feedback`; nil when not given (then the reader's name decides).
+    public var feedback: ReaderFeedbackSetting?
 
     /// Creates a rule; ``match`` is a glob on the pcscd reader name.
-    public init(match: String, role: ReaderRoleSetting = .till, lane: String? = nil) {
+    public init(match: String, role: ReaderRoleSetting = .till, lane: String? = nil, feedback: ReaderFeedbackSetting? = nil) {
         self.match = match
         self.role = role
         self.lane = lane
+        self.feedback = feedback
     }
 
     /// Whether `readerName` matches this rule's glob, with fnmatch(3) semantics and no flags:
@@ -89,6 +108,12 @@ public struct NECConfiguration: Sendable, Equatable {
             return (rule.role, rule.lane)
         }
         return (.till, nil)
+    }
+
+    /// The feedback for a pcscd reader name: the first matching `[[reader]]` table's
+    /// `feedback` when it has one, else ``ReaderFeedbackSetting/byName(_:)``.
+    public func readerFeedback(for readerName: String) -> ReaderFeedbackSetting {
+        readers.first { $0.matches(readerName) }?.feedback ?? .byName(readerName)
     }
 
     /// Loads the configuration.
@@ -247,7 +272,7 @@ private struct DocumentReader {
     let path: String
 
     /// The keys a `[[reader]]` table may have.
-    static let readerKeys: Set<String> = ["match", "role", "lane"]
+    static let readerKeys: Set<String> = ["match", "role", "lane", "feedback"]
     /// The keys a `[[service]]` table may have.
     static let serviceKeys: Set<String> = ["kind", "start", "end", "days"]
 
@@ -538,6 +563,15 @@ private struct DocumentReader {
                     path: path, line: laneEntry.line, key: "\(prefix).lane", reason: "must be 1 to 64 printable characters")
             }
             rule.lane = lane
+        }
+        if let feedbackEntry = entry("feedback") {
+            let raw = try string(feedbackEntry.value, "\(prefix).feedback")
+            guard let feedback = ReaderFeedbackSetting(rawValue: raw) else {
+                throw .badValue(
+                    path: path, line: feedbackEntry.line, key: "\(prefix).feedback",
+                    reason: "must be \"acs\" or \"none\", got \"\(raw)\"")
+            }
+            rule.feedback = feedback
         }
         return rule
     }
