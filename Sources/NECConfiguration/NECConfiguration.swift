@@ -547,13 +547,7 @@ private struct DocumentReader {
         }
         var rule = ReaderRule(match: match)
         if let roleEntry = entry("role") {
-            let raw = try string(roleEntry.value, "\(prefix).role")
-            guard let role = ReaderRoleSetting(rawValue: raw) else {
-                throw .badValue(
-                    path: path, line: roleEntry.line, key: "\(prefix).role",
-                    reason: "must be \"till\" or \"kiosk\", got \"\(raw)\"")
-            }
-            rule.role = role
+            rule.role = try oneOf(roleEntry, "\(prefix).role")
         }
         if let laneEntry = entry("lane") {
             let lane = try string(laneEntry.value, "\(prefix).lane")
@@ -565,15 +559,22 @@ private struct DocumentReader {
             rule.lane = lane
         }
         if let feedbackEntry = entry("feedback") {
-            let raw = try string(feedbackEntry.value, "\(prefix).feedback")
-            guard let feedback = ReaderFeedbackSetting(rawValue: raw) else {
-                throw .badValue(
-                    path: path, line: feedbackEntry.line, key: "\(prefix).feedback",
-                    reason: "must be \"acs\" or \"none\", got \"\(raw)\"")
-            }
-            rule.feedback = feedback
+            rule.feedback = try oneOf(feedbackEntry, "\(prefix).feedback")
         }
         return rule
+    }
+
+    /// A string that must name one of `Value`'s cases; the error lists them in order
+    /// ("must be \"till\" or \"kiosk\", got \"cashier\"").
+    private func oneOf<Value: RawRepresentable & CaseIterable>(_ entry: TOMLEntry, _ key: String) throws(ConfigurationError)
+        -> Value where Value.RawValue == String
+    {
+        let raw = try string(entry.value, key)
+        guard let value = Value(rawValue: raw) else {
+            let names = Value.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+            throw .badValue(path: path, line: entry.line, key: key, reason: "must be \(names), got \"\(raw)\"")
+        }
+        return value
     }
 }
 

@@ -41,19 +41,25 @@ struct FeedbackEndToEndTests {
         return d
     }
 
-    @Test func authorisedDeclinedAndUnreadableTapsAreShownAfterTheirEvent() async throws {
-        let d = try Self.fixture(tillFeedback: "acs")
+    /// Starts necd with the till's `feedback` as given, and taps the lunch card once on the
+    /// kiosk (a "Virtual PCD" name: no feedback by default), which is what the identity
+    /// read alone sends.
+    static func started(tillFeedback: String) async throws -> (DaemonFixture, RawWatcher, identityRead: [[UInt8]]) {
+        let d = try fixture(tillFeedback: tillFeedback)
         try await d.start()
         let watch = try RawWatcher(path: d.socketPath)
-
-        // What the identity read alone sends, from the same card on a reader without feedback.
-        let lunch = DaemonFixture.card(DaemonFixture.lunchCard)
-        let identityRead = try await FeedbackTap.plain(lunch, port: d.kioskPort)
+        let identityRead = try await FeedbackTap.plain(DaemonFixture.card(DaemonFixture.lunchCard), port: d.kioskPort)
         let kioskEvent = try watch.decision()
+        #expect(kioskEvent["class"] as? String == "IDENTIFY")
         #expect(kioskEvent["reader"] as? String == d.kioskReader)
         #expect(identityRead.isEmpty == false)
         #expect(identityRead.allSatisfy { !FeedbackTap.isFeedback($0) })
         try await FeedbackTap.readerEmpty()
+        return (d, watch, identityRead)
+    }
+
+    @Test func authorisedDeclinedAndUnreadableTapsAreShownAfterTheirEvent() async throws {
+        let (d, watch, identityRead) = try await Self.started(tillFeedback: "acs")
 
         // Authorised: green and one beep, after the event.
         let authorised = try await FeedbackTap.untilFeedback(DaemonFixture.card(DaemonFixture.secondLunchCard), port: d.tillPort, watch: watch)
@@ -85,36 +91,23 @@ struct FeedbackEndToEndTests {
     }
 
     @Test func withFeedbackNoneNothingFollowsTheIdentityRead() async throws {
-        let d = try Self.fixture(tillFeedback: "none")
-        try await d.start()
-        let watch = try RawWatcher(path: d.socketPath)
-        let card = DaemonFixture.card(DaemonFixture.lunchCard)
         // The kiosk reader ("Virtual PCD" by name: none by default) and the till (none by
         // its table) both read the card and send nothing more, for either decision.
-        let onKiosk = try await FeedbackTap.plain(card, port: d.kioskPort)
-        #expect(try watch.decision()["reader"] as? String == d.kioskReader)
-        try await FeedbackTap.readerEmpty()
+        let (d, watch, onKiosk) = try await Self.started(tillFeedback: "none")
+        let card = DaemonFixture.card(DaemonFixture.lunchCard)
         let onTill = try await FeedbackTap.plain(card, port: d.tillPort)
         let tap = try watch.decision()
         #expect(tap["decision"] as? String == "authorised")
         try await FeedbackTap.readerEmpty()
         let declinedOnTill = try await FeedbackTap.plain(card, port: d.tillPort)
         #expect(try watch.decision()["reason"] as? String == "already_redeemed")
-        #expect(onKiosk.isEmpty == false)
         #expect(onTill == onKiosk)
         #expect(declinedOnTill == onKiosk)
-        #expect(onKiosk.allSatisfy { !FeedbackTap.isFeedback($0) })
         await d.stopDaemon()
     }
 
     @Test func aCardThatLeavesAtTheFeedbackChangesNothing() async throws {
-        let d = try Self.fixture(tillFeedback: "acs")
-        try await d.start()
-        let watch = try RawWatcher(path: d.socketPath)
-        let card = DaemonFixture.card(DaemonFixture.lunchCard)
-        let identityRead = try await FeedbackTap.plain(card, port: d.kioskPort)
-        #expect(try watch.decision()["class"] as? String == "IDENTIFY")
-        try await FeedbackTap.readerEmpty()
+        let (d, watch, identityRead) = try await Self.started(tillFeedback: "acs")
 
         // The card leaves the field at the feedback APDU: the decision stands as published.
         let leaving = DaemonFixture.card(DaemonFixture.restartCard).with(.removeAfter(apdus: identityRead.count))
