@@ -61,32 +61,26 @@ struct FeedbackEndToEndTests {
     @Test func authorisedDeclinedAndUnreadableTapsAreShownAfterTheirEvent() async throws {
         let (d, watch, identityRead) = try await Self.started(tillFeedback: "acs")
 
-        // Authorised: green and one beep, after the event.
-        let authorised = try await FeedbackTap.untilFeedback(DaemonFixture.card(DaemonFixture.secondLunchCard), port: d.tillPort, watch: watch)
-        let tap = try watch.decision()
-        #expect(tap["decision"] as? String == "authorised")
-        #expect(tap["pupil"] as? String == "TEST-0008")
-        #expect(authorised.commands == identityRead + [Self.greenBeep])
-        #expect(authorised.eventWasOutFirst == true)
-        try await FeedbackTap.readerEmpty()
-
-        // Declined (the same pupil again): red and two beeps, after the event.
-        let declined = try await FeedbackTap.untilFeedback(DaemonFixture.card(DaemonFixture.secondLunchCard), port: d.tillPort, watch: watch)
-        let again = try watch.decision()
-        #expect(again["decision"] as? String == "declined")
-        #expect(again["reason"] as? String == "already_redeemed")
-        #expect(declined.commands == identityRead + [Self.redTwoBeeps])
-        #expect(declined.eventWasOutFirst == true)
-        try await FeedbackTap.readerEmpty()
-
-        // Unreadable (a bad SECRC) is a declined decision like any other: red, two beeps.
+        // The same pupil twice, then a bad SECRC: authorised shows green and one beep;
+        // declined (already_redeemed), and unreadable like any declined reason, red and
+        // two beeps. Each after its event.
         let broken = DaemonFixture.card(DaemonFixture.lunchCard).with(.badSECRC)
-        let unreadable = try await FeedbackTap.untilFeedback(broken, port: d.tillPort, watch: watch)
-        let bad = try watch.decision()
-        #expect(bad["decision"] as? String == "declined")
-        #expect(bad["reason"] as? String == "unreadable")
-        #expect(unreadable.commands == identityRead + [Self.redTwoBeeps])
-        #expect(unreadable.eventWasOutFirst == true)
+        let second = DaemonFixture.card(DaemonFixture.secondLunchCard)
+        let taps: [(VirtualCardModel, decision: String, reason: String?, feedback: [UInt8])] = [
+            (second, "authorised", nil, Self.greenBeep),
+            (second, "declined", "already_redeemed", Self.redTwoBeeps),
+            (broken, "declined", "unreadable", Self.redTwoBeeps),
+        ]
+        for (card, decision, reason, feedback) in taps {
+            let seen = try await FeedbackTap.untilFeedback(card, port: d.tillPort, watch: watch)
+            let event = try watch.decision()
+            #expect(event["class"] as? String == "TAP")
+            #expect(event["decision"] as? String == decision)
+            #expect(event["reason"] as? String == reason)
+            #expect(seen.commands == identityRead + [feedback], "\(decision) \(reason ?? "")")
+            #expect(seen.eventWasOutFirst == true, "\(decision) \(reason ?? "")")
+            try await FeedbackTap.readerEmpty()
+        }
         await d.stopDaemon()
     }
 
