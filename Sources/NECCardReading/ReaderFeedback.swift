@@ -1,3 +1,4 @@
+import NECCard
 public import PCSC
 
 /// What a reader shows a pupil once the decision on a tap is out: a green light and one
@@ -80,19 +81,12 @@ public enum ReaderFeedback {
             case .shown(let apdus):
                 "shown (\(apdus) APDU\(apdus == 1 ? "" : "s"))"
             case .refused(let command, let status):
-                "the reader refused \(hex(command)) with \(hex(status))"
+                "the reader refused \(Hex.spaced(command)) with \(Hex.spaced(status))"
             case .failed(let apdus, let error):
                 "not shown after \(apdus) APDU\(apdus == 1 ? "" : "s"): \(error)"
             case .noAnswer(let apdus):
                 "the reader gave no status word after \(apdus) APDU\(apdus == 1 ? "" : "s")"
             }
-        }
-
-        private func hex(_ bytes: [UInt8]) -> String {
-            bytes.map { byte in
-                let digits = String(byte, radix: 16, uppercase: true)
-                return digits.count == 1 ? "0" + digits : digits
-            }.joined(separator: " ")
         }
     }
 
