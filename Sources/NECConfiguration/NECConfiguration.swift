@@ -21,6 +21,22 @@ public typealias ReaderRoleSetting = EntitlementStore.ReaderRole
 /// What to do with taps when the list is older than `max_list_age` (`stale_list_policy`).
 public typealias StaleListPolicySetting = StaleListPolicy
 
+/// Whether a reader shows decisions with its own light and buzzer (`feedback` in a
+/// `[[reader]]` table).
+public enum ReaderFeedbackSetting: String, Sendable, Hashable, CaseIterable {
+    /// ACS LED and buzzer pseudo-APDUs, after the decision is published.
+    case acs
+    /// Nothing is sent to the reader after the read.
+    case off = "none"
+
+    /// The default for a reader no `feedback` key speaks for: `acs` for ACS readers
+    /// (pcscd names them "ACS ..."), `none` for every other, the test rig's
+    /// "Virtual PCD 00 00" included.
+    public static func byName(_ readerName: String) -> ReaderFeedbackSetting {
+        readerName.hasPrefix("ACS ") ? .acs : .off
+    }
+}
+
 /// One `[[reader]]` table: which pcscd reader names it applies to, and what they are for.
 public struct ReaderRule: Sendable, Hashable {
     /// A shell-style glob (`*`, `?`, `[...]`) matched against the whole pcscd reader name.
@@ -29,12 +45,15 @@ public struct ReaderRule: Sendable, Hashable {
     public var role: ReaderRoleSetting
     /// A label copied into events from this reader, such as `till-1`; nil when not given.
     public var lane: String?
+    /// The table's `feedback`; nil when not given (then the reader's name decides).
+    public var feedback: ReaderFeedbackSetting?
 
     /// Creates a rule; ``match`` is a glob on the pcscd reader name.
-    public init(match: String, role: ReaderRoleSetting = .till, lane: String? = nil) {
+    public init(match: String, role: ReaderRoleSetting = .till, lane: String? = nil, feedback: ReaderFeedbackSetting? = nil) {
         self.match = match
         self.role = role
         self.lane = lane
+        self.feedback = feedback
     }
 
     /// Whether `readerName` matches this rule's glob, with fnmatch(3) semantics and no flags:
@@ -89,6 +108,12 @@ public struct NECConfiguration: Sendable, Equatable {
             return (rule.role, rule.lane)
         }
         return (.till, nil)
+    }
+
+    /// The feedback for a pcscd reader name: the first matching `[[reader]]` table's
+    /// `feedback` when it has one, else ``ReaderFeedbackSetting/byName(_:)``.
+    public func readerFeedback(for readerName: String) -> ReaderFeedbackSetting {
+        readers.first { $0.matches(readerName) }?.feedback ?? .byName(readerName)
     }
 
     /// Loads the configuration.
@@ -247,7 +272,7 @@ private struct DocumentReader {
     let path: String
 
     /// The keys a `[[reader]]` table may have.
-    static let readerKeys: Set<String> = ["match", "role", "lane"]
+    static let readerKeys: Set<String> = ["match", "role", "lane", "feedback"]
     /// The keys a `[[service]]` table may have.
     static let serviceKeys: Set<String> = ["kind", "start", "end", "days"]
 
@@ -522,13 +547,7 @@ private struct DocumentReader {
         }
         var rule = ReaderRule(match: match)
         if let roleEntry = entry("role") {
-            let raw = try string(roleEntry.value, "\(prefix).role")
-            guard let role = ReaderRoleSetting(rawValue: raw) else {
-                throw .badValue(
-                    path: path, line: roleEntry.line, key: "\(prefix).role",
-                    reason: "must be \"till\" or \"kiosk\", got \"\(raw)\"")
-            }
-            rule.role = role
+            rule.role = try oneOf(roleEntry, "\(prefix).role")
         }
         if let laneEntry = entry("lane") {
             let lane = try string(laneEntry.value, "\(prefix).lane")
@@ -539,7 +558,23 @@ private struct DocumentReader {
             }
             rule.lane = lane
         }
+        if let feedbackEntry = entry("feedback") {
+            rule.feedback = try oneOf(feedbackEntry, "\(prefix).feedback")
+        }
         return rule
+    }
+
+    /// A string that must name one of `Value`'s cases; the error lists them in order
+    /// ("must be \"till\" or \"kiosk\", got \"cashier\"").
+    private func oneOf<Value: RawRepresentable & CaseIterable>(_ entry: TOMLEntry, _ key: String) throws(ConfigurationError)
+        -> Value where Value.RawValue == String
+    {
+        let raw = try string(entry.value, key)
+        guard let value = Value(rawValue: raw) else {
+            let names = Value.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+            throw .badValue(path: path, line: entry.line, key: key, reason: "must be \(names), got \"\(raw)\"")
+        }
+        return value
     }
 }
 

@@ -56,6 +56,7 @@ public struct TapPipeline<Events: ReaderEventSource>: Service {
     public func run() async throws {
         let executor = DedicatedThreadExecutor(name: "necd-taps")
         let lanes = TapLanes(logger: logger)
+        let feedback = FeedbackSender(logger: logger)
         await withTaskExecutorPreference(executor) {
             server.startPublishing(after: (try? state.snapshot.store.lastSeq()) ?? 0)
             // The card was read when the event was made (the monitor's thread); the
@@ -64,7 +65,7 @@ public struct TapPipeline<Events: ReaderEventSource>: Service {
             await withGracefulShutdownHandler {
                 var debounce = Debounce(window: state.snapshot.configuration.debounce)
                 for await event in events {
-                    handle(event, debounce: &debounce, lanes: lanes)
+                    handle(event, debounce: &debounce, lanes: lanes, feedback: feedback)
                 }
             } onGracefulShutdown: {
                 events.stop()
@@ -72,10 +73,13 @@ public struct TapPipeline<Events: ReaderEventSource>: Service {
         }
         // Decisions already under way finish and are published before the pipeline stops.
         await lanes.finish()
+        feedback.stop()
         executor.stop()
     }
 
-    private func handle(_ event: PCSC.ReaderEvent<TapReading?>, debounce: inout Debounce, lanes: TapLanes) {
+    private func handle(
+        _ event: PCSC.ReaderEvent<TapReading?>, debounce: inout Debounce, lanes: TapLanes, feedback: FeedbackSender
+    ) {
         switch event {
         case .readerAdded(let name):
             registry.set(name, state: .empty)
@@ -109,7 +113,9 @@ public struct TapPipeline<Events: ReaderEventSource>: Service {
             // the TAP or IDENTIFY that follows is the news (see docs/protocol.md).
             registry.set(name, state: .present, atr: atr)
             guard let reading, let identity = admit(reading, debounce: &debounce) else { return }
-            lanes.submit(reading.reader) { store in decide(identity, reading: reading, store: store) }
+            lanes.submit(reading.reader) { store in
+                decide(identity, reading: reading, store: store, feedback: feedback)
+            }
         }
     }
 
@@ -138,15 +144,23 @@ public struct TapPipeline<Events: ReaderEventSource>: Service {
     }
 
     /// Decides a tap on its reader's lane, stores it, and publishes it in `seq` order.
-    private func decide(_ identity: CardIdentity, reading: TapReading, store lane: TapLaneStore) {
+    private func decide(_ identity: CardIdentity, reading: TapReading, store lane: TapLaneStore, feedback: FeedbackSender) {
         let ticket = server.reserve()
         let current = state.snapshot
         let settings = current.configuration.readerSettings(for: reading.reader)
         let event = lane.store(for: current.store).decide(
             identity, reader: reading.reader, lane: settings.lane, role: settings.role, at: reading.time,
             policy: current.policy)
-        // Stored (when the store could write) before anyone is told.
-        server.publish(EventLine(seq: event.seq, line: event.protocolLine), for: ticket)
+        // Stored (when the store could write) before anyone is told; the reader shows it
+        // only once the watchers have the event (see FeedbackSender).
+        let line = EventLine(seq: event.seq, line: event.protocolLine)
+        if current.configuration.readerFeedback(for: reading.reader) == .acs {
+            let signal: ReaderFeedback.Signal = event.decision == .authorised ? .authorised : .declined
+            let decidedAt = ContinuousClock.now
+            server.publish(line, for: ticket) { feedback.show(signal, on: reading.reader, decidedAt: decidedAt) }
+        } else {
+            server.publish(line, for: ticket)
+        }
         var summary = "\(event.eventClass.rawValue) \(reading.reader): card \(Self.masked(identity))"
         summary += " \(event.decision.rawValue)"
         if let kind = event.kind { summary += " \(kind.rawValue)" }

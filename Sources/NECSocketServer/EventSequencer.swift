@@ -20,6 +20,7 @@ final class EventSequencer: Sendable {
         var event: EventLine
         var seq: Int64
         var waitFor: Set<UInt64>
+        var then: (@Sendable () -> Void)?
     }
 
     private struct State {
@@ -58,17 +59,24 @@ final class EventSequencer: Sendable {
 
     /// Hands over what the writer with `ticket` wrote (nil: nothing, after all); without a
     /// ticket, for a writer that knows nobody writes alongside it.
-    func finish(_ ticket: PublishTicket?, with event: EventLine?) {
-        state.withLock { state in
+    /// - Parameter then: run once `event` has been handed to the watchers (queued on each
+    ///   one's connection), or at once when there is no event; on whichever writer's
+    ///   thread released it, after the sequencer's lock is let go. Keep it quick.
+    func finish(_ ticket: PublishTicket?, with event: EventLine?, then: (@Sendable () -> Void)? = nil) {
+        let released: [@Sendable () -> Void] = state.withLock { state in
+            var released: [@Sendable () -> Void] = []
             if let ticket { state.writing.remove(ticket.number) }
             if let event {
                 if let seq = event.seq {
                     let index = state.ready.firstIndex { $0.seq > seq } ?? state.ready.endIndex
-                    state.ready.insert(Ready(event: event, seq: seq, waitFor: state.writing), at: index)
+                    state.ready.insert(Ready(event: event, seq: seq, waitFor: state.writing, then: then), at: index)
                 } else {
                     // Not journalled (a READER event, a decision that could not be stored): no place in the order.
                     deliver(event)
+                    if let then { released.append(then) }
                 }
+            } else if let then {
+                released.append(then)
             }
             // Delivered under the lock: two writers finishing at once cannot swap their events.
             while let first = state.ready.first {
@@ -77,7 +85,10 @@ final class EventSequencer: Sendable {
                 state.ready.removeFirst()
                 state.lastPublished = max(state.lastPublished ?? first.seq, first.seq)
                 deliver(first.event)
+                if let after = first.then { released.append(after) }
             }
+            return released
         }
+        for after in released { after() }
     }
 }

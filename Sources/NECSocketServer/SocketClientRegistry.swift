@@ -104,6 +104,24 @@ final class SocketClientRegistry: Sendable {
         clients.withLock { $0[ObjectIdentifier(outbox)]?.watch = .off }
     }
 
+    /// Runs `body` once every line queued so far for the live watchers has been written
+    /// to their connections (or they have closed); at once when there are none.
+    func whenWrittenToLiveWatchers(_ body: @escaping @Sendable () -> Void) {
+        let marks: [(SocketOutbox, UInt64)] = clients.withLock { clients in
+            clients.values.compactMap { client in
+                guard case .live = client.watch else { return nil }
+                return (client.outbox, client.outbox.queuedMark)
+            }
+        }
+        guard !marks.isEmpty else { return body() }
+        let left = Mutex(marks.count)
+        for (outbox, mark) in marks {
+            outbox.whenWritten(through: mark) {
+                if left.withLock({ left in left -= 1; return left == 0 }) { body() }
+            }
+        }
+    }
+
     /// Hands an event to every watcher without waiting. A watcher whose backlog would pass
     /// its bound is removed and disconnected; the others are unaffected.
     /// - Returns: how many watchers were dropped.

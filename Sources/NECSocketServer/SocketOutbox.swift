@@ -25,6 +25,11 @@ final class SocketOutbox: Sendable {
         var closed = false
         var writer: CheckedContinuation<[ByteBuffer]?, Never>?
         var roomWaiters: [CheckedContinuation<Bool, Never>] = []
+        /// Lines ever queued, and ever written to the connection (``wrote(_:)``).
+        var queuedCount: UInt64 = 0
+        var writtenCount: UInt64 = 0
+        /// Work waiting for the written count to reach a mark (or the outbox to close).
+        var writtenWaiters: [(mark: UInt64, body: @Sendable () -> Void)] = []
     }
 
     let maxLines: Int
@@ -41,14 +46,18 @@ final class SocketOutbox: Sendable {
 
     /// Queues a line without waiting. Passing the bound closes the outbox.
     func offer(_ line: ByteBuffer) -> Offer {
-        let (result, resumed): (Offer, Resumption) = state.withLock { state in
-            if state.closed || state.finishing { return (.closed, .none) }
+        let (result, resumed, waiting): (Offer, Resumption, [@Sendable () -> Void]) = state.withLock { state in
+            if state.closed || state.finishing { return (.closed, .none, []) }
             if state.lines.count + 1 > maxLines || state.bytes + line.readableBytes > maxBytes {
-                return (.overflowed, Self.close(&state))
+                let resumed = Self.close(&state)
+                let waiting = state.writtenWaiters.map(\.body)
+                state.writtenWaiters = []
+                return (.overflowed, resumed, waiting)
             }
-            return (.queued, Self.append(line, to: &state))
+            return (.queued, Self.append(line, to: &state), [])
         }
         resumed.resume()
+        for body in waiting { body() }
         return result
     }
 
@@ -127,8 +136,41 @@ final class SocketOutbox: Sendable {
 
     /// Discards everything queued and wakes everyone waiting.
     func close() {
-        let resumed = state.withLock { Self.close(&$0) }
+        let (resumed, waiting) = state.withLock { state in
+            let resumed = Self.close(&state)
+            let waiting = state.writtenWaiters.map(\.body)
+            state.writtenWaiters = []
+            return (resumed, waiting)
+        }
         resumed.resume()
+        for body in waiting { body() }
+    }
+
+    /// How many lines have been queued so far: the mark of the newest one.
+    var queuedMark: UInt64 { state.withLock { $0.queuedCount } }
+
+    /// Tells the outbox its writer has handed `count` more lines to the kernel.
+    func wrote(_ count: Int) {
+        let due: [@Sendable () -> Void] = state.withLock { state in
+            state.writtenCount += UInt64(count)
+            let written = state.writtenCount
+            let due = state.writtenWaiters.filter { $0.mark <= written }.map(\.body)
+            state.writtenWaiters.removeAll { $0.mark <= written }
+            return due
+        }
+        for body in due { body() }
+    }
+
+    /// Runs `body` once the line with `mark` (from ``queuedMark``) and those before it
+    /// have been written, or once the outbox is closed; at once if that is already so.
+    /// `body` runs on the writer's task or the closer's thread: keep it quick.
+    func whenWritten(through mark: UInt64, _ body: @escaping @Sendable () -> Void) {
+        let now: Bool = state.withLock { state in
+            if state.closed || state.writtenCount >= mark { return true }
+            state.writtenWaiters.append((mark, body))
+            return false
+        }
+        if now { body() }
     }
 
     private static func close(_ state: inout State) -> Resumption {
@@ -147,6 +189,7 @@ final class SocketOutbox: Sendable {
     }
 
     private static func append(_ line: ByteBuffer, to state: inout State) -> Resumption {
+        state.queuedCount += 1
         if let writer = state.writer {
             state.writer = nil
             return .writer(writer, [line])

@@ -118,6 +118,19 @@ public actor SocketServer: Service {
         sequencer.finish(ticket, with: event)
     }
 
+    /// As ``publish(_:for:)``, then runs `then` once the event has been written to the
+    /// connection of every watcher that was live when it went out (or that watcher has
+    /// gone), never before. The event may first wait for a lower `seq` from another
+    /// writer; with no event, `then` follows what is already queued. A watcher that does
+    /// not read holds `then` back until it is dropped. `then` runs on a writer's thread or
+    /// task: keep it quick.
+    public nonisolated func publish(
+        _ event: EventLine?, for ticket: PublishTicket, then: @escaping @Sendable () -> Void
+    ) {
+        let registry = self.registry
+        sequencer.finish(ticket, with: event) { registry.whenWrittenToLiveWatchers(then) }
+    }
+
     /// Tells the server the newest `seq` already in the journal when writers start, so the
     /// next event is published without waiting on any other writer.
     public nonisolated func startPublishing(after seq: Int64) {
@@ -360,6 +373,7 @@ public actor SocketServer: Service {
         while let lines = await outbox.take() {
             do {
                 try await channel.writeAndFlush(joined(lines)).get()
+                outbox.wrote(lines.count)
             } catch {
                 logger.debug("client write failed", metadata: ["error": "\(error)"])
                 outbox.close()

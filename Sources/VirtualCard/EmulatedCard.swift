@@ -128,6 +128,10 @@ public struct EmulatedCard: Sendable {
             }
             if let le = apdu.le, le != 0, Int(le) < data.count { return [0x6C, UInt8(data.count)] }
             return data + [0x90, 0x00]
+        case 0x00 where [0x40, 0x44, 0x52].contains(apdu.p1):
+            // ACS LED and buzzer control (FF 00 40 / 44 / 52): the virtual reader does it
+            // as an ACS reader would, whatever the card; the ACR122U's SW2 is its LED state.
+            return [0x90, 0x00]
         case 0x82:
             return [0x90, 0x00]  // load key: the reader stores it whatever the card
         case 0x86, 0x88:

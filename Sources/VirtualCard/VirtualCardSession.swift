@@ -104,6 +104,9 @@ public final class VirtualCardSession: Sendable {
         case reset
         /// vpcd asked for the ATR, and got it.
         case atrSent([UInt8])
+        /// A command APDU has arrived, before the card answers it (or leaves at it): the
+        /// moment to look at what else had happened by then.
+        case received(command: [UInt8])
         /// A command APDU and the answer written for it.
         case answered(command: [UInt8], response: [UInt8])
         /// The card left the field.
@@ -245,21 +248,23 @@ public final class VirtualCardSession: Sendable {
 
         var card = initial
         let ending = serve(fd: fd, card: &card)
-        let waiters = shared.withLock { state in
+        let final: Ending = shared.withLock { state in
             close(fd)
             state.fd = -1
-            let removing = state.removing
             // A removal asked for shows up as EOF or EPIPE on our side: report it as asked.
-            if case .removalFault = ending {
-                state.statistics.ending = ending
-            } else {
-                state.statistics.ending = removing ? .removed : ending
-            }
+            if case .removalFault = ending { return ending }
+            return state.removing ? .removed : ending
+        }
+        // The observer hears of the end before anyone waiting for it is told (`ended()`
+        // answers at once only once `ending` is set), so a caller of `remove()` has seen
+        // every event when it returns.
+        observer?(.ended(final))
+        let waiters = shared.withLock { state in
+            state.statistics.ending = final
             state.statistics.endedAt = .now()
             defer { state.waiters = [] }
             return (state.waiters, state.statistics)
         }
-        observer?(.ended(waiters.1.ending!))
         for waiter in waiters.0 { waiter.resume(returning: waiters.1) }
     }
 
@@ -315,6 +320,7 @@ public final class VirtualCardSession: Sendable {
                     state.statistics.commands.append(payload)
                 }
             }
+            observer?(.received(command: payload))
             switch card.receive(payload) {
             case .remove:
                 return .removalFault(afterAPDUs: card.receivedAPDUs - 1)

@@ -282,7 +282,7 @@ let getATR: [UInt8] = [0x04]
         _ = try await vpcd.transmit(DESFireITSOTests.getUID)
         await session.remove()
         #expect(events.all == [
-            .poweredOn, .atrSent(ContactlessATR.classic1K),
+            .poweredOn, .atrSent(ContactlessATR.classic1K), .received(command: DESFireITSOTests.getUID),
             .answered(command: DESFireITSOTests.getUID, response: hex("11 22 33 44 90 00")), .ended(.removed),
         ])
     }
