@@ -491,17 +491,32 @@ extension EntitlementStore {
                 try e.withCard { try ListRowValidator.insertPupil(listID: listID, pupil: p, card: $0, statement: statement, db: db) }
             }
         }
+        /// Inserts `batch` pupils' (pupil, card) with one statement when all are short
+        /// (from memory), else one by one.
+        func insert(_ batch: ArraySlice<PupilEntry>, statement: Statement, single: Statement, db: Database) throws {
+            guard !batch.contains(where: \.longPupil) else {
+                for e in batch { try insert(e, statement: single, db: db) }
+                return
+            }
+            let h = statement.sqliteStatement
+            sqlite3_reset(h)
+            for (k, e) in batch.enumerated() {
+                e.withShortPupil { p in
+                    e.withCard { ListRowValidator.bindPupil(listID: listID, pupil: p, card: $0, h, from: Int32(3 * k + 1)) }
+                }
+            }
+            try ListRowValidator.step(h, db)
+        }
         while rowsDone < entries.count || pupilsDone < pupils.count {
             if next == staged.count && rowsDone < entries.count { _ = try take(wait: true) }
             let began = WriteBudget.nanos()
             var yielded = false
             try writeBriefly { db, budget in
-                let insertRow = try db.cachedStatement(sql: """
-                    INSERT INTO list_row (list_id, card, pupil, entitlement, hotlisted, valid_from, valid_until,
-                                          daily_limit, allergens, message, balance)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-                let insertPupil = try db.cachedStatement(sql: "INSERT INTO list_pupil (list_id, pupil, card) VALUES (?, ?, ?)")
+                let batch = ListRowValidator.rowsPerInsert
+                let insertRow = try db.cachedStatement(sql: ListRowValidator.insertRowsSQL(count: 1))
+                let insertRows = try db.cachedStatement(sql: ListRowValidator.insertRowsSQL(count: batch))
+                let insertPupil = try db.cachedStatement(sql: ListRowValidator.insertPupilsSQL(count: 1))
+                let insertPupils = try db.cachedStatement(sql: ListRowValidator.insertPupilsSQL(count: batch))
                 var done = 0, turns = 0
                 while !budget.spent(done) {
                     turns += 1
@@ -518,15 +533,27 @@ extension EntitlementStore {
                     let pupilReady = pupilsDone < pupils.count
                     if !rowReady && !pupilReady { break }
                     if rowReady {
-                        try validator.insert(staged, at: next, listID: listID, statement: insertRow, db: db)
-                        next += 1
-                        rowsDone += 1
-                        done += 1
+                        // A statement of `batch` rows while a batch is left in what was read, else one row.
+                        let n = next + batch <= staged.count ? batch : 1
+                        if n == batch {
+                            try validator.insert(
+                                staged, rows: next..<(next + n), listID: listID, statement: insertRows, single: insertRow, db: db)
+                        } else {
+                            try validator.insert(staged, at: next, listID: listID, statement: insertRow, db: db)
+                        }
+                        next += n
+                        rowsDone += n
+                        done += n
                     }
                     if pupilReady {
-                        try insert(pupils[pupilsDone], statement: insertPupil, db: db)
-                        pupilsDone += 1
-                        done += 1
+                        let n = pupilsDone + batch <= pupils.count ? batch : 1
+                        if n == batch {
+                            try insert(pupils[pupilsDone..<(pupilsDone + n)], statement: insertPupils, single: insertPupil, db: db)
+                        } else {
+                            try insert(pupils[pupilsDone], statement: insertPupil, db: db)
+                        }
+                        pupilsDone += n
+                        done += n
                     }
                 }
             }
@@ -763,7 +790,7 @@ extension EntitlementStore {
 /// from its start, whichever comes first; and how the import leaves the lock between two.
 ///
 /// Staging a list and deleting an old one end a transaction early when a waiter says so
-/// (`WriteWaiterSignal`, looked at every `waiterEvery` rows), so a tap waits for a few rows
+/// (`WriteWaiterSignal`, looked at every `waiterEvery` turns), so a tap waits for a few rows
 /// and a commit, not for the transaction, and transactions can be long: 10 ms, ten times
 /// fewer commits than the 1 ms ones before 2 Dec 2026 (each commit writes every B-tree's
 /// right edge again). A writer on SQLite's own busy timeout (sleeps of 1, 2, 5 ... ms),
@@ -773,8 +800,9 @@ struct WriteBudget {
     static let maxNanos: UInt64 = 10_000_000
     /// Pieces between two looks at the clock.
     static let clockEvery = 16
-    /// Turns (a row and a pupil) between two looks at the waiter signal: about 0.1 ms.
-    static let waiterEvery = 32
+    /// Turns between two looks at the waiter signal: a turn inserts up to
+    /// `ListRowValidator.rowsPerInsert` rows and as many pupils, about 0.1 ms.
+    static let waiterEvery = 1
     /// At least this long free between two transactions: two of a tap's 0.1 ms polls and
     /// more, so a tap that found the lock taken has it at once.
     static let pauseMicros: useconds_t = 250

@@ -336,27 +336,71 @@ struct ListRowValidator {
         staged.rows.append(s)
     }
 
+    /// Rows one `INSERT` statement writes when staging (`insertRowsSQL(count:)`): one
+    /// statement's cursor stays on the B-tree's last page from row to row, where a
+    /// statement a row seeks from the root every time.
+    static let rowsPerInsert = 32
+
+    /// `INSERT INTO list_row ... VALUES (...), (...)` for `count` rows of 11 values.
+    static func insertRowsSQL(count: Int) -> String {
+        let values = "(" + Array(repeating: "?", count: 11).joined(separator: ", ") + ")"
+        return """
+            INSERT INTO list_row (list_id, card, pupil, entitlement, hotlisted, valid_from, valid_until,
+                                  daily_limit, allergens, message, balance)
+            VALUES \(Array(repeating: values, count: count).joined(separator: ", "))
+            """
+    }
+
+    /// `INSERT INTO list_pupil ... VALUES (?, ?, ?), ...` for `count` pairs.
+    static func insertPupilsSQL(count: Int) -> String {
+        "INSERT INTO list_pupil (list_id, pupil, card) VALUES " + Array(repeating: "(?, ?, ?)", count: count).joined(separator: ", ")
+    }
+
+    /// Binds staged row `i`'s 11 values from parameter `first` on.
+    private static func bind(_ staged: StagedRows, at i: Int, listID: Int64, _ h: OpaquePointer, from first: Int32) {
+        let s = staged.rows[i]
+        sqlite3_bind_int64(h, first, listID)
+        staged.withText(s.card) { bindText(h, first + 1, $0) }
+        staged.withText(s.pupil) { bindText(h, first + 2, $0) }
+        sqlite3_bind_int64(h, first + 3, s.entitlement)
+        sqlite3_bind_int64(h, first + 4, s.hotlisted ? 1 : 0)
+        bindInt(h, first + 5, s.from)
+        bindInt(h, first + 6, s.until)
+        bindInt(h, first + 7, s.limit)
+        staged.withOptionalText(s.allergens) { if let t = $0 { bindText(h, first + 8, t) } else { sqlite3_bind_null(h, first + 8) } }
+        staged.withOptionalText(s.message) { if let t = $0 { bindText(h, first + 9, t) } else { sqlite3_bind_null(h, first + 9) } }
+        bindInt(h, first + 10, s.balance)
+    }
+
     /// Binds staged row `i` and inserts it into `list_row` under `listID`.
     mutating func insert(_ staged: StagedRows, at i: Int, listID: Int64, statement: Statement, db: Database) throws {
         let h = statement.sqliteStatement
-        let s = staged.rows[i]
         sqlite3_reset(h)
-        sqlite3_bind_int64(h, 1, listID)
-        staged.withText(s.card) { bindText(h, 2, $0) }
-        staged.withText(s.pupil) { bindText(h, 3, $0) }
-        sqlite3_bind_int64(h, 4, s.entitlement)
-        sqlite3_bind_int64(h, 5, s.hotlisted ? 1 : 0)
-        bindInt(h, 6, s.from)
-        bindInt(h, 7, s.until)
-        bindInt(h, 8, s.limit)
-        staged.withOptionalText(s.allergens) { if let t = $0 { bindText(h, 9, t) } else { sqlite3_bind_null(h, 9) } }
-        staged.withOptionalText(s.message) { if let t = $0 { bindText(h, 10, t) } else { sqlite3_bind_null(h, 10) } }
-        bindInt(h, 11, s.balance)
+        ListRowValidator.bind(staged, at: i, listID: listID, h, from: 1)
         let rc = sqlite3_step(h)
         sqlite3_reset(h)
         if rc == SQLITE_DONE { return }
         if rc & 0xFF == SQLITE_CONSTRAINT {
-            error(line: Int(s.line), "card: duplicate, already on an earlier line")
+            error(line: Int(staged.rows[i].line), "card: duplicate, already on an earlier line")
+            return
+        }
+        throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+    }
+
+    /// Inserts staged rows `rows` (``rowsPerInsert`` of them) with one statement of
+    /// ``insertRowsSQL(count:)``; when it fails on a key, row by row with `single`, so that
+    /// the duplicate is named by its line (a failed statement has written nothing).
+    mutating func insert(
+        _ staged: StagedRows, rows: Range<Int>, listID: Int64, statement: Statement, single: Statement, db: Database
+    ) throws {
+        let h = statement.sqliteStatement
+        sqlite3_reset(h)
+        for (k, i) in rows.enumerated() { ListRowValidator.bind(staged, at: i, listID: listID, h, from: Int32(11 * k + 1)) }
+        let rc = sqlite3_step(h)
+        sqlite3_reset(h)
+        if rc == SQLITE_DONE { return }
+        if rc & 0xFF == SQLITE_CONSTRAINT {
+            for i in rows { try insert(staged, at: i, listID: listID, statement: single, db: db) }
             return
         }
         throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
@@ -368,9 +412,19 @@ struct ListRowValidator {
     ) throws {
         let h = statement.sqliteStatement
         sqlite3_reset(h)
-        sqlite3_bind_int64(h, 1, listID)
-        bindText(h, 2, pupil)
-        bindText(h, 3, card)
+        bindPupil(listID: listID, pupil: pupil, card: card, h, from: 1)
+        try step(h, db)
+    }
+
+    /// Binds a (pupil, card) pair's 3 values from parameter `first` on.
+    static func bindPupil(listID: Int64, pupil: UnsafeBufferPointer<UInt8>, card: UnsafeBufferPointer<UInt8>, _ h: OpaquePointer, from first: Int32) {
+        sqlite3_bind_int64(h, first, listID)
+        bindText(h, first + 1, pupil)
+        bindText(h, first + 2, card)
+    }
+
+    /// Runs a bound insert to its end.
+    static func step(_ h: OpaquePointer, _ db: Database) throws {
         let rc = sqlite3_step(h)
         sqlite3_reset(h)
         if rc == SQLITE_DONE { return }
