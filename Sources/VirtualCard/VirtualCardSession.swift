@@ -113,8 +113,8 @@ public final class VirtualCardSession: Sendable {
     /// How many command APDUs `Statistics.commands` keeps, so a long `serve` stays small.
     public static let commandLogLimit = 256
 
-    /// The card being served.
-    public let model: VirtualCardModel
+    /// The card being served; nil for a replayed recording (`insert(replaying:...)`).
+    public let model: VirtualCardModel?
     /// vpcd's host.
     public let host: String
     /// vpcd's port.
@@ -130,7 +130,7 @@ public final class VirtualCardSession: Sendable {
     private let shared = Mutex(Shared())
     private let observer: (@Sendable (Event) -> Void)?
 
-    private init(model: VirtualCardModel, host: String, port: UInt16, observer: (@Sendable (Event) -> Void)?) {
+    private init(model: VirtualCardModel?, host: String, port: UInt16, observer: (@Sendable (Event) -> Void)?) {
         self.model = model
         self.host = host
         self.port = port
@@ -151,8 +151,25 @@ public final class VirtualCardSession: Sendable {
         _ model: VirtualCardModel, host: String = "127.0.0.1", port: UInt16, seed: UInt64? = nil,
         observer: (@Sendable (Event) -> Void)? = nil
     ) async throws(VirtualCardError) -> VirtualCardSession {
+        try await start(EmulatedCard(model: model, seed: seed), model: model, host: host, port: port, observer: observer)
+    }
+
+    /// Connects to vpcd and serves a recorded card (`ReplayedCard`), as `insert` serves a model.
+    /// - Parameters: as `insert`, with the replayed card for the model.
+    /// - Returns: the session, with the card in the field.
+    /// - Throws: `VirtualCardError.vpcdNotListening` when nothing listens on the port.
+    public static func insert(
+        replaying card: ReplayedCard, host: String = "127.0.0.1", port: UInt16,
+        observer: (@Sendable (Event) -> Void)? = nil
+    ) async throws(VirtualCardError) -> VirtualCardSession {
+        try await start(card, model: nil, host: host, port: port, observer: observer)
+    }
+
+    private static func start(
+        _ card: some VirtualCardResponder, model: VirtualCardModel?, host: String, port: UInt16,
+        observer: (@Sendable (Event) -> Void)?
+    ) async throws(VirtualCardError) -> VirtualCardSession {
         let session = VirtualCardSession(model: model, host: host, port: port, observer: observer)
-        let card = EmulatedCard(model: model, seed: seed)
         let started: Result<Void, VirtualCardError> = await withCheckedContinuation { continuation in
             do throws(VirtualCardError) {
                 try startThread {
@@ -228,7 +245,7 @@ public final class VirtualCardSession: Sendable {
 
     // MARK: The card's thread
 
-    private func run(card initial: EmulatedCard, connected: (Result<Void, VirtualCardError>) -> Void) {
+    private func run(card initial: some VirtualCardResponder, connected: (Result<Void, VirtualCardError>) -> Void) {
         let fd: Int32
         switch Self.connect(host: host, port: port) {
         case .failure(let error):
@@ -263,11 +280,8 @@ public final class VirtualCardSession: Sendable {
         for waiter in waiters.0 { waiter.resume(returning: waiters.1) }
     }
 
-    private func serve(fd: Int32, card: inout EmulatedCard) -> Ending {
-        var delay = Duration.zero
-        for fault in model.faults {
-            if case .delay(let d) = fault { delay += d }
-        }
+    private func serve(fd: Int32, card: inout some VirtualCardResponder) -> Ending {
+        let delay = card.answerDelay
         while true {
             let header: [UInt8]
             switch Self.read(fd, count: 2) {
