@@ -54,7 +54,8 @@ import VirtualCard
             if let isrn = expected.isrn {
                 #expect(isrn.hasPrefix("6335979999") || ["633597022602000029", "633597028707000079"].contains(isrn), "\(name): \(isrn)")
             }
-            #expect(taps.allSatisfy { $0.necdRelease == "corpus" }, "\(name) was not made by the corpus generator")
+            // Generated from the models, or a technician's recording redacted by necctl.
+            #expect(taps.allSatisfy { $0.necdRelease == "corpus" || $0.redacted }, "\(name) is neither generated nor redacted")
         }
     }
 

@@ -88,3 +88,20 @@ import Testing
         #expect(replay.answer(read) == .response([0x03, 0x91, 0xAF]))
     }
 }
+
+/// docs/card-recordings.md's example line is a tap that reads.
+@Suite struct CardRecordingDocumentationTests {
+    @Test func theDocumentedExampleDecodes() throws {
+        let page = try String(contentsOf: CardCorpus.folder.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/card-recordings.md"), encoding: .utf8)
+        let block = try #require(page.components(separatedBy: "```json\n").dropFirst().first?.components(separatedBy: "```").first)
+        let line = block.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined()
+        let tap = try CardRecording.tap(fromLine: Array(line.utf8))
+        #expect(tap.redacted && tap.exchanges.count == 3)
+        var transport = ReplayTransport(tap)
+        let identity = try CardReader.read(atr: tap.atr, transport: &transport)
+        #expect(identity.isReadable && identity.apduCount == 3)
+        #expect(identity.isrn?.digits == "633597999931840250")
+        #expect(identity.expiry == CivilDate(iso: "2030-02-11"))
+    }
+}
