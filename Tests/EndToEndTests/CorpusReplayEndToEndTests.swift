@@ -38,8 +38,7 @@ struct CorpusReplayEndToEndTests {
             let expectedData = try #require(FileManager.default.contents(atPath: expectedPath.path), "\(base) has no expected identity")
             let expected = try #require(try JSONSerialization.jsonObject(with: expectedData) as? [String: Any])
 
-            // pcscd polls vpcd every 0.4 s: let it notice the previous card has gone.
-            try await Task.sleep(for: .milliseconds(900))
+            try await waitUntilNoCard(on: reader)
             let scan = try ChildProcess(BuiltProducts.necctl, ["scan", "--once", "--json", "--reader", reader])
             defer { scan.stop() }
             #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))

@@ -18,8 +18,7 @@ struct ScanRecordEndToEndTests {
 
     /// `scan --once --json` with `extra` options while `tap` lays a card: the JSON printed.
     func scanOnce(_ extra: [String], tap: () async throws -> Void) async throws -> [String: Any] {
-        // pcscd polls vpcd every 0.4 s: let it notice the previous test's card has gone.
-        try await Task.sleep(for: .milliseconds(900))
+        try await waitUntilNoCard(on: reader)
         let scan = try ChildProcess(BuiltProducts.necctl, ["scan", "--once", "--json", "--reader", reader] + extra)
         defer { scan.stop() }
         #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))
@@ -119,6 +118,23 @@ extension ScanRecordEndToEndTests {
         let failed = (json["checks"] as? [[String: Any]] ?? []).filter { $0["ok"] as? Bool == false }.compactMap { $0["name"] as? String }
         #expect(failed == ["shell_read"])
     }
+}
+
+/// Waits until pcscd reports no card on `reader` (it polls vpcd every 0.4 s, so a card
+/// just lifted may still show), asking `necctl readers --json`; fails after 10 s.
+func waitUntilNoCard(on reader: String) async throws {
+    let clock = ContinuousClock(), deadline = clock.now + .seconds(10)
+    var last = ""
+    while clock.now < deadline {
+        let readers = try ChildProcess(BuiltProducts.necctl, ["readers", "--json"])
+        let result = await readers.wait(timeout: .seconds(10))
+        last = result.stdout + result.stderr
+        let rows = result.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        if rows.contains(where: { $0["reader"] as? String == reader && $0["state"] as? String == "empty" }) { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    Issue.record("\(reader) still holds a card after 10 s: \(last)")
+    throw CancellationError()
 }
 
 /// A model read by the decoder, as the recording of it holds it (for comparing with what
