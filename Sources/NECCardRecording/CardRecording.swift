@@ -100,49 +100,20 @@ public enum CardRecording {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding plain strings, numbers and booleans cannot fail; an empty object is
         // never written, so a failure would show as a line no reader accepts.
-        let data = (try? encoder.encode(TapCoding(tap))) ?? Data()
+        let data = (try? encoder.encode(tap)) ?? Data()
         return Array(data) + [0x0A]
     }
 
     /// Decodes one line.
     /// - Throws: a sentence saying what is wrong (no path or line: the caller adds them).
     public static func tap(fromLine line: some Collection<UInt8>) throws(CardRecordingError) -> RecordedTap {
-        let fail = { (reason: String) in CardRecordingError(path: "", line: nil, reason: reason) }
-        let object: TapCoding
         do {
-            object = try JSONDecoder().decode(TapCoding.self, from: Data(line))
+            return try JSONDecoder().decode(RecordedTap.self, from: Data(line))
         } catch let error as DecodingError {
-            throw fail(Self.explain(error))
+            throw CardRecordingError(path: "", line: nil, reason: Self.explain(error))
         } catch {
-            throw fail("not a card recording (\(error.localizedDescription))")
+            throw CardRecordingError(path: "", line: nil, reason: "not a card recording (\(error.localizedDescription))")
         }
-        guard object.recording_format == RecordedTap.currentFormat else {
-            throw fail("recording_format \(object.recording_format) is not \(RecordedTap.currentFormat), the only one this necctl reads")
-        }
-        guard let atr = Hex.bytes(object.atr) else { throw fail("atr is not hex: \(object.atr)") }
-        var exchanges: [RecordedExchange] = []
-        for (index, x) in object.exchanges.enumerated() {
-            let n = index + 1
-            guard let command = Hex.bytes(x.command), !command.isEmpty else {
-                throw fail("exchange \(n): command is not hex bytes: \(x.command)")
-            }
-            var response: [UInt8]? = nil
-            if let text = x.response {
-                guard let bytes = Hex.bytes(text), bytes.count >= 2 else {
-                    throw fail("exchange \(n): response is not hex ending in a status word: \(text)")
-                }
-                response = bytes
-            } else if x.error == nil {
-                throw fail("exchange \(n): neither a response nor an error")
-            }
-            guard x.ms.isFinite, x.ms >= 0 else { throw fail("exchange \(n): ms is not a time") }
-            exchanges.append(RecordedExchange(command: command, response: response, error: x.error, ms: x.ms))
-        }
-        var tap = RecordedTap(
-            necdRelease: object.necd_release, time: object.time, reader: object.reader, atr: atr,
-            redacted: object.redacted, readMs: object.read_ms, exchanges: exchanges)
-        tap.format = object.recording_format
-        return tap
     }
 
     /// Reads every tap of a recording file. Blank lines are skipped.
@@ -183,49 +154,97 @@ public enum CardRecording {
         case .typeMismatch(_, let context), .valueNotFound(_, let context):
             "\"\(Self.path(context.codingPath))\" has the wrong type: not a card recording"
         case .dataCorrupted(let context):
-            context.codingPath.isEmpty ? "not JSON: not a card recording" : "\"\(Self.path(context.codingPath))\" is unreadable"
+            // The format's own checks (RecordedTap.init(from:)) say what is wrong in words.
+            context.codingPath.isEmpty ? "not JSON: not a card recording" : context.debugDescription
         @unknown default:
             "not a card recording"
         }
     }
 
     private static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        keys.reduce("") { path, key in
+            if let index = key.intValue { return path + "[\(index)]" }
+            return path.isEmpty ? key.stringValue : path + "." + key.stringValue
+        }
     }
 }
 
-/// The JSON shape of a tap; the key names are the format's.
-private struct TapCoding: Codable {
-    struct Exchange: Codable {
-        var command: String
-        var response: String?
-        var error: String?
-        var ms: Double
+/// The JSON shape of a tap: the format's key names, hex for bytes, and the checks a
+/// line must pass to be a tap.
+extension RecordedTap: Codable {
+    private enum Key: String, CodingKey {
+        case format = "recording_format", necdRelease = "necd_release", time, reader, atr, redacted
+        case readMs = "read_ms", exchanges
     }
 
-    var recording_format: Int
-    var necd_release: String
-    var time: String
-    var reader: String
-    var atr: String
-    var redacted: Bool
-    var read_ms: Double
-    var exchanges: [Exchange]
+    private enum ExchangeKey: String, CodingKey { case command, response, error, ms }
 
-    init(_ tap: RecordedTap) {
-        recording_format = tap.format
-        necd_release = tap.necdRelease
-        time = tap.time
-        reader = tap.reader
-        atr = Hex.string(tap.atr)
-        redacted = tap.redacted
-        read_ms = Self.rounded(tap.readMs)
-        exchanges = tap.exchanges.map {
-            Exchange(command: Hex.string($0.command), response: $0.response.map { Hex.string($0) },
-                     error: $0.response == nil ? $0.error : nil, ms: Self.rounded($0.ms))
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(format, forKey: .format)
+        try c.encode(necdRelease, forKey: .necdRelease)
+        try c.encode(time, forKey: .time)
+        try c.encode(reader, forKey: .reader)
+        try c.encode(Hex.string(atr), forKey: .atr)
+        try c.encode(redacted, forKey: .redacted)
+        try c.encode(Self.rounded(readMs), forKey: .readMs)
+        var list = c.nestedUnkeyedContainer(forKey: .exchanges)
+        for x in exchanges {
+            var e = list.nestedContainer(keyedBy: ExchangeKey.self)
+            try e.encode(Hex.string(x.command), forKey: .command)
+            if let response = x.response {
+                try e.encode(Hex.string(response), forKey: .response)
+            } else {
+                try e.encode(x.error ?? "no answer", forKey: .error)
+            }
+            try e.encode(Self.rounded(x.ms), forKey: .ms)
         }
     }
 
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        let format = try c.decode(Int.self, forKey: .format)
+        guard format == RecordedTap.currentFormat else {
+            throw DecodingError.dataCorruptedError(forKey: .format, in: c, debugDescription:
+                "recording_format \(format) is not \(RecordedTap.currentFormat), the only one this necctl reads")
+        }
+        let atrText = try c.decode(String.self, forKey: .atr)
+        guard let atr = Hex.bytes(atrText) else {
+            throw DecodingError.dataCorruptedError(forKey: .atr, in: c, debugDescription: "atr is not hex: \(atrText)")
+        }
+        var list = try c.nestedUnkeyedContainer(forKey: .exchanges)
+        var exchanges: [RecordedExchange] = []
+        while !list.isAtEnd {
+            let n = exchanges.count + 1
+            let e = try list.nestedContainer(keyedBy: ExchangeKey.self)
+            let text = try e.decode(String.self, forKey: .command)
+            guard let command = Hex.bytes(text), !command.isEmpty else {
+                throw DecodingError.dataCorruptedError(forKey: .command, in: e, debugDescription: "exchange \(n): command is not hex bytes: \(text)")
+            }
+            var response: [UInt8]? = nil
+            if let text = try e.decodeIfPresent(String.self, forKey: .response) {
+                guard let bytes = Hex.bytes(text), bytes.count >= 2 else {
+                    throw DecodingError.dataCorruptedError(forKey: .response, in: e, debugDescription:
+                        "exchange \(n): response is not hex ending in a status word: \(text)")
+                }
+                response = bytes
+            }
+            let error = try e.decodeIfPresent(String.self, forKey: .error)
+            guard response != nil || error != nil else {
+                throw DecodingError.dataCorruptedError(forKey: .response, in: e, debugDescription: "exchange \(n): neither a response nor an error")
+            }
+            let ms = try e.decode(Double.self, forKey: .ms)
+            guard ms.isFinite, ms >= 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .ms, in: e, debugDescription: "exchange \(n): ms is not a time")
+            }
+            exchanges.append(RecordedExchange(command: command, response: response, error: error, ms: ms))
+        }
+        self.init(
+            necdRelease: try c.decode(String.self, forKey: .necdRelease), time: try c.decode(String.self, forKey: .time),
+            reader: try c.decode(String.self, forKey: .reader), atr: atr, redacted: try c.decode(Bool.self, forKey: .redacted),
+            readMs: try c.decode(Double.self, forKey: .readMs), exchanges: exchanges)
+    }
+
     /// Milliseconds to the microsecond.
-    static func rounded(_ ms: Double) -> Double { ms.isFinite ? (ms * 1000).rounded() / 1000 : 0 }
+    private static func rounded(_ ms: Double) -> Double { ms.isFinite ? (ms * 1000).rounded() / 1000 : 0 }
 }

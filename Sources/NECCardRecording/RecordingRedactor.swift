@@ -262,18 +262,11 @@ public struct RecordingRedactor: Sendable {
         return out
     }
 
-    /// SplitMix64: small, seedable, good enough for synthetic numbers.
+    /// Seeded, so tests see the same synthetic numbers every run.
     private struct Generator: Sendable {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-        mutating func digit() -> UInt8 { UInt8(next() % 10) }
+        var base: SplitMix64
+        init(seed: UInt64) { base = SplitMix64(seed: seed) }
+        mutating func byte() -> UInt8 { base.nextByte() }
+        mutating func digit() -> UInt8 { UInt8(base.next() % 10) }
     }
 }

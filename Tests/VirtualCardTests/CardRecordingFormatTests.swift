@@ -33,6 +33,9 @@ import Testing
         #expect(reason(good.replacingOccurrences(of: "04119000", with: "90")) == "exchange 1: response is not hex ending in a status word: 90")
         #expect(reason(good.replacingOccurrences(of: #""command":"FFCA000000""#, with: #""command":"""#)) == "exchange 1: command is not hex bytes: ")
         #expect(reason(good.replacingOccurrences(of: #""atr":"3B8180018080""#, with: #""atr":7"#)) == "\"atr\" has the wrong type: not a card recording")
+        #expect(reason(good.replacingOccurrences(of: #","ms":0.5"#, with: "")) == "no \"exchanges[0].ms\": not a card recording")
+        #expect(reason(good.replacingOccurrences(of: #""ms":0.5"#, with: #""ms":-1"#)) == "exchange 1: ms is not a time")
+        #expect(reason(good.replacingOccurrences(of: #""error":"card removed","#, with: "")) == "exchange 2: neither a response nor an error")
     }
 
     @Test func theFileIsAppendedTapByTapAndReadBack() throws {
