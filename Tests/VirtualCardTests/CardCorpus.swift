@@ -207,6 +207,10 @@ enum CardCorpus {
             .init(media: "desfire", uid: u, apdus: 3))
         add("desfire-removed-mid-read", record(VirtualCardModel.desfireITSO(uid: uid7, shell: shell(110)).with(.removeAfter(apdus: 2))),
             CorpusExpectation(readErrorAfter: 2))
+        // Every answer is 1 to 64 random bytes: the UID answer ends in no 90 00, the
+        // select answers with data where a DESFire card gives none, and the read stops there.
+        add("desfire-garbage", record(VirtualCardModel.desfireITSO(uid: uid7, shell: shell(113)).with(.garbage(seed: 21))),
+            .init(media: "desfire", uid: nil, readable: false, failed: ["uid", "itso_application"], apdus: 2))
         add("cmd2-nec", record(.cmd2ITSO(uid: uid7, shell: shell(111))),
             .init(media: "iso7816", uid: u, isrn: isrn(111).digits, expiry: "2031-03-31", apdus: 3))
         add("cmd2-bad-secrc", record(VirtualCardModel.cmd2ITSO(uid: uid7, shell: shell(112)).with(.badSECRC)),

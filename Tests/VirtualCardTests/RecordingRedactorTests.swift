@@ -169,4 +169,31 @@ import VirtualCard
         let shell = try ShellEnvironment(decoding: fci.shell)
         #expect(shell.isrn?.oid == "9999" && shell.isrn?.digits != CardCorpus.isrn(111).digits)
     }
+
+    /// Hostile bytes where a shell, a directory or a UID should be: the redactor never
+    /// traps, and keeps every answer's length and status word.
+    @Test func hostileAnswersNeverTrapAndKeepTheirShape() {
+        var random = SplitMix64(seed: 99)
+        var redactor = RecordingRedactor(seed: 1)
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in random.nextByte() } }
+        for round in 0..<2000 {
+            var file = bytes(Int(random.next() % 70))
+            if round % 3 == 0, file.count > 2 { file[0] = UInt8(random.next() % 64) << 2 | 0x00; file[1] = 0x10 | file[1] & 0x0F }
+            let shell = redactor.redactShell(file)
+            #expect(shell.count == file.count)
+            let commands: [[UInt8]] = [CardUID.getDataCommand, DESFire.readShell, DESFire.additionalFrame, DESFire.readData(file: 0x00),
+                                       CMD2.selectITSO, DESFire.getVersion, bytes(Int(random.next() % 8) + 1)]
+            let exchanges = (0..<Int(random.next() % 8)).map { _ in
+                let command = commands[Int(random.next() % UInt64(commands.count))]
+                return random.next() % 9 == 0
+                    ? RecordedExchange(command: command, response: nil, error: "gone")
+                    : RecordedExchange(command: command, response: bytes(Int(random.next() % 66)) + [0x91, UInt8(random.next() % 2 == 0 ? 0xAF : 0x00)])
+            }
+            let tap = RecordedTap(necdRelease: "t", time: "t", reader: "r", atr: [0x3B], exchanges: exchanges)
+            let redacted = redactor.redact(tap)
+            #expect(redacted.exchanges.map(\.command) == tap.exchanges.map(\.command))
+            #expect(redacted.exchanges.map { $0.response?.count } == tap.exchanges.map { $0.response?.count })
+            #expect(redacted.exchanges.map { $0.response?.suffix(2) } == tap.exchanges.map { $0.response?.suffix(2) })
+        }
+    }
 }
