@@ -86,6 +86,7 @@ struct ScanCommand: AsyncParsableCommand {
                         monitor.stop()
                         throw ExitCode(1)
                     }
+                    printError("\(name): tap recorded in \(recorder.file.path)" + (redact ? " (redacted)" : ""))
                 }
                 let shown = trace ? reading : ScanRecorder.withoutTrace(reading)
                 if json { Output.write(MessageCoding.line(ScanOutput.report(shown))) } else { printOut(ScanOutput.text(shown)) }

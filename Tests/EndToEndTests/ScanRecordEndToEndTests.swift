@@ -18,6 +18,11 @@ struct ScanRecordEndToEndTests {
 
     /// `scan --once --json` with `extra` options while `tap` lays a card: the JSON printed.
     func scanOnce(_ extra: [String], tap: () async throws -> Void) async throws -> [String: Any] {
+        try await scanOnceWithStandardError(extra, tap: tap).json
+    }
+
+    /// As `scanOnce`, with what scan wrote on standard error.
+    func scanOnceWithStandardError(_ extra: [String], tap: () async throws -> Void) async throws -> (json: [String: Any], stderr: String) {
         try await waitUntilNoCard(on: reader)
         let scan = try ChildProcess(BuiltProducts.necctl, ["scan", "--once", "--json", "--reader", reader] + extra)
         defer { scan.stop() }
@@ -26,7 +31,7 @@ struct ScanRecordEndToEndTests {
         _ = await scan.wait(timeout: .seconds(10))
         let lines = scan.outputLines
         try #require(lines.count == 1, "scan printed \(lines), stderr: \(scan.stderr)")
-        return try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        return (try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]), scan.stderr)
     }
 
     static let card = VirtualCardModel.desfireITSO(
@@ -76,9 +81,10 @@ struct ScanRecordEndToEndTests {
         let file = Self.temporaryFile()
         defer { try? FileManager.default.removeItem(atPath: file) }
         let bad = Self.card.with(.badLuhn)
-        let shown = try await scanOnce(["--record", file, "--redact"]) {
+        let (shown, stderr) = try await scanOnceWithStandardError(["--record", file, "--redact"]) {
             try await VirtualCardRunner.tap(card: bad, port: port, hold: .milliseconds(600))
         }
+        #expect(stderr.contains("\(reader): tap recorded in \(file) (redacted)\n"), "\(stderr)")
         // The technician sees the card as it is; only the file is redacted.
         #expect(shown["uid"] as? String == "045E117A2C9081")
         let tap = try #require(try CardRecording.read(path: file).first)
