@@ -30,7 +30,7 @@ struct ScanCommand: AsyncParsableCommand {
     @Flag(help: "Show every APDU with its direction, time taken and meaning.")
     var trace = false
 
-    @Option(help: "Append every tap's commands and answers to this file, one JSON line per tap (docs/card-recordings.md).")
+    @Option(help: ArgumentHelp("Append every tap's commands and answers to this file, one JSON line per tap.", valueName: "file"))
     var record: String?
 
     @Flag(help: "With --record: replace the card's ISRN and UID in the file with synthetic ones that decode the same way.")

@@ -60,13 +60,13 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Add each tap's last APDU answer time (last_answer_unix_ns, CLOCK_REALTIME) for latency benchmarks.")
     var timestamps = false
 
-    @Option(help: "Play back the taps of a recording made with 'necctl scan --record FILE', answering each command as the card did.")
+    @Option(help: ArgumentHelp("Play back the taps of a recording made with 'necctl scan --record FILE', answering each command as the card did.", valueName: "file"))
     var replay: String?
 
-    @Option(help: "With --replay: only the taps recorded on this reader (its full name, a prefix of it, or a glob).")
+    @Option(help: ArgumentHelp("With --replay: only the taps recorded on this reader (its full name, a prefix of it, or a glob).", valueName: "name"))
     var reader: String?
 
-    @Option(help: "With --replay: only this tap of the recording (1 is the first).")
+    @Option(help: ArgumentHelp("With --replay: only this tap of the recording (1 is the first).", valueName: "n"))
     var tap: Int?
 
     /// Accepted as by every command (necctl(1), COMMON OPTIONS); this one uses none of the files.
