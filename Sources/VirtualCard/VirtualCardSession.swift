@@ -125,6 +125,8 @@ public final class VirtualCardSession: Sendable {
         var removing = false
         var statistics = Statistics()
         var waiters: [CheckedContinuation<Statistics, Never>] = []
+        /// The card has left and the observer has been told: `ended()` returns from now on.
+        var finished = false
     }
 
     private let shared = Mutex(Shared())
@@ -201,7 +203,7 @@ public final class VirtualCardSession: Sendable {
     public func ended() async -> Statistics {
         await withCheckedContinuation { continuation in
             shared.withLock { state in
-                if state.statistics.ending != nil {
+                if state.finished {
                     continuation.resume(returning: state.statistics)
                 } else {
                     state.waiters.append(continuation)
@@ -262,7 +264,7 @@ public final class VirtualCardSession: Sendable {
 
         var card = initial
         let ending = serve(fd: fd, card: &card)
-        let waiters = shared.withLock { state in
+        let final = shared.withLock { state in
             close(fd)
             state.fd = -1
             let removing = state.removing
@@ -273,11 +275,16 @@ public final class VirtualCardSession: Sendable {
                 state.statistics.ending = removing ? .removed : ending
             }
             state.statistics.endedAt = .now()
-            defer { state.waiters = [] }
-            return (state.waiters, state.statistics)
+            return state.statistics
         }
-        observer?(.ended(waiters.1.ending!))
-        for waiter in waiters.0 { waiter.resume(returning: waiters.1) }
+        // Told before anyone waiting hears of the end, so they see every event.
+        observer?(.ended(final.ending!))
+        let waiters = shared.withLock { state in
+            state.finished = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: final) }
     }
 
     private func serve(fd: Int32, card: inout some VirtualCardResponder) -> Ending {
