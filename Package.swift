@@ -54,7 +54,10 @@ let package = Package(
             swiftSettings: strict + [.unsafeFlags(["-Xcc", "-I/usr/include/PCSC"])]
         ),
         .target(name: "NECCard", swiftSettings: strict),
-        .target(name: "VirtualCard", dependencies: ["NECCard"], swiftSettings: strict),
+        // `necctl scan --record`'s JSON-lines file: its reader and writer, the redactor, and
+        // the replay that answers commands as the recorded card did.
+        .target(name: "NECCardRecording", dependencies: ["NECCard"], swiftSettings: strict),
+        .target(name: "VirtualCard", dependencies: ["NECCard", "NECCardRecording"], swiftSettings: strict),
         .target(
             name: "Entitlements",
             dependencies: ["NECCard", grdb, .product(name: "Crypto", package: "swift-crypto")],
@@ -95,7 +98,7 @@ let package = Package(
             name: "necctl",
             dependencies: [
                 "PCSC", "NECCard", "VirtualCard", "Entitlements", "NECProtocol", "ProtocolMapping", "NECClient",
-                "NECConfiguration", "NECCardReading",
+                "NECConfiguration", "NECCardReading", "NECCardRecording",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -126,12 +129,12 @@ let package = Package(
         ),
         .testTarget(
             name: "VirtualCardTests",
-            dependencies: ["VirtualCard", "NECCard"],
+            dependencies: ["VirtualCard", "NECCard", "NECCardRecording"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["NECCard", "VirtualCard", "NECTestSupport", "necctl", "necd"],
+            dependencies: ["NECCard", "NECCardRecording", "VirtualCard", "NECTestSupport", "necctl", "necd"],
             swiftSettings: strict
         ),
         // necctl doctor, watch and debuginfo, run as a child process (the built binary).

@@ -1,3 +1,4 @@
+internal import NECCard
 
 /// One tap of a `VirtualCardModel`: the model plus what changes while the card is in the
 /// field (the random UID drawn for this tap, the selected DESFire application, the frames
@@ -297,21 +298,4 @@ struct CommandAPDU {
             data = Array(bytes[5..<(5 + lc)])
         }
     }
-}
-
-/// A small seeded generator (SplitMix64), so random UIDs and garbage repeat under a seed.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func nextByte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
 }

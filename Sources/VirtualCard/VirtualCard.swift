@@ -3,7 +3,8 @@
 // - `VirtualShell` encodes an ITSO shell from its fields.
 // - `VirtualCardModel` describes a card (chip, UID, shell, faults); `EmulatedCard` answers
 //   APDUs for one tap of it.
-// - `VirtualCardSession` connects to vpcd and serves the card; `VirtualCardRunner` wraps
+// - `ReplayedCard` answers as a card recorded by `necctl scan --record` did.
+// - `VirtualCardSession` connects to vpcd and serves either; `VirtualCardRunner` wraps
 //   it as `tap` and `serve`.
 //
 // For example, a tap of an expired card held for two seconds on the rig's first reader:

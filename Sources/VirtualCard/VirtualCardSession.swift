@@ -116,8 +116,8 @@ public final class VirtualCardSession: Sendable {
     /// How many command APDUs `Statistics.commands` keeps, so a long `serve` stays small.
     public static let commandLogLimit = 256
 
-    /// The card being served.
-    public let model: VirtualCardModel
+    /// The card being served; nil for a replayed recording (`insert(replaying:...)`).
+    public let model: VirtualCardModel?
     /// vpcd's host.
     public let host: String
     /// vpcd's port.
@@ -128,12 +128,14 @@ public final class VirtualCardSession: Sendable {
         var removing = false
         var statistics = Statistics()
         var waiters: [CheckedContinuation<Statistics, Never>] = []
+        /// The card has left and the observer has been told: `ended()` returns from now on.
+        var finished = false
     }
 
     private let shared = Mutex(Shared())
     private let observer: (@Sendable (Event) -> Void)?
 
-    private init(model: VirtualCardModel, host: String, port: UInt16, observer: (@Sendable (Event) -> Void)?) {
+    private init(model: VirtualCardModel?, host: String, port: UInt16, observer: (@Sendable (Event) -> Void)?) {
         self.model = model
         self.host = host
         self.port = port
@@ -154,8 +156,25 @@ public final class VirtualCardSession: Sendable {
         _ model: VirtualCardModel, host: String = "127.0.0.1", port: UInt16, seed: UInt64? = nil,
         observer: (@Sendable (Event) -> Void)? = nil
     ) async throws(VirtualCardError) -> VirtualCardSession {
+        try await start(EmulatedCard(model: model, seed: seed), model: model, host: host, port: port, observer: observer)
+    }
+
+    /// Connects to vpcd and serves a recorded card (`ReplayedCard`), as `insert` serves a model.
+    /// - Parameters: as `insert`, with the replayed card for the model.
+    /// - Returns: the session, with the card in the field.
+    /// - Throws: `VirtualCardError.vpcdNotListening` when nothing listens on the port.
+    public static func insert(
+        replaying card: ReplayedCard, host: String = "127.0.0.1", port: UInt16,
+        observer: (@Sendable (Event) -> Void)? = nil
+    ) async throws(VirtualCardError) -> VirtualCardSession {
+        try await start(card, model: nil, host: host, port: port, observer: observer)
+    }
+
+    private static func start(
+        _ card: some VirtualCardResponder, model: VirtualCardModel?, host: String, port: UInt16,
+        observer: (@Sendable (Event) -> Void)?
+    ) async throws(VirtualCardError) -> VirtualCardSession {
         let session = VirtualCardSession(model: model, host: host, port: port, observer: observer)
-        let card = EmulatedCard(model: model, seed: seed)
         let started: Result<Void, VirtualCardError> = await withCheckedContinuation { continuation in
             do throws(VirtualCardError) {
                 try startThread {
@@ -187,7 +206,7 @@ public final class VirtualCardSession: Sendable {
     public func ended() async -> Statistics {
         await withCheckedContinuation { continuation in
             shared.withLock { state in
-                if state.statistics.ending != nil {
+                if state.finished {
                     continuation.resume(returning: state.statistics)
                 } else {
                     state.waiters.append(continuation)
@@ -231,7 +250,7 @@ public final class VirtualCardSession: Sendable {
 
     // MARK: The card's thread
 
-    private func run(card initial: EmulatedCard, connected: (Result<Void, VirtualCardError>) -> Void) {
+    private func run(card initial: some VirtualCardResponder, connected: (Result<Void, VirtualCardError>) -> Void) {
         let fd: Int32
         switch Self.connect(host: host, port: port) {
         case .failure(let error):
@@ -248,31 +267,32 @@ public final class VirtualCardSession: Sendable {
 
         var card = initial
         let ending = serve(fd: fd, card: &card)
-        let final: Ending = shared.withLock { state in
+        let final = shared.withLock { state in
             close(fd)
             state.fd = -1
+            let removing = state.removing
             // A removal asked for shows up as EOF or EPIPE on our side: report it as asked.
-            if case .removalFault = ending { return ending }
-            return state.removing ? .removed : ending
-        }
-        // The observer hears of the end before anyone waiting for it is told (`ended()`
-        // answers at once only once `ending` is set), so a caller of `remove()` has seen
-        // every event when it returns.
-        observer?(.ended(final))
-        let waiters = shared.withLock { state in
-            state.statistics.ending = final
+            if case .removalFault = ending {
+                state.statistics.ending = ending
+            } else {
+                state.statistics.ending = removing ? .removed : ending
+            }
             state.statistics.endedAt = .now()
-            defer { state.waiters = [] }
-            return (state.waiters, state.statistics)
+            return state.statistics
         }
-        for waiter in waiters.0 { waiter.resume(returning: waiters.1) }
+        // Told before anyone waiting hears of the end (`ended()` answers at once only once
+        // `finished` is set), so a caller of `remove()` has seen every event when it returns.
+        observer?(.ended(final.ending!))
+        let waiters = shared.withLock { state in
+            state.finished = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: final) }
     }
 
-    private func serve(fd: Int32, card: inout EmulatedCard) -> Ending {
-        var delay = Duration.zero
-        for fault in model.faults {
-            if case .delay(let d) = fault { delay += d }
-        }
+    private func serve(fd: Int32, card: inout some VirtualCardResponder) -> Ending {
+        let delay = card.answerDelay
         while true {
             let header: [UInt8]
             switch Self.read(fd, count: 2) {

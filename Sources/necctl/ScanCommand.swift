@@ -30,15 +30,34 @@ struct ScanCommand: AsyncParsableCommand {
     @Flag(help: "Show every APDU with its direction, time taken and meaning.")
     var trace = false
 
+    @Option(help: ArgumentHelp("Append every tap's commands and answers to this file, one JSON line per tap.", valueName: "file"))
+    var record: String?
+
+    @Flag(help: "With --record: replace the card's ISRN and UID in the file with synthetic ones that decode the same way.")
+    var redact = false
+
     /// Accepted as by every command (necctl(1), COMMON OPTIONS); this one uses none of the files.
     @OptionGroup var options: ConfigOptions
+
+    func validate() throws {
+        if redact, record == nil { throw ValidationError("--redact says how to write --record's file: give --record FILE") }
+    }
 
     func run() async throws {
         let filter = reader
         let trace = self.trace
+        // The file first: one that cannot be written is an error before any card is read.
+        var recorder: ScanRecorder? = nil
+        if let record {
+            do { recorder = try ScanRecorder(path: record, redact: redact) } catch {
+                printError("necctl scan: \(error)")
+                throw ExitCode(1)
+            }
+        }
+        let exchanges = trace || recorder != nil
         let monitor = ReaderMonitor<TapReading?> { card in
             guard ReaderFilter.matches(card.reader, filter) else { return nil }
-            return TapReading.read(card, trace: trace)
+            return TapReading.read(card, trace: exchanges)
         }
         // SIGINT / SIGTERM end the scan cleanly (SCardCancel through stop()).
         let signals = SignalStop(monitor: monitor)
@@ -61,7 +80,16 @@ struct ScanCommand: AsyncParsableCommand {
                     printError("\(name): card left before it could be read (\(failure.message))")
                     continue
                 }
-                if json { Output.write(MessageCoding.line(ScanOutput.report(reading))) } else { printOut(ScanOutput.text(reading)) }
+                if let recorder {
+                    do { try recorder.record(reading) } catch {
+                        printError("necctl scan: \(error); stopping, the taps before this one are in \(recorder.file.path)")
+                        monitor.stop()
+                        throw ExitCode(1)
+                    }
+                    printError("\(name): tap recorded in \(recorder.file.path)" + (redact ? " (redacted)" : ""))
+                }
+                let shown = trace ? reading : ScanRecorder.withoutTrace(reading)
+                if json { Output.write(MessageCoding.line(ScanOutput.report(shown))) } else { printOut(ScanOutput.text(shown)) }
                 if once {
                     monitor.stop()
                     throw ExitCode(reading.identity == nil ? 1 : 0)

@@ -60,10 +60,21 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Add each tap's last APDU answer time (last_answer_unix_ns, CLOCK_REALTIME) for latency benchmarks.")
     var timestamps = false
 
+    @Option(help: ArgumentHelp("Play back the taps of a recording made with 'necctl scan --record FILE', answering each command as the card did.", valueName: "file"))
+    var replay: String?
+
+    @Option(help: ArgumentHelp("With --replay: only the taps recorded on this reader (its full name, a prefix of it, or a glob).", valueName: "name"))
+    var reader: String?
+
+    @Option(help: ArgumentHelp("With --replay: only this tap of the recording (1 is the first).", valueName: "n"))
+    var tap: Int?
+
     /// Accepted as by every command (necctl(1), COMMON OPTIONS); this one uses none of the files.
     @OptionGroup var options: ConfigOptions
 
     func validate() throws {
+        if replay != nil { return try validateReplay() }
+        guard reader == nil, tap == nil else { throw ValidationError("--reader and --tap choose taps of a recording: give --replay FILE") }
         guard hold > 0, hold <= 86_400 else { throw ValidationError("--hold must be between 0 and 86400 seconds") }
         guard gap >= 0, gap <= 86_400 else { throw ValidationError("--gap must be between 0 and 86400 seconds") }
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
@@ -75,6 +86,7 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let replay { return try await runReplay(replay) }
         let models: [VirtualCardModel]
         do {
             models = try makeModels()
@@ -103,7 +115,7 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     /// The shell options given, as typed.
-    private var shellFlags: [String] {
+    var shellFlags: [String] {
         [(expired, "--expired"), (noExpiry, "--no-expiry"), (badCRC, "--bad-crc"), (badLuhn, "--bad-luhn")]
             .filter(\.0).map(\.1)
     }
