@@ -97,9 +97,10 @@ extension LivePCSCTests {
         }
 
         @Test func cmd2WithEightyByteSectorsAndSixtyFourOfThem() async throws {
-            let model = VirtualCardTruth.init().apply(to: .cmd2ITSO(shell: Self.shell))
-            var large = model
-            large.shell?.geometry = VirtualCardTruth.largeGeometry
+            var truth = VirtualCardTruth()
+            truth.largeGeometry = true
+            let large = truth.apply(to: .cmd2ITSO(shell: Self.shell))
+                .withDirectory(VirtualDirectory(sequence: 2), otherCopy: VirtualDirectory(sequence: 1))
             let (sent, id) = try await read(large, .require)
             #expect(sent == [Self.uid, Self.selectDESFire, Self.selectCMD2, Self.selectSector(62), Self.readBinary,
                              Self.reselectCMD2, Self.selectSector(63), Self.readBinary])
@@ -111,6 +112,11 @@ extension LivePCSCTests {
             #expect(directory.entries.count == 16)
             #expect(directory.sectorChain.count == 63)
             #expect(id.cardBlocked == false)
+            // Sector 62 empty: its SELECT fails, nothing is read from it, the copy in 63 is live.
+            let (oneCopy, oneID) = try await read(large.withDirectory(VirtualDirectory(blocked: true)), .require)
+            #expect(oneCopy == [Self.uid, Self.selectDESFire, Self.selectCMD2, Self.selectSector(62),
+                                Self.reselectCMD2, Self.selectSector(63), Self.readBinary])
+            #expect(oneID.cardBlocked == true)
         }
 
         @Test func classicCardsAreAskedForTheirUIDAlone() async throws {
