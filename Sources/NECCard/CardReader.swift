@@ -283,18 +283,9 @@ private struct Session<T: APDUTransport> {
         for (i, sector) in geometry.cmd2DirectorySectors.enumerated() {
             // The ITSO DF is current after the application select; a storage DF is a
             // sibling of the one selected before it, so the second copy needs the ITSO DF again.
-            if i > 0 {
-                switch try exchange(CMD2.reselectITSO, chain: .iso) {
-                case .success(let answer) where answer.status == .success: break
-                case .success(let answer):
-                    problems.append("reselecting ITSO-1: \(answer.status.meaning) (\(answer.status.hex))")
-                    copies.append(nil)
-                    continue
-                case .failure(let e):
-                    problems.append("reselecting ITSO-1: \(e)")
-                    copies.append(nil)
-                    continue
-                }
+            if i > 0, try expectSuccess(CMD2.reselectITSO, "reselecting ITSO-1", problems: &problems) == nil {
+                copies.append(nil)
+                continue
             }
             copies.append(try readCMD2Copy(sector: sector, sfi: sfi, geometry: geometry, problems: &problems))
         }
@@ -305,34 +296,34 @@ private struct Session<T: APDUTransport> {
         }
     }
 
+    /// One ISO exchange that must answer `90 00`: its answer, or nil with the problem noted.
+    private mutating func expectSuccess(
+        _ command: [UInt8], _ doing: String, problems: inout [String]
+    ) throws(CardReadError) -> ChainedResponse? {
+        switch try exchange(command, chain: .iso) {
+        case .failure(let e):
+            problems.append("\(doing): \(e)")
+            return nil
+        case .success(let answer) where answer.status != .success:
+            problems.append("\(doing): \(answer.status.meaning) (\(answer.status.hex))")
+            return nil
+        case .success(let answer):
+            return answer
+        }
+    }
+
     private mutating func readCMD2Copy(
         sector: Int, sfi: UInt8, geometry: CardGeometry, problems: inout [String]
     ) throws(CardReadError) -> ITSODirectory? {
         let name = "directory copy in sector \(sector)"
-        switch try exchange(CMD2.selectSector(UInt8(truncatingIfNeeded: sector)), chain: .iso) {
-        case .failure(let e):
-            problems.append("selecting \(name): \(e)")
+        guard try expectSuccess(CMD2.selectSector(UInt8(truncatingIfNeeded: sector)), "selecting \(name)", problems: &problems) != nil,
+              let answer = try expectSuccess(CMD2.readStorage(sfi: sfi), "reading \(name)", problems: &problems)
+        else { return nil }
+        do {
+            return try ITSODirectory(decoding: answer.data, geometry: geometry)
+        } catch {
+            problems.append("\(name): \(error)")
             return nil
-        case .success(let answer) where answer.status != .success:
-            problems.append("selecting \(name): \(answer.status.meaning) (\(answer.status.hex))")
-            return nil
-        case .success:
-            break
-        }
-        switch try exchange(CMD2.readStorage(sfi: sfi), chain: .iso) {
-        case .failure(let e):
-            problems.append("reading \(name): \(e)")
-            return nil
-        case .success(let answer) where answer.status != .success:
-            problems.append("reading \(name): \(answer.status.meaning) (\(answer.status.hex))")
-            return nil
-        case .success(let answer):
-            do {
-                return try ITSODirectory(decoding: answer.data, geometry: geometry)
-            } catch {
-                problems.append("\(name): \(error)")
-                return nil
-            }
         }
     }
 

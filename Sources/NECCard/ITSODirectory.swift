@@ -23,15 +23,12 @@ public enum DirectoryError: Error, Equatable, Sendable, CustomStringConvertible 
 /// A pure decoder: every length is checked against what the shell's geometry says before
 /// a field is read, and no input makes it trap.
 public struct ITSODirectory: Sendable, Hashable {
-    /// The optional 5 bytes after DIRS#: who last changed the card.
+    /// The optional 5 bytes after DIRS#, who last changed the card: `kid` (KID) is the
+    /// high nibble of the first byte, `shellIteration` (INS#, the shell iteration number
+    /// hotlists pair with the ISRN) its low nibble, and `isam` the ISAM ID of the device
+    /// that last sealed the Directory (the next 4 bytes, big-endian).
     public struct InstanceID: Sendable, Hashable {
-        /// KID: the high nibble of the first byte.
-        public let kid: UInt8
-        /// INS#: the shell iteration number, the low nibble of the first byte (hotlists
-        /// pair it with the ISRN).
-        public let shellIteration: UInt8
-        /// The ISAM ID of the device that last sealed the Directory (4 bytes, big-endian).
-        public let isam: UInt32
+        public let kid: UInt8, shellIteration: UInt8, isam: UInt32
     }
 
     /// DIRLength (bits 0-5), in 4-byte blocks as stored; 0 on both public demo cards.

@@ -33,6 +33,12 @@ public struct VirtualCardTruth: Sendable, Hashable {
             directory.blocked = blocked
             if let directorySequence { directory.sequence = directorySequence }
             out.directory = directory
+            // CMD2 keeps two copies: the other, one update older, in sector S - 2.
+            if out.chip == .iso7816 {
+                var older = directory
+                older.sequence = directory.sequence &- 1
+                out.otherDirectoryCopy = older
+            }
         }
         return out
     }
