@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PCSCTests",
-            dependencies: ["PCSC", "VirtualCard"],
+            dependencies: ["PCSC", "VirtualCard", "NECCardReading", "NECCard"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -31,7 +31,8 @@ public enum CardReference {
             }
         }
         if compact.count == 8 || compact.count == 14, let uid = Hex.bytes(compact) {
-            return CardIdentity(uid: uid)
+            // A random ID (4 bytes starting 08) is flagged, so the rules never key on it.
+            return CardIdentity(uid: uid, uidRandom: (try? CardUID(bytes: uid))?.isRandom ?? false)
         }
         throw .notACard
     }

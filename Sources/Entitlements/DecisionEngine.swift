@@ -3,7 +3,7 @@ public import NECCard
 
 /// The decision rules (docs/entitlements.md) as a pure function: no clock, no store.
 ///
-/// Order: 1 `unreadable`, 2 `card_expired`, then (only when `require_signed_lists` is on
+/// Order: 1 `unreadable`, then `card_blocked` (when the Directory was read), 2 `card_expired`, then (only when `require_signed_lists` is on
 /// and the list in force is not signed by a trusted key) `list_untrusted`, then (only when
 /// the list is stale and the policy is `decline`) `list_stale`, 3 `unknown_card`, 4 `hotlisted` (a hotlisted row for
 /// the ISRN or the UID), 5 `not_entitled`,
@@ -30,6 +30,9 @@ public enum DecisionEngine {
         let today = policy.localDate(of: now)
         // Rule 1.
         if identity.unreadableReason != nil { return .declined(.unreadable, listStale: stale) }
+        // After rule 1: the issuer blocked the card. Only a read asked for the Directory
+        // (check_card_blocked) gives `cardBlocked` a value.
+        if identity.cardBlocked == true { return .declined(.cardBlocked, listStale: stale) }
         // Rule 2: the expiry date is the last day the card is valid.
         if let expiry = identity.expiry, expiry < today { return .declined(.cardExpired, listStale: stale) }
         // The list itself: one the configuration does not trust decides nothing, stale or not.
@@ -37,7 +40,7 @@ public enum DecisionEngine {
         if stale && policy.stalePolicy == .decline { return .declined(.listStale, listStale: true) }
         // Rule 3: the ISRN's row wins over the UID's.
         let isrnRow = identity.isrn.flatMap { isrn in rows.first { $0.card == isrn.digits } }
-        let uidRow = identity.uidHex.flatMap { uid in rows.first { $0.card == uid } }
+        let uidRow = identity.identifyingUIDHex.flatMap { uid in rows.first { $0.card == uid } }
         guard let row = isrnRow ?? uidRow else { return .declined(.unknownCard, listStale: stale) }
         // Rule 4: a hotlisted row for either number of the card wins, whichever row
         // decides the rest: a lost card is lost however it is looked up. The pupil is

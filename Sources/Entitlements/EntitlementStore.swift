@@ -219,7 +219,7 @@ public final class EntitlementStore: Sendable {
         var lunches: Set<String> = []
         if let current, identity.isReadable {
             let listID: Int64 = current[0]
-            let keys = [identity.isrn?.digits, identity.uidHex].compactMap { $0 }
+            let keys = [identity.isrn?.digits, identity.identifyingUIDHex].compactMap { $0 }
             for key in keys {
                 if let row = try Row.fetchOne(
                     db.cachedStatement(sql: """

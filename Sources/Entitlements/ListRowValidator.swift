@@ -467,6 +467,10 @@ struct ListRowValidator {
             }
             if (hex == 8 || hex == 14) && !bytes.contains(32) {
                 for b in bytes { card.append(b >= 97 ? b - 32 : b) }
+                // ISO/IEC 14443-3: a 4-byte UID starting 08 is drawn anew at every tap.
+                if hex == 8 && card[0] == 48 && card[1] == 56 {
+                    return "card: \(String(decoding: card, as: UTF8.self)) is a random ID (4 bytes starting 08): it changes at every tap and cannot identify a card"
+                }
                 return nil
             }
             return bytes.isEmpty

@@ -82,7 +82,8 @@ public struct CardFields: Sendable, Equatable {
 
     /// The fields of a card as read.
     public init(_ identity: CardIdentity) {
-        self.init(isrn: identity.isrn?.digits, uid: identity.uidHex, media: identity.media, expiry: identity.expiry)
+        // A random ID is not the card's: the event carries no UID for it.
+        self.init(isrn: identity.isrn?.digits, uid: identity.identifyingUIDHex, media: identity.media, expiry: identity.expiry)
     }
 }
 

@@ -93,5 +93,8 @@ extension Verdict {
         case overDailyLimit = "over_daily_limit"
         /// A charge larger than the pupil's balance.
         case insufficientFunds = "insufficient_funds"
+        /// After rule 1: the card's ITSO Directory marks it blocked, read because
+        /// `check_card_blocked` is on (protocol minor version 1).
+        case cardBlocked = "card_blocked"
     }
 }

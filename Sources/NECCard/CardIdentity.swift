@@ -33,6 +33,19 @@ public struct Check: Sendable, Equatable, Hashable, Codable {
     }
 }
 
+/// What became of the ITSO Directory on one read.
+public enum DirectoryReading: Sendable, Equatable {
+    /// The reader was not asked to read it (the default tap: 3 APDUs on DESFire).
+    case notRead
+    /// The card has no ITSO Directory to read (no full shell: UID-only, compact shell,
+    /// MIFARE Classic, a shell that failed its checks).
+    case absent
+    /// Read and decoded; `location` says where (`DESFire file 0x00`, `CMD2 sector 15`).
+    case read(ITSODirectory, location: String)
+    /// Asked for, and it could not be read or decoded: why.
+    case failed(String)
+}
+
 /// Everything read from one card on one tap.
 public struct CardIdentity: Sendable, Equatable {
     /// The ATR the reader reported.
@@ -57,6 +70,8 @@ public struct CardIdentity: Sendable, Equatable {
     public var checks: [Check]
     /// How many APDUs were sent to read this identity.
     public var apduCount: Int
+    /// What reading the ITSO Directory gave, when the reader was asked to read it.
+    public var directory: DirectoryReading = .notRead
 
     /// - Parameters: every field of the identity, see the properties.
     public init(
@@ -76,8 +91,19 @@ public struct CardIdentity: Sendable, Equatable {
         self.apduCount = apduCount
     }
 
+    /// The Directory's card-blocked bit, when the Directory was read and decoded; nil
+    /// when it was not asked for, the card has none, or it could not be read.
+    public var cardBlocked: Bool? {
+        if case .read(let directory, _) = self.directory { return directory.isBlocked }
+        return nil
+    }
+
     /// The UID in upper-case hex, or nil.
     public var uidHex: String? { uid.map { Hex.string($0) } }
+
+    /// The UID in hex when it may identify the card: nil for a random ID (new on every
+    /// tap), which is never looked up, stored or sent as the card's UID.
+    public var identifyingUIDHex: String? { uidRandom ? nil : uidHex }
 
     /// The first failed check, if any.
     public var firstFailure: Check? { checks.first { !$0.ok } }

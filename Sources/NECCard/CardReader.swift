@@ -23,15 +23,38 @@ public enum CardReadError: Error, CustomStringConvertible {
 /// 4. when the DESFire select answers `91 A0` or an ISO error (`6D 00`, `6E 00`, ...), the
 ///    CMD2 select of `ITSO-1`, whose FCI carries the shell in tag `C0`.
 ///
+/// With `directory` other than `.skip`, and a full shell, the ITSO Directory too, located
+/// from the shell's geometry: on DESFire one more READ DATA (sector S - 1, file `0x00` on
+/// the usual card); on CMD2 both copies (sectors S - 2 and S - 1: SELECT DF `01nn`, READ
+/// BINARY, and a reselect of the ITSO DF between them). Nothing else is ever read.
+///
 /// Failed checks mean the card cannot be used for a decision; facts that only describe
 /// the card (no ITSO application, UID only) are passing checks with a note.
 public struct CardReader: Sendable {
+    /// Whether a read also reads the ITSO Directory, and what a Directory that cannot be
+    /// read or decoded does to the identity.
+    public enum DirectoryPolicy: Sendable, Equatable {
+        /// Do not read it (the default: the fewest APDUs).
+        case skip
+        /// Read it and report it; a failure is reported in `CardIdentity.directory` and
+        /// leaves the card readable (`necctl scan`).
+        case inform
+        /// Read it because a decision depends on it (`check_card_blocked`): a failure is a
+        /// failed `directory` check, so the card is unreadable.
+        case require
+    }
+
     /// Most APDUs one chained answer may take.
     public var frameLimit: Int
+    /// Whether the Directory is read.
+    public var directory: DirectoryPolicy
 
-    /// - Parameter frameLimit: most APDUs one chained answer (`91 AF`, `61 xx`) may take.
-    public init(frameLimit: Int = DESFire.defaultFrameLimit) {
+    /// - Parameters:
+    ///   - frameLimit: most APDUs one chained answer (`91 AF`, `61 xx`) may take.
+    ///   - directory: whether to read the ITSO Directory (default `.skip`).
+    public init(frameLimit: Int = DESFire.defaultFrameLimit, directory: DirectoryPolicy = .skip) {
         self.frameLimit = frameLimit
+        self.directory = directory
     }
 
     /// The note recorded for a MIFARE Classic card.
@@ -51,9 +74,16 @@ public struct CardReader: Sendable {
     }
 
     /// Reads one card with the default settings.
-    public static func read(atr: [UInt8], transport: inout some APDUTransport) throws(CardReadError) -> CardIdentity {
-        try CardReader().read(atr: atr, transport: &transport)
+    public static func read(
+        atr: [UInt8], transport: inout some APDUTransport, directory: DirectoryPolicy = .skip
+    ) throws(CardReadError) -> CardIdentity {
+        try CardReader(directory: directory).read(atr: atr, transport: &transport)
     }
+}
+
+/// Data bytes one DESFire answer frame carries before `91 AF`.
+enum DESFireFrame {
+    static let dataBytes = 59
 }
 
 /// Counts APDUs and turns transport failures into `CardReadError` at the source, so the
@@ -85,6 +115,8 @@ private struct Session<T: APDUTransport> {
     var identity: CardIdentity
     /// Whether the card answered a DESFire native command with a `91 xx` status.
     var speaksDESFire = false
+    /// The full shell, once decoded and checked.
+    var shell: ShellEnvironment?
 
     init(reader: CardReader, counted: CountingTransport<T>, atr: [UInt8]) {
         self.reader = reader
@@ -157,6 +189,7 @@ private struct Session<T: APDUTransport> {
             uidCheck = Check("uid", ok: true, reason: (uidCheck.reason ?? "no UID") + "; identified by ISRN")
         }
         identity.checks.insert(uidCheck, at: 0)
+        if reader.directory != .skip, identity.directory == .notRead { identity.directory = .absent }
         identity.apduCount = counted.sent
     }
 
@@ -199,6 +232,98 @@ private struct Session<T: APDUTransport> {
             }
             check("shell_read", ok: true, "\(answer.data.count) bytes in \(answer.frames) frame\(answer.frames == 1 ? "" : "s")")
             decodeShell(answer.data)
+            if reader.directory != .skip, let geometry = shell?.geometry { try readDESFireDirectory(geometry) }
+        }
+    }
+
+    /// Records a Directory that could not be had; a failed check only when required.
+    private mutating func directoryFailed(_ reason: String) {
+        identity.directory = .failed(reason)
+        if reader.directory == .require { check("directory", ok: false, reason) }
+    }
+
+    /// One READ DATA of the Directory's file, located from the shell's file and geometry.
+    private mutating func readDESFireDirectory(_ geometry: CardGeometry) throws(CardReadError) {
+        let sector = geometry.directorySector
+        guard let file = geometry.desfireFile(sector: sector, shellFile: DESFire.shellFile) else {
+            directoryFailed("directory sector \(sector) has no DESFire file number from shell file 0x0F (\(geometry))")
+            return
+        }
+        let name = "file 0x\(Hex.string([file]))"
+        // Ask for the fields and the 5-byte InstanceID after them; a decision (.require)
+        // that would need a second frame for the InstanceID asks for the fields alone, so
+        // the Directory stays one APDU. A file shorter than that is read to its end.
+        let needed = geometry.directoryMinimumLength, withInstance = needed + 5
+        let frame = DESFireFrame.dataBytes
+        let length = reader.directory == .require && withInstance > frame && needed <= frame ? needed : withInstance
+        var answer = try exchange(DESFire.readData(file: file, length: length), chain: .desfire)
+        if case .success(let first) = answer, first.status == StatusWord(0x91, 0xBE) {
+            answer = try exchange(DESFire.readData(file: file), chain: .desfire)
+        }
+        switch answer {
+        case .failure(let e):
+            directoryFailed("reading directory \(name): \(e)")
+        case .success(let answer):
+            guard answer.status == .desfireOK else {
+                directoryFailed("reading directory \(name): \(answer.status.meaning) (\(answer.status.hex))")
+                return
+            }
+            do {
+                identity.directory = .read(try ITSODirectory(decoding: answer.data, geometry: geometry), location: "DESFire \(name)")
+            } catch {
+                directoryFailed("directory in \(name): \(error)")
+            }
+        }
+    }
+
+    /// Reads both CMD2 copies (sectors S - 2 and S - 1) and keeps the live one.
+    private mutating func readCMD2Directory(_ geometry: CardGeometry, sfi: UInt8) throws(CardReadError) {
+        var copies: [ITSODirectory?] = []
+        var problems: [String] = []
+        for (i, sector) in geometry.cmd2DirectorySectors.enumerated() {
+            // The ITSO DF is current after the application select; a storage DF is a
+            // sibling of the one selected before it, so the second copy needs the ITSO DF again.
+            if i > 0, try expectSuccess(CMD2.reselectITSO, "reselecting ITSO-1", problems: &problems) == nil {
+                copies.append(nil)
+                continue
+            }
+            copies.append(try readCMD2Copy(sector: sector, sfi: sfi, geometry: geometry, problems: &problems))
+        }
+        if let live = ITSODirectory.live(copies[0], copies[1]) {
+            identity.directory = .read(live.directory, location: "CMD2 sector \(geometry.cmd2DirectorySectors[live.copy])")
+        } else {
+            directoryFailed(problems.joined(separator: "; "))
+        }
+    }
+
+    /// One ISO exchange that must answer `90 00`: its answer, or nil with the problem noted.
+    private mutating func expectSuccess(
+        _ command: [UInt8], _ doing: String, problems: inout [String]
+    ) throws(CardReadError) -> ChainedResponse? {
+        switch try exchange(command, chain: .iso) {
+        case .failure(let e):
+            problems.append("\(doing): \(e)")
+            return nil
+        case .success(let answer) where answer.status != .success:
+            problems.append("\(doing): \(answer.status.meaning) (\(answer.status.hex))")
+            return nil
+        case .success(let answer):
+            return answer
+        }
+    }
+
+    private mutating func readCMD2Copy(
+        sector: Int, sfi: UInt8, geometry: CardGeometry, problems: inout [String]
+    ) throws(CardReadError) -> ITSODirectory? {
+        let name = "directory copy in sector \(sector)"
+        guard try expectSuccess(CMD2.selectSector(UInt8(truncatingIfNeeded: sector)), "selecting \(name)", problems: &problems) != nil,
+              let answer = try expectSuccess(CMD2.readStorage(sfi: sfi), "reading \(name)", problems: &problems)
+        else { return nil }
+        do {
+            return try ITSODirectory(decoding: answer.data, geometry: geometry)
+        } catch {
+            problems.append("\(name): \(error)")
+            return nil
         }
     }
 
@@ -211,12 +336,17 @@ private struct Session<T: APDUTransport> {
             if sw == .success {
                 if !speaksDESFire { identity.media = .iso7816 }
                 check("itso_application", ok: true, "ITSO-1 application selected (CMD2)")
+                let fci: ITSOApplicationFCI
                 do {
-                    let fci = try ITSOApplicationFCI(fci: answer.data)
-                    check("shell_read", ok: true, "\(fci.shell.count) bytes in FCI tag C0")
-                    decodeShell(fci.shell)
+                    fci = try ITSOApplicationFCI(fci: answer.data)
                 } catch {
                     check("shell_read", ok: false, "CMD2 select: \(error)")
+                    return
+                }
+                check("shell_read", ok: true, "\(fci.shell.count) bytes in FCI tag C0")
+                decodeShell(fci.shell)
+                if reader.directory != .skip, let geometry = shell?.geometry {
+                    try readCMD2Directory(geometry, sfi: CMD2.storageSFI(parameters: fci.parameters))
                 }
             } else if sw == StatusWord(0x62, 0x83) {
                 check("itso_application", ok: false, "ITSO-1 application is deactivated (\(sw.hex))")
@@ -241,6 +371,7 @@ private struct Session<T: APDUTransport> {
                 check("shell_length", ok: true,
                       "full shell, \(shell.shellLength) blocks, revision \(shell.formatRevision), FVC \(shell.fvc)")
                 for stage in Session.shellStages.dropFirst() { check(stage, ok: true) }
+                self.shell = shell
                 identity.isrn = shell.isrn
                 identity.expiry = shell.expiry
                 identity.noExpiry = shell.hasNoExpiry

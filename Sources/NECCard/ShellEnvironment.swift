@@ -223,6 +223,12 @@ public struct ShellEnvironment: Sendable, Equatable {
         return text
     }
 
+    /// The geometry bytes 16-19 as a `CardGeometry` (already checked); nil for a compact shell.
+    public var geometry: CardGeometry? {
+        guard let sectorSize, let sectorCount, let directoryEntries, let sctl else { return nil }
+        return try? CardGeometry(sectorSize: sectorSize, sectorCount: sectorCount, directoryEntries: directoryEntries, sctl: sctl)
+    }
+
     /// True when the bitmap says an MCRN is present.
     public var hasMCRN: Bool { bitmap & 0x02 != 0 }
 }

@@ -64,8 +64,11 @@ public struct TapReading: Sendable {
     /// - Parameters:
     ///   - card: the present card, valid only during this call.
     ///   - trace: record every APDU exchange with its timing and meaning.
+    ///   - directory: whether to read the ITSO Directory too (default: not).
     /// - Returns: the reading; never throws, a failed read is a `Failure`.
-    public static func read(_ card: PresentCard, trace: Bool = false) -> TapReading {
+    public static func read(
+        _ card: PresentCard, trace: Bool = false, directory: CardReader.DirectoryPolicy = .skip
+    ) -> TapReading {
         let seenAt = ContinuousClock.now
         let time = Date()
         var exchanges: [APDUExchange] = []
@@ -76,7 +79,7 @@ public struct TapReading: Sendable {
             if trace {
                 var transport = TracingTransport(PCSCTransport(connection))
                 do {
-                    let identity = try CardReader.read(atr: card.atr, transport: &transport)
+                    let identity = try CardReader.read(atr: card.atr, transport: &transport, directory: directory)
                     result = .success(identity)
                 } catch {
                     result = .failure(failure(from: error))
@@ -85,7 +88,7 @@ public struct TapReading: Sendable {
             } else {
                 var transport = PCSCTransport(connection)
                 do {
-                    result = .success(try CardReader.read(atr: card.atr, transport: &transport))
+                    result = .success(try CardReader.read(atr: card.atr, transport: &transport, directory: directory))
                 } catch {
                     result = .failure(failure(from: error))
                 }

@@ -89,6 +89,9 @@ public struct NECConfiguration: Sendable, Equatable {
     public var maxClients: Int = 256
     /// Whether unsigned or badly signed lists are refused.
     public var requireSignedLists: Bool = false
+    /// Whether every tap also reads the card's ITSO Directory (one more APDU on DESFire)
+    /// and declines a card it marks blocked (`card_blocked`).
+    public var checkCardBlocked: Bool = false
     /// Raw 32-byte Ed25519 public keys whose list signatures are accepted.
     public var trustedListKeys: [[UInt8]] = []
     /// The `[[reader]]` tables, in file order; the first match wins.
@@ -366,6 +369,11 @@ private struct DocumentReader {
                 throw wrongType(key, expected: "true or false", found: value)
             }
             configuration.requireSignedLists = flag
+        case "check_card_blocked":
+            guard case .boolean(let flag) = value.kind else {
+                throw wrongType(key, expected: "true or false", found: value)
+            }
+            configuration.checkCardBlocked = flag
         case "trusted_list_keys":
             configuration.trustedListKeys = try publicKeys(value, key)
         case "reader":

@@ -103,7 +103,10 @@ public enum Daemon {
         )
         relay.attach(server)
         // Each card is read on the monitor's thread while it is present.
-        let readers = ReaderMonitor<TapReading?> { card in TapReading.read(card) }
+        // check_card_blocked (as in force at each tap, reloads included) adds the Directory.
+        let readers = ReaderMonitor<TapReading?> { card in
+            TapReading.read(card, directory: state.snapshot.configuration.checkCardBlocked ? .require : .skip)
+        }
         let pipeline = TapPipeline(state: state, registry: registry, server: server, events: readers, logger: logger)
         let housekeeping = Housekeeping(
             configurationPath: configurationPath, state: state, notifier: notifier, logger: logger)

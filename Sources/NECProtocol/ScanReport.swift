@@ -44,20 +44,33 @@ public struct ScanReport: Codable, Hashable, Sendable {
     public var atr: String
     /// What the ATR says, in words.
     public var atrMeaning: String
+    /// The ITSO Directory's card-blocked bit; absent when the card has no ITSO Directory
+    /// or it could not be read (then `directory_error` says why).
+    public var cardBlocked: Bool?
     /// The integrity checks, when the card was read.
     public var checks: [Check]?
+    /// Where the ITSO Directory was read from, e.g. `DESFire file 0x00`, `CMD2 sector 15`.
+    public var directory: String?
+    /// Why the ITSO Directory could not be read or decoded, when the card has a shell.
+    public var directoryError: String?
+    /// The Directory's sequence number DIRS# (0-255).
+    public var directorySequence: Int?
     /// Why the card could not be read, when it could not.
     public var error: String?
     /// Whether the ITSO expiry date has passed (false for a card with no expiry).
     public var expired: Bool?
     /// The ITSO expiry date, `YYYY-MM-DD`.
     public var expiry: String?
+    /// INS#, the shell iteration number, from the Directory's InstanceID when it has one.
+    public var ins: Int?
     /// The 18-digit ISRN.
     public var isrn: String?
     /// The ISRN as printed on the card, in groups.
     public var isrnGrouped: String?
     /// The ISRN's ISSN part.
     public var issn: String?
+    /// Why the card's ITSO data was not read at all (MIFARE Classic: its sectors need keys).
+    public var itsoNotRead: String?
     /// The card's MCRN, when it has one.
     public var mcrn: String?
     /// The kind of chip.
@@ -91,8 +104,10 @@ public struct ScanReport: Codable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case apdus, atr, atrMeaning = "atr_meaning", checks, error, expired, expiry, isrn, isrnGrouped = "isrn_grouped"
-        case issn, mcrn, media, noExpiry = "no_expiry", oid, readMs = "read_ms", readable, reader, time, trace, uid
+        case apdus, atr, atrMeaning = "atr_meaning", cardBlocked = "card_blocked", checks
+        case directory, directoryError = "directory_error", directorySequence = "directory_sequence"
+        case error, expired, expiry, ins, isrn, isrnGrouped = "isrn_grouped"
+        case issn, itsoNotRead = "itso_not_read", mcrn, media, noExpiry = "no_expiry", oid, readMs = "read_ms", readable, reader, time, trace, uid
         case uidRandom = "uid_random", unreadableReason = "unreadable_reason"
     }
 }

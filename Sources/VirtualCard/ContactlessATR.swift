@@ -23,6 +23,8 @@ public enum ContactlessATR {
     public static let desfire = iso14443_4(historicalBytes: [0x80])
     /// MIFARE Classic 1K: `3B 8F 80 01 80 4F 0C A0 00 00 03 06 03 00 01 00 00 00 00 6A`.
     public static let classic1K = storageCard(cardName: 0x0001)
+    /// MIFARE Classic 4K: `3B 8F 80 01 80 4F 0C A0 00 00 03 06 03 00 02 00 00 00 00 69`.
+    public static let classic4K = storageCard(cardName: 0x0002)
 
     /// TCK makes the XOR of every byte after TS, TCK included, zero.
     private static func withChecksum(_ bytes: [UInt8]) -> [UInt8] {

@@ -26,6 +26,13 @@ public struct EmulatedCard: Sendable {
     private var pendingFrames: [[UInt8]] = []
     /// The shell bytes the card holds, faults applied.
     private let shellFile: [UInt8]?
+    /// DESFire: the files of the ITSO application by number (the shell's and the Directory's).
+    private let files: [UInt8: [UInt8]]
+    /// CMD2: the storage sectors by logical number (the Directory's copies).
+    private let sectors: [Int: [UInt8]]
+    /// CMD2: what is selected.
+    private var cmd2Selection: CMD2Selection = .none
+    private enum CMD2Selection { case none, itso, sector(Int) }
     private var garbage: SplitMix64?
 
     /// The ITSO application on DESFire, as sent on the wire: `16 02 A0`.
@@ -37,6 +44,8 @@ public struct EmulatedCard: Sendable {
     /// The CMD2 card's ATS historical bytes: category `80`, then compact-TLV `FB` (an
     /// application identifier of 11 bytes) naming the ITSO AID.
     public static let cmd2HistoricalBytes: [UInt8] = [0x80, 0xFB] + cmd2AID
+    /// CMD2: the short file identifier of each storage sector's EF.
+    public static let storageSFI: UInt8 = 0x01
     /// The most data bytes a DESFire response frame carries before `91 AF`.
     public static let maxFrameData = 59
     /// What the CMD2 FCI carries in tag `E0` ("parameters"); its real content is not known
@@ -54,6 +63,21 @@ public struct EmulatedCard: Sendable {
         case .random: uid = [0x08, rng.nextByte(), rng.nextByte(), rng.nextByte()]
         }
         shellFile = model.shellFile
+        var files: [UInt8: [UInt8]] = [:]
+        var sectors: [Int: [UInt8]] = [:]
+        if let shell = shellFile {
+            files[Self.shellFileNumber] = shell
+            let count = Int(model.shell?.geometry.sectorCount ?? 0)
+            if let directory = model.directoryFile {
+                if let file = model.desfireFile(sector: count - 1), file != Self.shellFileNumber { files[file] = directory }
+                sectors[count - 1] = directory
+            }
+            if let other = model.otherDirectoryCopy, let shell = model.shell {
+                sectors[count - 2] = other.bytes(geometry: shell.geometry)
+            }
+        }
+        self.files = model.chip == .desfire ? files : [:]
+        self.sectors = model.chip == .iso7816 ? sectors : [:]
         for fault in model.faults {
             if case .garbage(let garbageSeed) = fault {
                 garbage = garbageSeed.map(SplitMix64.init(seed:)) ?? rng
@@ -69,6 +93,7 @@ public struct EmulatedCard: Sendable {
     public mutating func resetState() {
         selectedApplication = nil
         pendingFrames = []
+        cmd2Selection = .none
     }
 
     /// Counts `command` and applies the removal fault, then answers it.
@@ -105,7 +130,7 @@ public struct EmulatedCard: Sendable {
         switch model.chip {
         case .desfire: return desfire(apdu)
         case .iso7816: return cmd2(apdu)
-        case .classic1K:
+        case .classic1K, .classic4K:
             // The reader cannot pass these to a Classic card; it answers them itself.
             return apdu.cla == 0x90 ? [0x6A, 0x81] : [0x6D, 0x00]
         }
@@ -123,7 +148,7 @@ public struct EmulatedCard: Sendable {
                 switch model.chip {
                 case .desfire: data = [0x80]
                 case .iso7816: data = Self.cmd2HistoricalBytes
-                case .classic1K: return [0x6A, 0x81]
+                case .classic1K, .classic4K: return [0x6A, 0x81]
                 }
             default: return [0x6A, 0x81]
             }
@@ -136,9 +161,9 @@ public struct EmulatedCard: Sendable {
         case 0x82:
             return [0x90, 0x00]  // load key: the reader stores it whatever the card
         case 0x86, 0x88:
-            return model.chip == .classic1K ? [0x63, 0x00] : [0x6A, 0x81]  // no key we hold works
+            return model.media == .classic ? [0x63, 0x00] : [0x6A, 0x81]  // no key we hold works
         case 0xB0, 0xD6:
-            return model.chip == .classic1K ? [0x69, 0x82] : [0x6A, 0x81]
+            return model.media == .classic ? [0x69, 0x82] : [0x6A, 0x81]
         default:
             return [0x6D, 0x00]
         }
@@ -196,8 +221,8 @@ public struct EmulatedCard: Sendable {
     private mutating func readData(_ data: [UInt8]) -> [UInt8] {
         guard data.count == 7 else { return Self.desfireStatus(0x7E) }
         // The PICC level holds no files: the command is not allowed there.
-        guard selectedApplication != nil, let file = shellFile else { return Self.desfireStatus(0x9D) }
-        guard data[0] == Self.shellFileNumber else { return Self.desfireStatus(0xF0) }
+        guard selectedApplication != nil, shellFile != nil else { return Self.desfireStatus(0x9D) }
+        guard let file = files[data[0]] else { return Self.desfireStatus(0xF0) }
         let offset = Int(data[1]) | Int(data[2]) << 8 | Int(data[3]) << 16
         let length = Int(data[4]) | Int(data[5]) << 8 | Int(data[6]) << 16
         guard offset < file.count else { return Self.desfireStatus(0xBE) }
@@ -208,8 +233,8 @@ public struct EmulatedCard: Sendable {
 
     private func fileSettings(_ data: [UInt8]) -> [UInt8] {
         guard data.count == 1 else { return Self.desfireStatus(0x7E) }
-        guard selectedApplication != nil, let file = shellFile else { return Self.desfireStatus(0x9D) }
-        guard data[0] == Self.shellFileNumber else { return Self.desfireStatus(0xF0) }
+        guard selectedApplication != nil, shellFile != nil else { return Self.desfireStatus(0x9D) }
+        guard let file = files[data[0]] else { return Self.desfireStatus(0xF0) }
         // Standard data file, plain communication, read free (E), other rights key 0.
         let size = file.count
         return [0x00, 0x00, 0x00, 0xE0, UInt8(size & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size >> 16 & 0xFF)]
@@ -219,7 +244,7 @@ public struct EmulatedCard: Sendable {
     /// The three GetVersion frames: hardware, software, then UID, batch and date.
     private func version() -> [[UInt8]] {
         let hardware: [UInt8] = [0x04, 0x01, 0x01, 0x01, 0x00, 0x18, 0x05]
-        let software: [UInt8] = [0x04, 0x01, 0x01, 0x01, 0x04, 0x18, 0x05]
+        let software: [UInt8] = [0x04, 0x01, 0x01, model.generation.rawValue, 0x04, 0x18, 0x05]
         // A random-ID card hides its real UID here until authenticated: zeros.
         let reported = uid.count == 7 ? uid : [UInt8](repeating: 0, count: 7)
         let production = reported + [0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x26]
@@ -244,16 +269,44 @@ public struct EmulatedCard: Sendable {
 
     // MARK: ISO 7816 (CMD2)
 
-    private func cmd2(_ apdu: CommandAPDU) -> [UInt8] {
+    private mutating func cmd2(_ apdu: CommandAPDU) -> [UInt8] {
         guard apdu.cla == 0x00 else { return [0x6E, 0x00] }
+        if apdu.ins == 0xB0 { return cmd2ReadBinary(apdu) }
         guard apdu.ins == 0xA4 else { return [0x6D, 0x00] }
+        if apdu.p1 == 0x00 { return cmd2SelectSector(apdu) }
         guard apdu.p1 == 0x04 else { return [0x6A, 0x86] }
-        guard apdu.data == Self.cmd2AID, let shell = shellFile else { return [0x6A, 0x82] }
+        guard apdu.data == Self.cmd2AID, let shell = shellFile else {
+            cmd2Selection = .none
+            return [0x6A, 0x82]
+        }
+        cmd2Selection = .itso
         if apdu.p2 == 0x0C { return [0x90, 0x00] }  // no FCI asked for
         guard apdu.p2 == 0x00 else { return [0x6A, 0x86] }
         let proprietary = tlv(0xC0, shell) + tlv(0xE0, Self.cmd2Parameters)
         let fci = tlv(0x6F, tlv(0x84, Self.cmd2AID) + tlv(0xA5, proprietary))
         return fci + [0x90, 0x00]
+    }
+
+    /// SELECT by file identifier `01nn`: storage sector nn's DF, a child of the ITSO DF
+    /// (so not found from another sector's DF, its sibling).
+    private mutating func cmd2SelectSector(_ apdu: CommandAPDU) -> [UInt8] {
+        guard apdu.data.count == 2, apdu.data[0] == 0x01 else { return [0x6A, 0x82] }
+        guard case .itso = cmd2Selection, let data = sectors[Int(apdu.data[1])] else { return [0x6A, 0x82] }
+        cmd2Selection = .sector(Int(apdu.data[1]))
+        // FCP-less answer: the sector's EF size in tag 80.
+        return [0x62, 0x04, 0x80, 0x02, UInt8(data.count >> 8), UInt8(data.count & 0xFF), 0x90, 0x00]
+    }
+
+    /// READ BINARY by short file identifier 1 (`00 B0 81 00 Le`) in a sector's DF.
+    private func cmd2ReadBinary(_ apdu: CommandAPDU) -> [UInt8] {
+        // Without a short file id it reads the current EF, and a DF is current: none.
+        guard apdu.p1 & 0x80 != 0 else { return [0x69, 0x86] }
+        guard apdu.p1 == 0x80 | Self.storageSFI, apdu.data.isEmpty else { return [0x6A, 0x82] }
+        guard case .sector(let n) = cmd2Selection, let data = sectors[n] else { return [0x69, 0x86] }
+        let offset = Int(apdu.p2)
+        guard offset <= data.count else { return [0x6B, 0x00] }
+        let wanted = apdu.le.map { $0 == 0 ? 256 : Int($0) } ?? 256
+        return Array(data[offset..<min(data.count, offset + wanted)]) + [0x90, 0x00]
     }
 
     private func tlv(_ tag: UInt8, _ value: [UInt8]) -> [UInt8] {

@@ -50,6 +50,18 @@ public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
         case iso7816
         /// MIFARE Classic 1K: the reader answers GET DATA UID, nothing else reads.
         case classic1K
+        /// MIFARE Classic 4K: as 1K, with the 4K card name in its ATR.
+        case classic4K
+    }
+
+    /// Which DESFire generation answers GET VERSION (the software major version byte).
+    public enum DESFireGeneration: UInt8, Sendable, Hashable, CaseIterable {
+        /// EV1: major version `01`.
+        case ev1 = 0x01
+        /// EV2: major version `12`.
+        case ev2 = 0x12
+        /// EV3: major version `33`.
+        case ev3 = 0x33
     }
 
     /// Where the UID comes from.
@@ -68,6 +80,13 @@ public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
     public var shell: VirtualShell?
     /// The faults, applied together.
     public var faults: [VirtualCardFault]
+    /// The ITSO Directory, when the card has a shell: on DESFire in the file of sector
+    /// S - 1 counted from the shell's file `0x0F`; on CMD2 in sector S - 1. Nil: none.
+    public var directory: VirtualDirectory? = VirtualDirectory()
+    /// CMD2 only: the other copy of the Directory, in sector S - 2. Nil: that sector is empty.
+    public var otherDirectoryCopy: VirtualDirectory? = nil
+    /// The DESFire generation GET VERSION reports.
+    public var generation: DESFireGeneration = .ev1
 
     /// - Parameters:
     ///   - chip: the chip kind.
@@ -117,10 +136,45 @@ public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
         Self(chip: .classic1K, uid: .fixed(uid), shell: nil)
     }
 
-    /// A DESFire card with a random ID (4 bytes starting `08`, new per tap).
-    /// - Parameter shell: its ITSO shell, or nil (the default) for none.
-    public static func desfireRandomUID(shell: VirtualShell? = nil) -> Self {
-        Self(chip: .desfire, uid: .random, shell: shell)
+    /// A DESFire card with a random ID (4 bytes starting `08`, new per tap; GET VERSION
+    /// gives seven `00` bytes for the UID until authenticated, on EV1, EV2 and EV3 alike).
+    /// - Parameters:
+    ///   - shell: its ITSO shell, or nil (the default) for none.
+    ///   - generation: the DESFire generation GET VERSION reports (default EV1).
+    public static func desfireRandomUID(shell: VirtualShell? = nil, generation: DESFireGeneration = .ev1) -> Self {
+        var model = Self(chip: .desfire, uid: .random, shell: shell)
+        model.generation = generation
+        return model
+    }
+
+    /// A MIFARE Classic 4K card: UID only.
+    /// - Parameter uid: a 4-byte UID (default `sampleUID4`).
+    public static func classic4K(uid: [UInt8] = sampleUID4) -> Self {
+        Self(chip: .classic4K, uid: .fixed(uid), shell: nil)
+    }
+
+    /// This model with another Directory (nil: none).
+    public func withDirectory(_ directory: VirtualDirectory?, otherCopy: VirtualDirectory? = nil) -> Self {
+        var copy = self
+        copy.directory = directory
+        copy.otherDirectoryCopy = otherCopy
+        return copy
+    }
+
+    /// The DESFire file of logical sector `sector`, counted from the shell's file `0x0F`
+    /// as real cards number them (`CardGeometry.desfireFile`); nil without a shell or
+    /// outside DESFire's 32 files.
+    public func desfireFile(sector: Int) -> UInt8? {
+        guard let g = shell?.geometry, let geometry = try? CardGeometry(
+            sectorSize: g.sectorSize, sectorCount: g.sectorCount, directoryEntries: g.directoryEntries, sctl: g.sctl)
+        else { return nil }
+        return geometry.desfireFile(sector: sector, shellFile: EmulatedCard.shellFileNumber)
+    }
+
+    /// The bytes of the Directory (`directory`) for this card's geometry; nil without one.
+    public var directoryFile: [UInt8]? {
+        guard let shell, let directory else { return nil }
+        return directory.bytes(geometry: shell.geometry)
     }
 
     /// A DESFire card without the ITSO application: selecting `16 02 A0` gives `91 A0`.
@@ -226,7 +280,7 @@ public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
         switch chip {
         case .desfire: .desfire
         case .iso7816: .iso7816
-        case .classic1K: .classic
+        case .classic1K, .classic4K: .classic
         }
     }
 
@@ -236,13 +290,14 @@ public struct VirtualCardModel: Sendable, Hashable, CustomStringConvertible {
         case .desfire: ContactlessATR.desfire
         case .iso7816: ContactlessATR.iso14443_4(historicalBytes: EmulatedCard.cmd2HistoricalBytes)
         case .classic1K: ContactlessATR.classic1K
+        case .classic4K: ContactlessATR.classic4K
         }
     }
 
     /// The bytes the card holds for its shell (DESFire file or CMD2 tag), faults applied;
     /// nil without a shell or on Classic.
     public var shellFile: [UInt8]? {
-        guard let shell, chip != .classic1K else { return nil }
+        guard let shell, chip == .desfire || chip == .iso7816 else { return nil }
         let badSECRC = faults.contains(.badSECRC)
         let badLuhn = faults.contains(.badLuhn)
         switch chip {

@@ -36,6 +36,9 @@ struct LookupCommand: ParsableCommand {
         if json {
             Output.write(MessageCoding.line(LookupMessage(result)))
         } else {
+            if (try? CardReference.identity(card))?.uidRandom == true {
+                printOut("uid       \(card.uppercased()) is a random ID (4 bytes starting 08): new at every tap, never an identity")
+            }
             printOut(Self.describe(result))
         }
         if result.verdict.decision != .authorised { throw ExitCode(1) }

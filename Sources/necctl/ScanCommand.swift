@@ -57,7 +57,7 @@ struct ScanCommand: AsyncParsableCommand {
         let exchanges = trace || recorder != nil
         let monitor = ReaderMonitor<TapReading?> { card in
             guard ReaderFilter.matches(card.reader, filter) else { return nil }
-            return TapReading.read(card, trace: exchanges)
+            return TapReading.read(card, trace: exchanges, directory: .inform)
         }
         // SIGINT / SIGTERM end the scan cleanly (SCardCancel through stop()).
         let signals = SignalStop(monitor: monitor)
@@ -260,6 +260,16 @@ enum ScanOutput {
             row.readable = id.isReadable
             row.unreadableReason = id.unreadableReason
             row.apdus = id.apduCount
+            switch id.directory {
+            case .read(let directory, let location):
+                row.cardBlocked = directory.isBlocked
+                row.directory = location
+                row.directorySequence = Int(directory.sequence)
+                row.ins = directory.shellIteration.map(Int.init)
+            case .failed(let reason): row.directoryError = reason
+            case .notRead, .absent: break
+            }
+            if id.media == .classic { row.itsoNotRead = ScanOutput.classicITSONotRead }
         case .failure(let failure):
             row.error = failure.message
             row.apdus = failure.apdus
@@ -274,6 +284,9 @@ enum ScanOutput {
         }
         return row
     }
+
+    /// What `scan` says about the ITSO data on a MIFARE Classic NEC.
+    static let classicITSONotRead = "not read: MIFARE Classic ITSO sectors need keys necd does not have; the UID is all it reads"
 
     static func text(_ reading: TapReading) -> String {
         var lines: [String] = []
@@ -318,6 +331,18 @@ enum ScanOutput {
                 add("expiry", "none (ITSO day 0: no expiry)")
             }
             if let mcrn = id.mcrn { add("MCRN", mcrn) }
+            if id.uidRandom { add("", "the UID is a random ID: never looked up, shown or stored as this card") }
+            if id.media == .classic { add("ITSO", classicITSONotRead) }
+            switch id.directory {
+            case .read(let directory, let location):
+                add("blocked", directory.isBlocked ? "YES: the issuer has blocked this card" : "no")
+                add("INS#", directory.shellIteration.map { String($0) } ?? "not on the card (directory has no InstanceID)")
+                add("DIRS#", "\(directory.sequence)   (directory in \(location))")
+            case .failed(let reason):
+                add("blocked", "unknown: directory not read (\(reason))")
+            case .absent, .notRead:
+                break
+            }
             lines.append("  checks:")
             for check in id.checks {
                 let mark = check.ok ? "pass" : "FAIL"

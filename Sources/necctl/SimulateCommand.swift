@@ -39,6 +39,24 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(name: .customLong("bad-luhn"), help: "Make the ISRN's check digit wrong (SECRC still right).")
     var badLuhn = false
 
+    @Flag(help: "The card's ITSO directory marks it blocked (DIRBitMap bit 0).")
+    var blocked = false
+
+    @Flag(name: .customLong("no-directory"), help: "The card has a shell but no ITSO directory.")
+    var noDirectory = false
+
+    @Option(name: .customLong("directory-sequence"), help: "The directory's sequence number DIRS# (0-255).")
+    var directorySequence: UInt8?
+
+    @Flag(name: .customLong("large-geometry"), help: "80-byte sectors, 64 of them, 16 directory entries, as on a real CMD2 card.")
+    var largeGeometry = false
+
+    @Option(name: .customLong("desfire-generation"), help: "ev1, ev2 or ev3: what GET VERSION reports.")
+    var desfireGeneration: String = "ev1"
+
+    @Flag(name: .customLong("classic-4k"), help: "With --media classic: a MIFARE Classic 4K rather than 1K.")
+    var classic4K = false
+
     @Option(help: "Seconds the card stays on the reader each tap.")
     var hold: Double = 0.5
 
@@ -80,6 +98,8 @@ struct SimulateCommand: AsyncParsableCommand {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
         guard Media(rawValue: media) != nil else { throw ValidationError("--media must be desfire, iso7816 or classic") }
         guard !(expired && noExpiry) else { throw ValidationError("--expired and --no-expiry contradict each other: give one") }
+        guard generation != nil else { throw ValidationError("--desfire-generation must be ev1, ev2 or ev3") }
+        guard !(blocked && noDirectory) else { throw ValidationError("--blocked needs a directory: drop --no-directory") }
         if media == Media.classic.rawValue, let flag = shellFlags.first {
             throw ValidationError("\(flag) describes the ITSO shell, which a MIFARE Classic card does not carry")
         }
@@ -105,6 +125,13 @@ struct SimulateCommand: AsyncParsableCommand {
                 if timestamps {
                     // "-" when no APDU was answered: the reader never read the card.
                     line += " last_answer_unix_ns=" + (stats.lastAnsweredAt.map { String($0.unixNanoseconds) } ?? "-")
+                    // The card's side of the read: first command received to last answer written.
+                    if let first = stats.firstCommandAt, let last = stats.lastAnsweredAt {
+                        let c = (last.instant - first.instant).components
+                        line += " read_ms=" + String(format: "%.3f", Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15)
+                    } else {
+                        line += " read_ms=-"
+                    }
                 }
                 printOut(line)
             } catch {
@@ -114,6 +141,26 @@ struct SimulateCommand: AsyncParsableCommand {
         }
     }
 
+    private var generation: VirtualCardModel.DESFireGeneration? {
+        switch desfireGeneration.lowercased() {
+        case "ev1": .ev1
+        case "ev2": .ev2
+        case "ev3": .ev3
+        default: nil
+        }
+    }
+
+    private var truth: VirtualCardTruth {
+        var truth = VirtualCardTruth()
+        truth.blocked = blocked
+        truth.noDirectory = noDirectory
+        truth.directorySequence = directorySequence
+        truth.largeGeometry = largeGeometry
+        truth.generation = generation ?? .ev1
+        truth.classic4K = classic4K
+        return truth
+    }
+
     /// The shell options given, as typed.
     var shellFlags: [String] {
         [(expired, "--expired"), (noExpiry, "--no-expiry"), (badCRC, "--bad-crc"), (badLuhn, "--bad-luhn")]
@@ -121,6 +168,10 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     private func makeModels() throws -> [VirtualCardModel] {
+        try plainModels().map(truth.apply(to:))
+    }
+
+    private func plainModels() throws -> [VirtualCardModel] {
         let mediaValue = Media(rawValue: media) ?? .desfire
         guard let list else {
             let model = try VirtualCardModel.from(

@@ -43,7 +43,9 @@ struct ScanEndToEndTests {
         return out
     }
 
-    @Test func desfireITSOIsIdentifiedInThreeAPDUs() async throws {
+    /// scan reads the Directory too: 3 APDUs for the identity, then file 0x00 (the standard
+    /// geometry's 59 bytes and its InstanceID take two frames).
+    @Test func desfireITSOIsIdentifiedAndItsDirectoryRead() async throws {
         let isrn = syntheticISRN(1)
         let shell = VirtualShell(isrn: isrn, expiry: CivilDate(iso: "2031-03-31")!)
         let (json, status) = try await scanOnce(.desfireITSO(uid: [0x04, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60], shell: shell))
@@ -57,8 +59,13 @@ struct ScanEndToEndTests {
         #expect(json["isrn_grouped"] as? String == isrn.grouped)
         #expect(json["oid"] as? String == "9999")
         #expect(json["expiry"] as? String == "2031-03-31")
-        #expect(json["apdus"] as? Int == 3)
+        #expect(json["apdus"] as? Int == 5)
         #expect(json["readable"] as? Bool == true)
+        #expect(json["card_blocked"] as? Bool == false)
+        #expect(json["directory"] as? String == "DESFire file 0x00")
+        #expect(json["directory_sequence"] as? Int == 1)
+        #expect(json["ins"] as? Int == 1)
+        #expect(json["directory_error"] == nil)
         let c = checks(json)
         #expect(c["secrc"] == true && c["luhn"] == true && c["uid"] == true)
         #expect(!c.values.contains(false))

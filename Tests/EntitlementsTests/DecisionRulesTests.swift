@@ -42,6 +42,40 @@ import Testing
         #expect(decide(random, [row()]) == .declined(.unreadable))
     }
 
+    /// An identity whose Directory was read (check_card_blocked) and says `blocked`.
+    func withDirectory(_ identity: CardIdentity, blocked: Bool) throws -> CardIdentity {
+        var out = identity
+        let geometry = try CardGeometry(sectorSize: 64, sectorCount: 16, directoryEntries: 8, sctl: 7)
+        var bytes = [UInt8](repeating: 0, count: 50)
+        bytes[1] = blocked ? 0x31 : 0x21
+        out.directory = .read(try ITSODirectory(decoding: bytes, geometry: geometry), location: "DESFire file 0x00")
+        return out
+    }
+
+    @Test func cardBlockedAfterUnreadableBeforeExpired() throws {
+        // Blocked, expired, hotlisted and listed: card_blocked comes first after rule 1.
+        let blockedExpired = try withDirectory(Fixture.identity(isrn: isrn, expiry: "2026-11-26"), blocked: true)
+        #expect(decide(blockedExpired, [row(hotlisted: true)]) == .declined(.cardBlocked))
+        #expect(decide(try withDirectory(Fixture.identity(isrn: isrn), blocked: true), [row()]) == .declined(.cardBlocked))
+        // Rule 1 still wins: a blocked card with a failed check is unreadable.
+        var broken = blockedExpired
+        broken.checks = [Check("secrc", ok: false, reason: "SECRC mismatch")]
+        #expect(decide(broken, [row()]) == .declined(.unreadable))
+        // Not blocked, or not read (check_card_blocked off): the rules go on as before.
+        #expect(decide(try withDirectory(Fixture.identity(isrn: isrn, expiry: "2026-11-26"), blocked: false), [row()]).reason == .cardExpired)
+        #expect(decide(try withDirectory(Fixture.identity(isrn: isrn), blocked: false), [row()]).kind == .lunch)
+        #expect(decide(Fixture.identity(isrn: isrn), [row()]).kind == .lunch)
+    }
+
+    @Test func aRandomIDIsNeverAListKey() {
+        // A row keyed by the random ID this tap drew: the card is still unknown by it.
+        var random = Fixture.identity(isrn: Fixture.isrn(7), uid: "08A1B2C3")
+        random.uidRandom = true
+        #expect(decide(random, [row(card: "08A1B2C3")]).reason == .unknownCard)
+        #expect(random.identifyingUIDHex == nil)
+        #expect(CardFields(random).uid == nil)
+    }
+
     @Test func rule2ExpiredBeforeEverythingAfter() {
         // Expired and also hotlisted and unknown: expiry comes first.
         let expired = Fixture.identity(isrn: isrn, expiry: "2026-11-26")

@@ -58,6 +58,22 @@ import Testing
         #expect(issues[3] == "bad.csv:5: valid_from: \"2026-13-01\" is not a date (YYYY-MM-DD)")
     }
 
+    @Test func aRandomIDIsRefusedAsACard() throws {
+        // 08 then 3 bytes is a random ID (ISO/IEC 14443-3): it can never be a list key.
+        let issues = try rejected("card,pupil,entitlement\n\(good1)\n08a1b2c3,TEST-0000098,fsm\n1AA1B2C3,TEST-0000097,fsm\n")
+        #expect(issues == [
+            "bad.csv:3: card: 08A1B2C3 is a random ID (4 bytes starting 08): it changes at every tap and cannot identify a card",
+        ])
+    }
+
+    @Test func aRandomIDLooksUpUnreadableAndIsNotShown() throws {
+        let (store, _) = try Fixture.store(list: Fixture.twoCardList(pupils: 3), at: now)
+        let r = try store.lookup(card: "08a1b2c3", at: now, policy: Fixture.policy)
+        #expect(r.verdict.reason == .unreadable)
+        #expect(r.card.uid == nil)
+        #expect(try store.lookup(card: "1AA1B2C3", at: now, policy: Fixture.policy).card.uid == "1AA1B2C3")
+    }
+
     @Test func duplicateCard() throws {
         let issues = try rejected("card,pupil,entitlement\n\(good1)\n\(good2)\n\(good1)\n")
         #expect(issues == ["bad.csv:4: card: duplicate, first on line 2"])

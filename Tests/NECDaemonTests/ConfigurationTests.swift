@@ -52,6 +52,7 @@ struct ConfigurationTests {
         #expect(configuration.staleListPolicy == .allow)
         #expect(configuration.eventRetention == 14)
         #expect(configuration.requireSignedLists == false)
+        #expect(configuration.checkCardBlocked == false)
         #expect(configuration.trustedListKeys.isEmpty)
         #expect(configuration.readers.isEmpty)
     }
@@ -101,6 +102,7 @@ struct ConfigurationTests {
             max_clients = 40
             require_signed_lists = true
             trusted_list_keys = ["\(key)"]
+            check_card_blocked = true
 
             [[reader]]                             # zero or more; first match wins
             match = "ACS ACR1252*"
@@ -124,6 +126,7 @@ struct ConfigurationTests {
         #expect(configuration.eventRetention == 30)
         #expect(configuration.maxClients == 40)
         #expect(configuration.requireSignedLists)
+        #expect(configuration.checkCardBlocked)
         #expect(configuration.trustedListKeys == [(0..<32).map { UInt8($0) }])
         #expect(
             configuration.readers == [
@@ -219,6 +222,7 @@ struct ConfigurationTests {
             ("max_clients = 0", .badValue(path: "/etc/necd/necd.toml", line: 1, key: "max_clients", reason: "must be between 1 and 65536 clients, got 0")),
             ("max_clients = 2.5", .wrongType(path: "/etc/necd/necd.toml", line: 1, key: "max_clients", expected: "a whole number of clients", found: "a number with a fraction")),
             ("stale_list_policy = \"refuse\"", .badValue(path: "/etc/necd/necd.toml", line: 1, key: "stale_list_policy", reason: "must be \"allow\" or \"decline\", got \"refuse\"")),
+            ("check_card_blocked = 1", .wrongType(path: "/etc/necd/necd.toml", line: 1, key: "check_card_blocked", expected: "true or false", found: "an integer")),
             ("require_signed_lists = \"yes\"", .wrongType(path: "/etc/necd/necd.toml", line: 1, key: "require_signed_lists", expected: "true or false", found: "a string")),
             ("trusted_list_keys = \"AAAA\"", .wrongType(path: "/etc/necd/necd.toml", line: 1, key: "trusted_list_keys", expected: "an array of base64 strings", found: "a string")),
             ("trusted_list_keys = [\"not base64!\"]", .badValue(path: "/etc/necd/necd.toml", line: 1, key: "trusted_list_keys[1]", reason: "is not valid base64")),

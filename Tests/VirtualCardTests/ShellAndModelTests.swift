@@ -264,7 +264,8 @@ func hex(_ text: String) -> [UInt8] { Hex.bytes(text)! }
         #expect(answers[2] == hex("90 00"))
         #expect(answers[3] == hex("6A 82"))
         #expect(answers[4] == hex("6E 00"))
-        #expect(answers[5] == hex("6D 00"))
+        // READ BINARY of the current EF, with only the ITSO DF selected: no current EF.
+        #expect(answers[5] == hex("69 86"))
         #expect(answers[6] == hex("6A 81"))
         #expect(model.media == .iso7816)
     }
@@ -382,5 +383,67 @@ func hex(_ text: String) -> [UInt8] { Hex.bytes(text)! }
         let text = VirtualCardModel.desfireITSO(shell: exampleShell).description
         #expect(!text.contains("633597013012345674"))
         #expect(text.contains("633597******5674"))
+    }
+}
+
+/// The Directory a virtual card carries, where real cards keep it.
+@Suite struct VirtualDirectoryTests {
+    @Test func desfireKeepsItInTheFileOfSectorSMinus1() {
+        let model = VirtualCardModel.desfireITSO(shell: exampleShell).withDirectory(.blockedCard)
+        #expect(model.desfireFile(sector: 15) == 0x00)
+        let answers = model.respond(to: [
+            DESFireITSOTests.select, hex("90 BD 00 00 07 00 00 00 00 00 00 00 00"), hex("90 AF 00 00 00"),
+            hex("90 BD 00 00 07 0E 00 00 00 00 00 00 00"),
+        ])
+        // Standard geometry (E# 8, SCTL 16): 59 bytes, DIRS# 1, then the InstanceID 11 00 00 99 99.
+        let expected = [0x00, 0x31] + [UInt8](repeating: 0, count: 56) + [0x01, 0x11, 0x00, 0x00, 0x99, 0x99]
+        #expect(answers[1] == Array(expected.prefix(59)) + [0x91, 0xAF])
+        #expect(answers[2] == Array(expected.dropFirst(59)) + [0x91, 0x00])
+        // Sector 1 (file 0x0E) is not on the virtual card: nothing but the shell and the Directory is.
+        #expect(answers[3] == hex("91 F0"))
+    }
+
+    @Test func flipsoVectorsAreHeldByteForByte() {
+        let geometry = VirtualShell.Geometry(sectorSize: 64, sectorCount: 16, directoryEntries: 8, sctl: 7)
+        #expect(VirtualDirectory.flipsoBlocked.bytes(geometry: geometry).count == 50)
+        #expect(VirtualDirectory.flipsoNotBlocked.bytes(geometry: geometry).count == 55)
+        #expect(VirtualDirectory.flipsoBlocked.bytes(geometry: geometry)[1] == 0x31)
+    }
+
+    @Test func cmd2SectorsAreDFsOfTheITSODF() {
+        let model = VirtualCardModel.cmd2ITSO(shell: exampleShell)
+            .withDirectory(VirtualDirectory(sequence: 7, shellIteration: nil), otherCopy: VirtualDirectory(sequence: 6, shellIteration: nil))
+        let select = hex("00 A4 04 00 0B A0 00 00 02 16 49 54 53 4F 2D 31 00")
+        let answers = model.respond(to: [
+            hex("00 A4 00 00 02 01 0F 00"),  // before the application: not found
+            select, hex("00 A4 00 00 02 01 0F 00"), hex("00 B0 81 00 00"),
+            hex("00 A4 00 00 02 01 0E 00"),  // a sibling of sector 15's DF: not found
+            hex("00 A4 04 0C 0B A0 00 00 02 16 49 54 53 4F 2D 31"), hex("00 A4 00 00 02 01 0E 00"), hex("00 B0 81 00 00"),
+            hex("00 A4 00 00 02 01 0D 00"),
+        ])
+        let copy: (UInt8) -> [UInt8] = { [0x00, 0x21] + [UInt8](repeating: 0, count: 56) + [$0] }
+        #expect(answers[0] == hex("6A 82"))
+        #expect(answers[2] == hex("62 04 80 02 00 3B 90 00"))
+        #expect(answers[3] == copy(7) + [0x90, 0x00])
+        #expect(answers[4] == hex("6A 82"))
+        #expect(answers[5] == hex("90 00"))
+        #expect(answers[7] == copy(6) + [0x90, 0x00])
+        #expect(answers[8] == hex("6A 82"))
+    }
+
+    @Test func randomIDGenerationsAndClassic4K() {
+        for generation in VirtualCardModel.DESFireGeneration.allCases {
+            let answers = VirtualCardModel.desfireRandomUID(generation: generation)
+                .respond(to: [DESFireITSOTests.getUID, hex("90 60 00 00 00"), hex("90 AF 00 00 00"), hex("90 AF 00 00 00")], seed: 9)
+            #expect(answers[0].count == 6)
+            #expect(answers[0].first == 0x08)
+            #expect(answers[2][3] == generation.rawValue)
+            // GET VERSION's UID field: seven zero bytes on a random-ID card.
+            #expect(Array(answers[3].prefix(7)) == [UInt8](repeating: 0, count: 7))
+        }
+        let classic = VirtualCardModel.classic4K()
+        #expect(classic.atr == hex("3B 8F 80 01 80 4F 0C A0 00 00 03 06 03 00 02 00 00 00 00 69"))
+        #expect(classic.media == .classic)
+        #expect(classic.respond(to: [DESFireITSOTests.getUID, DESFireITSOTests.select]) == [hex("11 22 33 44 90 00"), hex("6A 81")])
     }
 }
