@@ -15,7 +15,7 @@ struct CorpusReplayEndToEndTests {
     /// The expectation's keys, from what `scan --json` printed.
     static func identity(_ scan: [String: Any]) -> [String: Any] {
         var out: [String: Any] = [:]
-        for key in ["media", "uid", "uid_random", "isrn", "expiry", "no_expiry", "mcrn", "readable", "apdus"] {
+        for key in ["media", "uid", "uid_random", "isrn", "expiry", "no_expiry", "mcrn", "readable", "apdus", "card_blocked", "directory_sequence", "ins"] {
             if let value = scan[key] { out[key] = value }
         }
         if let checks = scan["checks"] as? [[String: Any]] {

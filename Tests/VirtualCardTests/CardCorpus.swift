@@ -20,6 +20,11 @@ struct CorpusExpectation: Codable, Equatable, CustomStringConvertible {
     var apdus: Int
     /// True when the read gives no identity (the card left mid-read).
     var read_error: Bool?
+    /// The ITSO Directory's card-blocked bit, its sequence (DIRS#) and INS#, as
+    /// `necctl scan` reads them; absent when the card has no Directory to read.
+    var card_blocked: Bool?
+    var directory_sequence: Int?
+    var ins: Int?
 
     /// The identity a decoder gave, in the same terms.
     init(_ identity: CardIdentity) {
@@ -33,6 +38,11 @@ struct CorpusExpectation: Codable, Equatable, CustomStringConvertible {
         readable = identity.isReadable
         failed_checks = identity.checks.filter { !$0.ok }.map(\.name)
         apdus = identity.apduCount
+        if case .read(let directory, _) = identity.directory {
+            card_blocked = directory.isBlocked
+            directory_sequence = Int(directory.sequence)
+            ins = directory.shellIteration.map(Int.init)
+        }
     }
 
     /// A read that gave no identity after `apdus` exchanges.
@@ -42,7 +52,11 @@ struct CorpusExpectation: Codable, Equatable, CustomStringConvertible {
     }
 
     init(media: String, uid: String?, uidRandom: Bool = false, isrn: String? = nil, expiry: String? = nil,
-         noExpiry: Bool = false, mcrn: String? = nil, readable: Bool = true, failed: [String] = [], apdus: Int) {
+         noExpiry: Bool = false, mcrn: String? = nil, readable: Bool = true, failed: [String] = [], apdus: Int,
+         blocked: Bool? = nil, sequence: Int? = nil, ins: Int? = nil) {
+        self.card_blocked = blocked
+        self.directory_sequence = sequence
+        self.ins = ins
         self.media = media
         self.uid = uid
         self.uid_random = uidRandom
@@ -120,10 +134,11 @@ enum CardCorpus {
         }
     }
 
-    /// Reads `transport` with the decoder, recording every exchange as `necctl scan --record` does.
+    /// Reads `transport` with the decoder, recording every exchange as `necctl scan --record`
+    /// does (the ITSO Directory read too, as scan always reads it).
     static func record(atr: [UInt8], over transport: some APDUTransport, reader: String = "Virtual Reader 00 00") -> RecordedTap {
         var tracing = TracingTransport(transport)
-        _ = try? CardReader.read(atr: atr, transport: &tracing)
+        _ = try? CardReader.read(atr: atr, transport: &tracing, directory: .inform)
         return RecordedTap(
             necdRelease: "corpus", time: "2026-12-02T00:00:00.000Z", reader: reader, atr: atr,
             exchanges: tracing.exchanges.map { RecordedExchange(command: $0.command, response: $0.response, error: $0.error) })
@@ -133,20 +148,31 @@ enum CardCorpus {
         record(atr: model.atr, over: EmulatedTransport(card: EmulatedCard(model: model, seed: seed)))
     }
 
-    /// A DESFire card holding `file` as its shell file, and optionally `directory` in file
-    /// 0x00 (which the decoder of today does not ask for: it is in the recording for the
-    /// one that will).
-    static func desfireTap(uid: [UInt8], file: [UInt8], directory: [UInt8]? = nil) -> RecordedTap {
-        let table: [[UInt8]: [[UInt8]]] = [
-            CardUID.getDataCommand: [uid + [0x90, 0x00]],
-            DESFire.selectITSO: [[0x91, 0x00]],
-            DESFire.readShell: [file + [0x91, 0x00]],
-        ]
-        var tap = record(atr: VirtualCardModel.desfireITSO(shell: shell(1)).atr, over: TableTransport(answers: table))
-        if let directory {
-            tap.exchanges.append(RecordedExchange(command: DESFire.readData(file: 0x00), response: directory + [0x91, 0x00]))
+    /// A DESFire card of given bytes: the UID, the ITSO application with `file` as its
+    /// shell file (0x0F) and `directory`, when given, as file 0x00 (where the usual
+    /// geometry, S = 16, puts it). Reads of file 0x00 are answered as a DESFire card
+    /// answers READ DATA: the bytes asked for, or to the end for length 0, `91 BE` past it.
+    struct DESFireFiles: APDUTransport {
+        let uid: [UInt8]
+        let file: [UInt8]
+        let directory: [UInt8]?
+        mutating func transmit(_ command: [UInt8]) throws -> [UInt8] {
+            if command == CardUID.getDataCommand { return uid + [0x90, 0x00] }
+            if command == DESFire.selectITSO { return [0x91, 0x00] }
+            if command == DESFire.readShell { return file + [0x91, 0x00] }
+            guard command.count == 13, command[0] == 0x90, command[1] == 0xBD, command[5] == 0x00, let directory else {
+                return [0x91, 0x1C]
+            }
+            let offset = Int(command[6]) | Int(command[7]) << 8 | Int(command[8]) << 16
+            let length = Int(command[9]) | Int(command[10]) << 8 | Int(command[11]) << 16
+            let end = length == 0 ? directory.count : offset + length
+            guard offset <= directory.count, end <= directory.count else { return [0x91, 0xBE] }
+            return Array(directory[offset..<end]) + [0x91, 0x00]
         }
-        return tap
+    }
+
+    static func desfireTap(uid: [UInt8], file: [UInt8], directory: [UInt8]? = nil) -> RecordedTap {
+        record(atr: VirtualCardModel.desfireITSO(shell: shell(1)).atr, over: DESFireFiles(uid: uid, file: file, directory: directory))
     }
 
     /// The shell with a SECRC that is right for its bytes.
@@ -177,15 +203,15 @@ enum CardCorpus {
         // The random ID seed 7 draws (4 bytes, 08 first): new on every tap of the real card.
         let randomID = Hex.string(EmulatedCard(model: .desfireRandomUID(), seed: 7).uid)
         add("desfire-nec", record(.desfireITSO(uid: uid7, shell: shell(101))),
-            .init(media: "desfire", uid: u, isrn: isrn(101).digits, expiry: "2031-03-31", apdus: 3))
+            .init(media: "desfire", uid: u, isrn: isrn(101).digits, expiry: "2031-03-31", apdus: 5, blocked: false, sequence: 1, ins: 1))
         add("desfire-multiframe", record(.desfireITSO(uid: uid7, shell: shell(102, fileLength: 128))),
-            .init(media: "desfire", uid: u, isrn: isrn(102).digits, expiry: "2031-03-31", apdus: 5))
+            .init(media: "desfire", uid: u, isrn: isrn(102).digits, expiry: "2031-03-31", apdus: 7, blocked: false, sequence: 1, ins: 1))
         add("desfire-mcrn-shell", record(.desfireITSO(uid: uid7, shell: shell(103, mcrn: "99990000000000000042"))),
-            .init(media: "desfire", uid: u, isrn: isrn(103).digits, expiry: "2031-03-31", mcrn: "99990000000000000042", apdus: 3))
+            .init(media: "desfire", uid: u, isrn: isrn(103).digits, expiry: "2031-03-31", mcrn: "99990000000000000042", apdus: 5, blocked: false, sequence: 1, ins: 1))
         add("desfire-no-expiry", record(.desfireITSO(uid: uid7, shell: shell(104, expiry: nil))),
-            .init(media: "desfire", uid: u, isrn: isrn(104).digits, noExpiry: true, apdus: 3))
+            .init(media: "desfire", uid: u, isrn: isrn(104).digits, noExpiry: true, apdus: 5, blocked: false, sequence: 1, ins: 1))
         add("desfire-expired", record(.desfireITSO(uid: uid7, shell: shell(105, expiry: VirtualCardModel.pastExpiry))),
-            .init(media: "desfire", uid: u, isrn: isrn(105).digits, expiry: "2024-07-31", apdus: 3))
+            .init(media: "desfire", uid: u, isrn: isrn(105).digits, expiry: "2024-07-31", apdus: 5, blocked: false, sequence: 1, ins: 1))
         add("desfire-bad-secrc", record(VirtualCardModel.desfireITSO(uid: uid7, shell: shell(106)).with(.badSECRC)),
             .init(media: "desfire", uid: u, readable: false, failed: ["secrc"], apdus: 3))
         add("desfire-bad-luhn", record(VirtualCardModel.desfireITSO(uid: uid7, shell: shell(107)).with(.badLuhn)),
@@ -200,7 +226,7 @@ enum CardCorpus {
         add("desfire-compact-shell", desfireTap(uid: uid7, file: [0x18, 0x01, 0x04] + [UInt8](repeating: 0, count: 29)),
             .init(media: "desfire", uid: u, apdus: 3))
         add("desfire-random-uid", record(.desfireRandomUID(shell: shell(109)), seed: 7),
-            .init(media: "desfire", uid: randomID, uidRandom: true, isrn: isrn(109).digits, expiry: "2031-03-31", apdus: 3))
+            .init(media: "desfire", uid: randomID, uidRandom: true, isrn: isrn(109).digits, expiry: "2031-03-31", apdus: 5, blocked: false, sequence: 1, ins: 1))
         add("desfire-random-uid-no-itso", record(.desfireRandomUID(), seed: 7),
             .init(media: "desfire", uid: randomID, uidRandom: true, readable: false, apdus: 3))
         add("desfire-no-itso", record(.desfireWithoutITSO(uid: uid7)),
@@ -212,21 +238,40 @@ enum CardCorpus {
         add("desfire-garbage", record(VirtualCardModel.desfireITSO(uid: uid7, shell: shell(113)).with(.garbage(seed: 21))),
             .init(media: "desfire", uid: nil, readable: false, failed: ["uid", "itso_application"], apdus: 2))
         add("cmd2-nec", record(.cmd2ITSO(uid: uid7, shell: shell(111))),
-            .init(media: "iso7816", uid: u, isrn: isrn(111).digits, expiry: "2031-03-31", apdus: 3))
+            .init(media: "iso7816", uid: u, isrn: isrn(111).digits, expiry: "2031-03-31", apdus: 7, blocked: false, sequence: 1, ins: 1))
         add("cmd2-bad-secrc", record(VirtualCardModel.cmd2ITSO(uid: uid7, shell: shell(112)).with(.badSECRC)),
             .init(media: "iso7816", uid: u, readable: false, failed: ["secrc"], apdus: 3))
         // Neither select finds ITSO, so nothing says what the chip is: media unknown.
         add("cmd2-no-itso", record(VirtualCardModel(chip: .iso7816, uid: .fixed(uid7), shell: nil)),
             .init(media: "unknown", uid: u, apdus: 3))
+        // The ITSO Directory as cards carry it: blocked, missing, CMD2's two copies whose
+        // sequence wrapped (the copy numbered 00 is newer than FF), 80-byte sectors.
+        add("desfire-blocked", record(VirtualCardModel.desfireITSO(uid: uid7, shell: shell(114)).withDirectory(.blockedCard)),
+            .init(media: "desfire", uid: u, isrn: isrn(114).digits, expiry: "2031-03-31", apdus: 5, blocked: true, sequence: 1, ins: 1))
+        add("desfire-no-directory", record(VirtualCardModel.desfireITSO(uid: uid7, shell: shell(115)).withDirectory(nil)),
+            .init(media: "desfire", uid: u, isrn: isrn(115).digits, expiry: "2031-03-31", apdus: 4))
+        add("cmd2-sequence-wrapped", record(VirtualCardModel.cmd2ITSO(uid: uid7, shell: shell(116))
+                .withDirectory(VirtualDirectory(blocked: true, sequence: 0xFF), otherCopy: VirtualDirectory(sequence: 0x00))),
+            .init(media: "iso7816", uid: u, isrn: isrn(116).digits, expiry: "2031-03-31", apdus: 8, blocked: false, sequence: 0, ins: 1))
+        var large = shell(117)
+        large.geometry = VirtualCardTruth.largeGeometry
+        add("cmd2-large-geometry", record(.cmd2ITSO(uid: uid7, shell: large)),
+            .init(media: "iso7816", uid: u, isrn: isrn(117).digits, expiry: "2031-03-31", apdus: 7, blocked: false, sequence: 1, ins: 1))
+        add("desfire-ev2-random-uid", record(.desfireRandomUID(shell: shell(118), generation: .ev2), seed: 7),
+            .init(media: "desfire", uid: randomID, uidRandom: true, isrn: isrn(118).digits, expiry: "2031-03-31", apdus: 5, blocked: false, sequence: 1, ins: 1))
+        add("desfire-ev3-random-uid", record(.desfireRandomUID(shell: shell(119), generation: .ev3), seed: 7),
+            .init(media: "desfire", uid: randomID, uidRandom: true, isrn: isrn(119).digits, expiry: "2031-03-31", apdus: 5, blocked: false, sequence: 1, ins: 1))
+        add("classic-4k", record(.classic4K(uid: [0x9A, 0x04, 0x05, 0x06])),
+            .init(media: "classic", uid: "9A040506", apdus: 1))
         add("classic-1k", record(.classic1K(uid: [0x9A, 0x01, 0x02, 0x03])),
             .init(media: "classic", uid: "9A010203", apdus: 1))
         let ultralightATR = ContactlessATR.storageCard(cardName: 0x0003)
         add("ultralight", record(atr: ultralightATR, over: TableTransport(answers: [CardUID.getDataCommand: [uid7 + [0x90, 0x00]]])),
             .init(media: "ultralight", uid: u, apdus: 1))
         add("flipso-demo-blocked", desfireTap(uid: uid7, file: flipsoBlockedShell + [UInt8](repeating: 0, count: 8), directory: flipsoBlockedDirectory),
-            .init(media: "desfire", uid: u, isrn: "633597022602000029", expiry: "2027-03-31", apdus: 3))
+            .init(media: "desfire", uid: u, isrn: "633597022602000029", expiry: "2027-03-31", apdus: 5, blocked: true, sequence: 17))
         add("flipso-demo", desfireTap(uid: uid7, file: flipsoShell + [UInt8](repeating: 0, count: 8), directory: flipsoDirectory),
-            .init(media: "desfire", uid: u, isrn: "633597028707000079", expiry: "2035-03-14", apdus: 3))
+            .init(media: "desfire", uid: u, isrn: "633597028707000079", expiry: "2035-03-14", apdus: 4, blocked: false, sequence: 8, ins: 0))
         return list
     }
 

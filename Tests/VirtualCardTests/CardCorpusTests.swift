@@ -29,7 +29,8 @@ import VirtualCard
     static func decoded(_ tap: RecordedTap) -> (CorpusExpectation, CardReplay) {
         var transport = ReplayTransport(tap)
         do {
-            let identity = try CardReader.read(atr: tap.atr, transport: &transport)
+            // As necctl scan reads a card: the ITSO Directory too.
+            let identity = try CardReader.read(atr: tap.atr, transport: &transport, directory: .inform)
             return (CorpusExpectation(identity), transport.replay)
         } catch {
             guard case .transport(let underlying, let apdus) = error else { return (CorpusExpectation(readErrorAfter: -1), transport.replay) }
