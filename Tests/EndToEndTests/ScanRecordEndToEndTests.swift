@@ -50,7 +50,12 @@ struct ScanRecordEndToEndTests {
         let tap = taps[0]
         #expect(tap.format == 1 && tap.necdRelease == "0.1.0" && tap.reader == reader && !tap.redacted)
         #expect(tap.atr == Self.card.atr)
-        let commands = [CardUID.getDataCommand, DESFire.selectITSO, DESFire.readShell]
+        // As scan reads every card: the shell, then the ITSO Directory (file 0x00 for the
+        // usual geometry) with its InstanceID, 64 bytes in two frames.
+        let commands = [
+            CardUID.getDataCommand, DESFire.selectITSO, DESFire.readShell, DESFire.readData(file: 0x00, length: 64),
+            DESFire.additionalFrame,
+        ]
         #expect(tap.exchanges.map(\.command) == commands)
         #expect(tap.exchanges.map(\.response) == Self.card.respond(to: commands))
         #expect(tap.exchanges.allSatisfy { $0.ms >= 0 && $0.error == nil })
@@ -61,8 +66,8 @@ struct ScanRecordEndToEndTests {
             let result = await simulate.wait(timeout: .seconds(20))
             #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
             #expect(result.lines == [
-                "tap 1: recorded tap 1 (\(reader), 3 exchanges) on 127.0.0.1:\(port): 3 APDUs answered from the recording, 0 not in it",
-                "replayed 1 tap of \(file): 3 APDUs answered from the recording, 0 not in it",
+                "tap 1: recorded tap 1 (\(reader), 5 exchanges) on 127.0.0.1:\(port): 5 APDUs answered from the recording, 0 not in it",
+                "replayed 1 tap of \(file): 5 APDUs answered from the recording, 0 not in it",
             ])
         }
         for key in ["media", "uid", "isrn", "expiry", "readable", "apdus", "atr"] {
@@ -109,7 +114,8 @@ extension ScanRecordEndToEndTests {
         let file = Self.temporaryFile()
         defer { try? FileManager.default.removeItem(atPath: file) }
         var tap = CardCorpusRecord.of(Self.card)
-        tap.exchanges.removeLast()
+        // The UID and the select only: the shell's read (and the Directory's after it) are gone.
+        tap.exchanges = Array(tap.exchanges.prefix(2))
         try Data(CardRecording.line(tap)).write(to: URL(fileURLWithPath: file))
         var replayed: ChildProcess.Result? = nil
         let json = try await scanOnce([]) {
@@ -147,7 +153,12 @@ func waitUntilNoCard(on reader: String) async throws {
 /// scan recorded).
 enum CardCorpusRecord {
     static func of(_ model: VirtualCardModel) -> RecordedTap {
-        let commands = [CardUID.getDataCommand, DESFire.selectITSO, DESFire.readShell]
+        // As scan reads every card: the shell, then the ITSO Directory (file 0x00 for the
+        // usual geometry) with its InstanceID, 64 bytes in two frames.
+        let commands = [
+            CardUID.getDataCommand, DESFire.selectITSO, DESFire.readShell, DESFire.readData(file: 0x00, length: 64),
+            DESFire.additionalFrame,
+        ]
         return RecordedTap(necdRelease: "test", time: "-", reader: "-", atr: model.atr, exchanges: zip(commands, model.respond(to: commands)).map {
             RecordedExchange(command: $0.0, response: $0.1)
         })

@@ -26,7 +26,7 @@ import Testing
         let after = WriteBudget.nanos()
         let attributes = try FileManager.default.attributesOfItem(atPath: WriteWaiterSignal.path(database: db))
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
-        #expect(other.someoneWaits(now: after))
+        #expect(other.someoneWaits(now: before))
         // Stale once a waiter has not retried for `freshNanos` (it has the lock by then).
         #expect(other.someoneWaits(now: before + WriteWaiterSignal.freshNanos - 1))
         #expect(!other.someoneWaits(now: after + WriteWaiterSignal.freshNanos))
@@ -46,13 +46,17 @@ import Testing
         let wait = TapLockWait(limit: 0.01, signal: WriteWaiterSignal(database: db))
         let watch = WriteWaiterSignal.Watch(database: db, me: UInt32(bitPattern: getpid()) &+ 1)
         defer { watch.close() }
+        // Each stamp is written between `before` and `after` (the retry then sleeps), so
+        // it is fresh at `before` and stale `freshNanos` after `after`, however long the
+        // sleep took: no clock decides this.
+        let before1 = WriteBudget.nanos()
         #expect(wait.retry(afterTries: 0))
-        let first = WriteBudget.nanos()
-        #expect(watch.someoneWaits(now: first))
-        #expect(!watch.someoneWaits(now: first + WriteWaiterSignal.freshNanos))
+        let after1 = WriteBudget.nanos()
+        #expect(watch.someoneWaits(now: before1))
+        #expect(!watch.someoneWaits(now: after1 + WriteWaiterSignal.freshNanos))
+        let before2 = WriteBudget.nanos()
         #expect(wait.retry(afterTries: 1))
-        let second = WriteBudget.nanos()
-        #expect(watch.someoneWaits(now: second))
+        #expect(watch.someoneWaits(now: before2))
         // Out of time: no retry, and no announcement either.
         let late = WriteBudget.nanos() + WriteWaiterSignal.freshNanos
         #expect(!wait.retry(afterTries: 10_000))
