@@ -33,8 +33,6 @@ public final class EntitlementStore: Sendable {
     let tapWriter: DatabaseQueue
     /// How `tapWriter` waits for the write lock: in short polls (see the type).
     let tapLockWait: TapLockWait
-    /// How `pool` waits for the write lock: the same way, for up to ``busyTimeout``.
-    let lockWait: TapLockWait
 
     /// How long a tap waits for another connection's write transaction before it is
     /// declined `unavailable`: far above a decision's own few milliseconds, and short
@@ -53,8 +51,8 @@ public final class EntitlementStore: Sendable {
         EntitlementStore.createPrivately(path)
         let signal = WriteWaiterSignal(database: path)
         tapLockWait = TapLockWait(limit: EntitlementStore.tapBusyTimeout, signal: signal)
+        // `pool` waits the same way, for up to `busyTimeout`, announcing its waits too.
         let poolWait = TapLockWait(limit: EntitlementStore.busyTimeout, signal: signal)
-        lockWait = poolWait
         pool = try DatabasePool(path: path, configuration: EntitlementStore.configuration(
             label: "necd.entitlements", busyMode: .callback { tries in poolWait.retry(afterTries: tries) },
             readerCount: readerCount))

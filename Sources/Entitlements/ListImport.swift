@@ -491,8 +491,8 @@ extension EntitlementStore {
                 try e.withCard { try ListRowValidator.insertPupil(listID: listID, pupil: p, card: $0, statement: statement, db: db) }
             }
         }
-        /// Inserts `batch` pupils' (pupil, card) with one statement when all are short
-        /// (from memory), else one by one.
+        /// Inserts `batch` pupils' (pupil, card) with one statement of as many (`statement`)
+        /// when all are short (from memory), else one by one with `single`.
         func insert(_ batch: ArraySlice<PupilEntry>, statement: Statement, single: Statement, db: Database) throws {
             guard !batch.contains(where: \.longPupil) else {
                 for e in batch { try insert(e, statement: single, db: db) }
@@ -510,20 +510,16 @@ extension EntitlementStore {
         while rowsDone < entries.count || pupilsDone < pupils.count {
             if next == staged.count && rowsDone < entries.count { _ = try take(wait: true) }
             let began = WriteBudget.nanos()
-            var yielded = false
             try writeBriefly { db, budget in
                 let batch = ListRowValidator.rowsPerInsert
                 let insertRow = try db.cachedStatement(sql: ListRowValidator.insertRowsSQL(count: 1))
                 let insertRows = try db.cachedStatement(sql: ListRowValidator.insertRowsSQL(count: batch))
                 let insertPupil = try db.cachedStatement(sql: ListRowValidator.insertPupilsSQL(count: 1))
                 let insertPupils = try db.cachedStatement(sql: ListRowValidator.insertPupilsSQL(count: batch))
-                var done = 0, turns = 0
-                while !budget.spent(done) {
-                    turns += 1
-                    if turns % WriteBudget.waiterEvery == 0 && watch.someoneWaits() {
-                        yielded = true
-                        break
-                    }
+                var done = 0
+                // A turn inserts up to `batch` rows and as many pupils, about 0.1 ms: then
+                // the waiter signal is looked at (once the transaction has done something).
+                while !budget.spent(done) && !(done > 0 && watch.someoneWaits()) {
                     if next == staged.count && rowsDone < entries.count {
                         // The next rows, if read by now; else they are waited for outside
                         // the transaction.
@@ -535,23 +531,18 @@ extension EntitlementStore {
                     if rowReady {
                         // A statement of `batch` rows while a batch is left in what was read, else one row.
                         let n = next + batch <= staged.count ? batch : 1
-                        if n == batch {
-                            try validator.insert(
-                                staged, rows: next..<(next + n), listID: listID, statement: insertRows, single: insertRow, db: db)
-                        } else {
-                            try validator.insert(staged, at: next, listID: listID, statement: insertRow, db: db)
-                        }
+                        try validator.insert(
+                            staged, rows: next..<(next + n), listID: listID, statement: n == batch ? insertRows : insertRow,
+                            single: insertRow, db: db)
                         next += n
                         rowsDone += n
                         done += n
                     }
                     if pupilReady {
                         let n = pupilsDone + batch <= pupils.count ? batch : 1
-                        if n == batch {
-                            try insert(pupils[pupilsDone..<(pupilsDone + n)], statement: insertPupils, single: insertPupil, db: db)
-                        } else {
-                            try insert(pupils[pupilsDone], statement: insertPupil, db: db)
-                        }
+                        try insert(
+                            pupils[pupilsDone..<(pupilsDone + n)], statement: n == batch ? insertPupils : insertPupil,
+                            single: insertPupil, db: db)
                         pupilsDone += n
                         done += n
                     }
@@ -563,8 +554,7 @@ extension EntitlementStore {
                 lastProgress = rowsDone
                 progress(rowsDone)
             }
-            var slept = EntitlementStore.leaveTheLockFree(since: committed)
-            if yielded || watch.someoneWaits() { slept += EntitlementStore.waitForWaiters(watch) }
+            let slept = EntitlementStore.leaveTheLockFree(since: committed) + EntitlementStore.waitForWaiters(watch)
             timings.transaction(began: began, committed: committed, sleptMicros: slept)
         }
         guard stagedSum == fingerprint.sum else { throw ListImportError.fileChanged(file: path) }
@@ -686,7 +676,6 @@ extension EntitlementStore {
         let watch = WriteWaiterSignal.Watch(database: self.path)
         defer { watch.close() }
         while !done {
-            var yielded = false
             done = try writeBriefly { db, budget in
                 let delete = try db.cachedStatement(sql: """
                     DELETE FROM list_row WHERE list_id = ?1
@@ -697,11 +686,7 @@ extension EntitlementStore {
                     AND (pupil, card) IN (SELECT pupil, card FROM list_pupil WHERE list_id = ?1 LIMIT 64)
                     """)
                 var n = 0
-                while !budget.spent(n, clockEvery: 1) {
-                    if n > 0 && watch.someoneWaits() {
-                        yielded = true
-                        break
-                    }
+                while !budget.spent(n, clockEvery: 1) && !(n > 0 && watch.someoneWaits()) {
                     try delete.execute(arguments: [listID])
                     if db.changesCount == 0 {
                         // The rows are gone: then the pupils, counted with them.
@@ -721,7 +706,7 @@ extension EntitlementStore {
             deleted?(count)
             if !done {
                 EntitlementStore.leaveTheLockFree()
-                if yielded || watch.someoneWaits() { EntitlementStore.waitForWaiters(watch) }
+                EntitlementStore.waitForWaiters(watch)
             }
         }
     }
@@ -761,7 +746,8 @@ extension EntitlementStore {
     /// Gives the write lock to whoever waits for it (see `writeBriefly`): long enough for a
     /// tap that found it taken (polling every 0.1 ms) to get it next. The lock has been
     /// free since `committed` (monotonic nanoseconds; now by default): only what is left
-    /// of `WriteBudget.pauseMicros` after the work done since is slept.
+    /// of `WriteBudget.pauseMicros` after the work done since is slept (a pause that hands
+    /// over the lock to writers that cannot announce their wait, not a wait for an event).
     /// - Returns: the microseconds slept.
     @discardableResult
     static func leaveTheLockFree(since committed: UInt64 = WriteBudget.nanos()) -> UInt64 {
@@ -773,7 +759,10 @@ extension EntitlementStore {
     }
 
     /// Leaves the lock free while a writer in another process says it waits, up to
-    /// `WriteBudget.waiterMicros`: it stops saying so once it has the lock.
+    /// `WriteBudget.waiterMicros`: it stops saying so once it has the lock. The writer
+    /// cannot tell the import when it is done other than by its stamp going stale, so this
+    /// looks every 50 µs (a bounded wait for another process, not a poll for an event).
+    /// Returns at once when nobody waits.
     /// - Returns: the microseconds slept.
     @discardableResult
     static func waitForWaiters(_ watch: WriteWaiterSignal.Watch) -> UInt64 {
@@ -790,7 +779,7 @@ extension EntitlementStore {
 /// from its start, whichever comes first; and how the import leaves the lock between two.
 ///
 /// Staging a list and deleting an old one end a transaction early when a waiter says so
-/// (`WriteWaiterSignal`, looked at every `waiterEvery` turns), so a tap waits for a few rows
+/// (`WriteWaiterSignal`, looked at every 32 rows or so), so a tap waits for a few rows
 /// and a commit, not for the transaction, and transactions can be long: 10 ms, ten times
 /// fewer commits than the 1 ms ones before 2 Dec 2026 (each commit writes every B-tree's
 /// right edge again). A writer on SQLite's own busy timeout (sleeps of 1, 2, 5 ... ms),
@@ -800,9 +789,6 @@ struct WriteBudget {
     static let maxNanos: UInt64 = 10_000_000
     /// Pieces between two looks at the clock.
     static let clockEvery = 16
-    /// Turns between two looks at the waiter signal: a turn inserts up to
-    /// `ListRowValidator.rowsPerInsert` rows and as many pupils, about 0.1 ms.
-    static let waiterEvery = 1
     /// At least this long free between two transactions: two of a tap's 0.1 ms polls and
     /// more, so a tap that found the lock taken has it at once.
     static let pauseMicros: useconds_t = 250

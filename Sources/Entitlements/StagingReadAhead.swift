@@ -108,14 +108,12 @@ final class StagingReadAhead: Sendable {
 
     /// Stops the thread and waits for it to end. Idempotent.
     func stop() {
-        let wasDone = state.withLock { s -> Bool in
-            let d = s.done
-            s.stopping = true
-            return d
-        }
+        state.withLock { $0.stopping = true }
         // Wakes a thread waiting for room.
         room.signal()
-        if !wasDone { ended.wait() } else { _ = ended.wait(timeout: .now()) }
+        ended.wait()
+        // For a later call: the thread has ended.
+        ended.signal()
     }
 }
 

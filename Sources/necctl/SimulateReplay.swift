@@ -51,6 +51,7 @@ extension SimulateCommand {
         var taps = 0
         for round in 0..<count {
             for (index, (number, recorded)) in chosen.enumerated() {
+                // --gap: the pause between taps the user asked for (pacing, not a wait for an event).
                 if round > 0 || index > 0 { try await Task.sleep(for: .seconds(gap)) }
                 let unrecorded = Mutex<[[UInt8]]>([])
                 let card = ReplayedCard(recorded) { command in unrecorded.withLock { $0.append(command) } }
