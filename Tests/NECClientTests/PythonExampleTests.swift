@@ -55,7 +55,7 @@ struct PythonExampleTests {
 
     @Test(.enabled(if: pythonPath != nil, "python3 is not installed"))
     func lookupAndWatchSince() async throws {
-        let backend = InMemoryBackend()
+        let backend = InMemoryBackend(cards: ["633597999900000018": LookupMessage(card: CardInfo(isrn: "633597999900000018"), decision: .declined, reason: .unknownCard)])
         try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: backend, in: directory) { server, path in
                 backend.tap(5, through: server)

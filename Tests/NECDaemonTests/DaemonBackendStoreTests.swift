@@ -91,6 +91,74 @@ struct DaemonBackendStoreTests {
     }
 }
 
+/// `void` and `lookup` refusals from the daemon's real backend over a real socket: the
+/// rules docs/protocol.md and necd-protocol(7) state (only a lunch of today, once; an
+/// event that redeemed nothing or does not exist is an ERROR), decided by the store.
+@Suite("DaemonBackendStore: void and lookup refusals from a real store", .timeLimit(.minutes(1)))
+struct DaemonBackendStoreRefusalTests {
+    /// The answer to `request` on `client`.
+    static func answer(_ client: SocketTestClient, _ request: String) async throws -> String {
+        try await client.send(request)
+        return try #require(await client.nextLine(), "no answer to \(request)")
+    }
+
+    @Test func voidFollowsTheStoresRules() async throws {
+        try await withTemporaryDirectory { directory in
+            let (backend, store, _) = try DaemonBackendStoreTests.backend(in: directory, withList: true)
+            let card = CardIdentity(media: .desfire, isrn: try ISRN(DaemonBackendStoreTests.card))
+            let unknown = CardIdentity(media: .desfire, isrn: try ISRN("633597999900000027"))
+            let now = Date()
+            let policy = DecisionPolicy()
+            func tap(_ identity: CardIdentity, at time: Date, role: EntitlementStore.ReaderRole = .till) -> StoredEvent {
+                store.decide(identity, reader: "Test Reader 00 00", lane: nil, role: role, at: time, policy: policy)
+            }
+            // 1: a lunch two days ago; 2: today's lunch; 3: a declined tap; 4: a kiosk's IDENTIFY.
+            let earlier = tap(card, at: now.addingTimeInterval(-2 * 86_400))
+            let today = tap(card, at: now)
+            let declined = tap(unknown, at: now)
+            let identified = tap(card, at: now, role: .kiosk)
+            #expect([earlier.seq, today.seq, declined.seq, identified.seq] == [1, 2, 3, 4])
+            let earlierDay = policy.localDate(of: now.addingTimeInterval(-2 * 86_400))
+            try await withSocketServer(backend: backend, in: directory) { _, path in
+                let client = try await connectPastBanner(path)
+                let nothing = { (seq: Int) in
+                    #"{"class":"ERROR","message":"event \#(seq) holds no lunch to release (not a lunch, or already voided)"}"#
+                }
+                #expect(try await Self.answer(client, #"{"cmd":"void","seq":1}"#)
+                    == #"{"class":"ERROR","message":"event 1 is a lunch of \#(earlierDay): only a lunch of today can be voided"}"#)
+                #expect(try await Self.answer(client, #"{"cmd":"void","seq":3}"#) == nothing(3))
+                #expect(try await Self.answer(client, #"{"cmd":"void","seq":4}"#) == nothing(4))
+                #expect(try await Self.answer(client, #"{"cmd":"void","seq":99}"#)
+                    == #"{"class":"ERROR","message":"no event 99 (never written, or pruned)"}"#)
+                #expect(try await Self.answer(client, #"{"cmd":"void","seq":2}"#) == #"{"class":"VOID","seq":2}"#)
+                // Once only: the lunch is released, a second void finds nothing to release.
+                #expect(try await Self.answer(client, #"{"cmd":"void","seq":2}"#) == nothing(2))
+                // The VOIDED event took the next seq, and the pupil may have lunch again.
+                #expect(try store.lastSeq() == 5)
+                #expect(store.decide(card, reader: "Test Reader 00 00", lane: nil, role: .till, at: now, policy: policy).kind == .lunch)
+                await client.close()
+            }
+        }
+    }
+
+    @Test func aCardNumberThatIsNeitherAnISRNNorAUIDIsRefused() async throws {
+        try await withTemporaryDirectory { directory in
+            let (backend, _, _) = try DaemonBackendStoreTests.backend(in: directory, withList: true)
+            try await withSocketServer(backend: backend, in: directory) { _, path in
+                let client = try await connectPastBanner(path)
+                for bad in ["nonsense", "63359799990000001", "633597999900000018"] {
+                    let line = try await Self.answer(client, #"{"cmd":"lookup","card":"\#(bad)"}"#)
+                    #expect(line.hasPrefix(#"{"class":"ERROR","message":"card: "#), "\(bad): \(line)")
+                }
+                // A valid ISRN not on the list is a LOOKUP, declined unknown_card.
+                #expect(try await Self.answer(client, #"{"cmd":"lookup","card":"633597999900000027"}"#)
+                    == #"{"class":"LOOKUP","card":{"isrn":"633597999900000027","media":"unknown"},"decision":"declined","reason":"unknown_card"}"#)
+                await client.close()
+            }
+        }
+    }
+}
+
 /// Another process holding the database's write lock (an import, a technician's sqlite3)
 /// makes a `void` wait. Nothing else may wait with it: not a `status`, not an event on
 /// its way to a watcher.
