@@ -22,12 +22,20 @@ struct DebounceEndToEndTests {
         return d
     }
 
-    @Test func laidAgainWithinTheWindowOnTheSameReaderIsOneDecision() async throws {
-        let d = try await Self.daemon(debounce: 30)
+    /// necd with `debounce` seconds, a watcher, and the lunch card's first tap on the
+    /// till, decided a lunch (its event returned).
+    static func lunchServed(debounce: Double) async throws -> (DaemonFixture, LineSocket, VirtualCardModel, [String: Any]) {
+        let d = try await daemon(debounce: debounce)
         let watch = try d.watcher()
         let card = DaemonFixture.card(DaemonFixture.lunchCard)
         try await d.layAndLift(card)
-        #expect(try d.decision(watch)["kind"] as? String == "lunch")
+        let lunch = try d.decision(watch)
+        #expect(lunch["kind"] as? String == "lunch")
+        return (d, watch, card, lunch)
+    }
+
+    @Test func laidAgainWithinTheWindowOnTheSameReaderIsOneDecision() async throws {
+        let (d, watch, card, _) = try await Self.lunchServed(debounce: 30)
 
         try await d.layAndLift(card)
         try await d.waitForLog(d.tillReader + Self.heldBack, count: 1)
@@ -45,12 +53,7 @@ struct DebounceEndToEndTests {
     }
 
     @Test func laidAgainPastTheWindowIsANewDecision() async throws {
-        let d = try await Self.daemon(debounce: 1)
-        let watch = try d.watcher()
-        let card = DaemonFixture.card(DaemonFixture.lunchCard)
-        try await d.layAndLift(card)
-        let first = try d.decision(watch)
-        #expect(first["kind"] as? String == "lunch")
+        let (d, watch, card, first) = try await Self.lunchServed(debounce: 1)
         // Pacing, not synchronisation: the card stays off the reader for longer than the
         // 1 s window, which runs from the moment necd saw it lifted (just before this).
         try await Task.sleep(for: .milliseconds(1500))
@@ -94,11 +97,7 @@ struct DebounceEndToEndTests {
 
     /// `debounce` is one of the settings SIGHUP applies to the next tap.
     @Test func aReloadedWindowAppliesToTheNextTap() async throws {
-        let d = try await Self.daemon(debounce: 30)
-        let watch = try d.watcher()
-        let card = DaemonFixture.card(DaemonFixture.lunchCard)
-        try await d.layAndLift(card)
-        #expect(try d.decision(watch)["kind"] as? String == "lunch")
+        let (d, watch, card, _) = try await Self.lunchServed(debounce: 30)
         try d.configure("", debounce: 0)
         try await d.reload()
         try await d.layAndLift(card)
