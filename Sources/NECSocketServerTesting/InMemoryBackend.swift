@@ -7,10 +7,12 @@ import Synchronization
 /// and examples. It stores an event and hands it to the server the way the real
 /// pipeline does: stored first, published second.
 ///
-/// It decides nothing: `lookup`, `void`, `redeem` and `charge` answer what the test
+/// It decides nothing: `lookup`, `void`, `redeem`, `charge` and `refund` answer what the test
 /// configured (a refusal naming what is missing otherwise). The rules those answers
 /// follow (which card numbers are valid, which events can be voided, what STATUS leaves
-/// out) live in the daemon's store and are tested there, against SQLite.
+/// out, when a txn may be reused or refunded) live in the daemon's store and are tested
+/// there, against SQLite and a real necd. What it does keep is storage: the journal, and
+/// a charge's stored event, given again for its txn.
 public final class InMemoryBackend: DaemonBackend {
     private struct State {
         var events: [EventLine] = []
@@ -19,9 +21,8 @@ public final class InMemoryBackend: DaemonBackend {
         var cards: [String: LookupMessage] = [:]
         var pupils: [String: LookupMessage] = [:]
         var payments: [String: PaymentAnswer] = [:]
-        var refunds: [String: PaymentAnswer] = [:]
+        var refunds: [String: [RefundAnswer]] = [:]
         var charges: [String: StoredCharge] = [:]
-        var refunded: Set<String> = []
         var redeemers: [Int64: UInt32?] = [:]
         var publish: @Sendable (EventLine) -> Void = { _ in }
         var voids: [Int64: String?] = [:]
@@ -98,22 +99,35 @@ public final class InMemoryBackend: DaemonBackend {
     }
 
     /// Makes `redeem` for `pupil` answer with this decision (as a manual `TAP`), and
-    /// `charge` for `pupil` with `payment`, and a refund of one of its authorised charges
-    /// with `refund` (authorised, with no figures, when not given). Pupils never configured
-    /// are refused.
+    /// `charge` for `pupil` with `payment`. Pupils never configured are refused.
     /// - Parameters:
     ///   - pupil: the pupil reference.
     ///   - decision: the decision, kind, reason and row values a manual tap gets; its `card` is ignored.
     ///   - payment: the answer a charge gets.
-    ///   - refund: the answer a refund gets.
-    public func configure(
-        pupil: String, decision: LookupMessage? = nil, payment: PaymentAnswer? = nil, refund: PaymentAnswer? = nil
-    ) {
+    public func configure(pupil: String, decision: LookupMessage? = nil, payment: PaymentAnswer? = nil) {
         state.withLock { state in
             if let decision { state.pupils[pupil] = decision }
             if let payment { state.payments[pupil] = payment }
-            if let refund { state.refunds[pupil] = refund }
         }
+    }
+
+    /// What one `refund` is answered.
+    public enum RefundAnswer: Sendable, Hashable {
+        /// A stored `PAYMENT` of kind `refund` with these values, for the charge stored with the txn.
+        case refunded(PaymentAnswer)
+        /// An `ERROR` saying this.
+        case refused(String)
+    }
+
+    /// Makes the `refund`s of `txn` answer `answers`, one each, in order (say a refund,
+    /// then the refusal a second one gets); once they are used up, or for a txn never
+    /// configured, a refund is refused. A refund answered ``RefundAnswer/refunded(_:)``
+    /// takes its pupil, amount and lane from the charge stored with `txn`.
+    /// - Parameters:
+    ///   - txn: the charge's txn.
+    ///   - answers: the answers, first first.
+    public func configureRefunds(of txn: String, _ answers: [RefundAnswer]) {
+        state.withLock { $0.refunds[txn] = answers }
     }
 
     /// Makes `void` of event `seq` answer `VOID` (with `refusal` nil) or an `ERROR` saying
@@ -271,13 +285,9 @@ public final class InMemoryBackend: DaemonBackend {
 
     public func charge(pupil: String, amount: Int, txn: String, lane: String?, peer: SocketPeer?) async throws -> EventLine {
         let (line, publish) = try state.withLock { state throws(RequestRefusal) -> (EventLine, (@Sendable (EventLine) -> Void)?) in
-            if let earlier = state.charges[txn] {
-                guard earlier.pupil == pupil, earlier.amount == amount else {
-                    throw RequestRefusal("charge: txn \"\(txn)\" was already used for another pupil or amount")
-                }
-                // A retry: the stored event again, nothing charged, nothing published.
-                return (earlier.line, nil)
-            }
+            // A txn stored before: its stored event again, nothing stored, nothing published
+            // (whether a retry must match the first charge is the daemon's rule, not this backend's).
+            if let earlier = state.charges[txn] { return (earlier.line, nil) }
             guard let answer = state.payments[pupil] else { throw RequestRefusal("charge: no answer configured for this pupil") }
             let event = PaymentEvent(
                 seq: answer.stored ? state.nextSeq : nil, time: Self.eventTime, lane: lane, txn: txn, pupil: pupil, kind: .charge, amount: amount,
@@ -294,11 +304,14 @@ public final class InMemoryBackend: DaemonBackend {
 
     public func refund(txn: String, peer: SocketPeer?) async throws -> EventLine {
         let (line, publish) = try state.withLock { state throws(RequestRefusal) in
-            guard let charge = state.charges[txn], charge.event.decision == .authorised else {
-                throw RequestRefusal("refund: no authorised charge with txn \"\(txn)\"")
+            guard let next = state.refunds[txn]?.first else { throw RequestRefusal("refund: no answer configured for this txn") }
+            state.refunds[txn]?.removeFirst()
+            let answer: PaymentAnswer
+            switch next {
+            case .refused(let message): throw RequestRefusal(message)
+            case .refunded(let values): answer = values
             }
-            guard state.refunded.insert(txn).inserted else { throw RequestRefusal("refund: txn \"\(txn)\" was already refunded") }
-            let answer = state.refunds[charge.pupil] ?? PaymentAnswer(decision: .authorised)
+            guard let charge = state.charges[txn] else { throw RequestRefusal("refund: no charge stored with this txn to refund") }
             let event = PaymentEvent(
                 seq: state.nextSeq, time: Self.eventTime, lane: charge.event.lane, txn: txn, pupil: charge.pupil, kind: .refund,
                 amount: charge.amount, decision: answer.decision, reason: answer.reason, spentToday: answer.spentToday,

@@ -93,6 +93,9 @@ struct PythonExampleTests {
         backend.configure(
             pupil: "P0000042", decision: LookupMessage(card: CardInfo(), decision: .authorised, kind: .lunch),
             payment: .init(decision: .authorised, spentToday: 235, remainingToday: 15))
+        backend.configureRefunds(of: "till2-000981", [
+            .refunded(.init(decision: .authorised)), .refused(#"refund: txn "till2-000981" was already refunded"#),
+        ])
         try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: backend, in: directory) { server, path in
                 backend.publishStoredEvents(to: server.publish)
