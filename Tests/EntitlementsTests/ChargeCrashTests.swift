@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import NECTestSupport
 import Testing
 @testable import Entitlements
 
@@ -22,7 +23,7 @@ import Testing
         var refunds: [String: Int64] = [:]
     }
 
-    @Test(.enabled(if: torture != nil, "necd-store-torture is not built next to the tests (swift build first)"))
+    @Test(.needs("needs necd-store-torture built next to the tests (swift build --build-tests)") { torture != nil })
     func sigkillAtRandomPointsNeverLosesOrDoublesACharge() throws {
         let exe = try #require(Self.torture)
         var list = "card,pupil,entitlement,daily_limit,balance\n"
