@@ -159,7 +159,8 @@ struct LivePCSCTests {
             events.append(event)
             switch event {
             case .readerAdded where !killed && events.count == Rig.readers.count:
-                // The monitor now waits in SCardGetStatusChange(INFINITE).
+                // The monitor now waits in SCardGetStatusChange(INFINITE). Pacing: the kill
+                // is meant to land in that wait (landing before it is lost service all the same).
                 try await Task.sleep(for: .milliseconds(200))
                 try Rig.pcscd("kill")
                 killed = true
