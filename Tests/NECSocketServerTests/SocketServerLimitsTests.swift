@@ -97,8 +97,6 @@ struct SocketServerLimitsTests {
         }
     }
 
-    static let hasSS = FileManager.default.isExecutableFile(atPath: "/usr/bin/ss") || FileManager.default.isExecutableFile(atPath: "/bin/ss")
-
     /// The system's maximum listen backlog (`net.core.somaxconn`), and the fields of the
     /// line `ss` prints for the listening socket at `path`, with that line.
     static func listenBacklog(of path: String) async throws -> (somaxconn: String, fields: [String], output: String) {
