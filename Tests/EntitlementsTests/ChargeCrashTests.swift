@@ -52,6 +52,7 @@ import Testing
                 outputs.contains { lines(of: $0).count >= wanted } || children.contains { !$0.isRunning }
             }
             #expect(progressed, "no child answered within 30 s")
+            // Pacing, not a wait: the kill lands at a random moment after that answer.
             usleep(UInt32.random(in: 0...3000, using: &rng))
             for child in children where child.isRunning {
                 kill(child.processIdentifier, SIGKILL)

@@ -28,6 +28,7 @@ import Testing
         var killed = 0
         for _ in 0..<30 {
             let child = try run(exe, ["redeem-loop", store.path, dir + "/cards", "20000"])
+            // Pacing, not a wait: the kill lands at a random moment of the loop.
             usleep(UInt32.random(in: 20_000...250_000, using: &rng))
             if child.isRunning {
                 kill(child.processIdentifier, SIGKILL)
