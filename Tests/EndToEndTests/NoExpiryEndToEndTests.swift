@@ -8,7 +8,7 @@ import VirtualCard
 /// real necd with a list, pcscd with vpcd readers, VirtualCard and `necctl simulate`
 /// taps. Every decision such a card can get, with the exact fields of its event: `card`
 /// never has an `expiry`, and rule 2 (`card_expired`) never applies.
-@Suite(.serialized, .enabled(if: VirtualReaders.available, "needs the virtual-reader rig: run via `make test` or scripts/with-virtual-readers"))
+@Suite(.serialized, .needsRig)
 struct NoExpiryEndToEndTests {
     /// The UID every VirtualCard model has unless told otherwise.
     static let uid = Hex.string(VirtualCardModel.sampleUID7)
@@ -136,22 +136,8 @@ struct NoExpiryEndToEndTests {
             ["simulate"] + arguments + ["--port", String(d.tillPort), "--hold", "0.7"])
         let status = await process.wait(timeout: .seconds(15)).status
         #expect(status == 0, "necctl simulate \(arguments): \(process.stderr)")
-        try await waitUntilEmpty(d, reader: d.tillReader)
+        try await d.waitUntilNecdSeesEmpty([d.tillReader])
         return process.outputLines.joined(separator: "\n")
-    }
-
-    /// Polls necd's `readers` until `reader` is empty: the next tap is a new card.
-    func waitUntilEmpty(_ d: DaemonFixture, reader: String, timeout: Duration = .seconds(10)) async throws {
-        let client = try LineSocket(path: d.socketPath)
-        _ = client.readObject()
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            try client.send(#"{"cmd":"readers"}"#)
-            let readers = client.readObject(matching: { $0["class"] as? String == "READERS" })?["readers"] as? [[String: Any]]
-            if readers?.first(where: { $0["name"] as? String == reader })?["state"] as? String == "empty" { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("necd never saw \(reader) empty")
     }
 }
 
