@@ -11,9 +11,12 @@ DESTDIR      ?=
 # Debian packages the build, the tests and the demo need. A minimal Debian 12 has none of
 # them; among the less obvious: iproute2 for `ss` (the rig finds free vpcd ports with it),
 # util-linux for unshare/setpriv, procps for pgrep, systemd for systemd-analyze and
-# systemd-socket-activate.
+# systemd-socket-activate; udev for udevadm (the rules check), nodejs for the polkit
+# rule's syntax check, groff-base and man-db for the man pages' render checks, libccid
+# (pcscd's usual driver) for its reader list the udev rules are checked against.
 APT_PACKAGES := pcscd libpcsclite-dev libsqlite3-dev vsmartcard-vpcd pcsc-tools sqlite3 \
-                python3 util-linux procps systemd iproute2
+                python3 util-linux procps systemd iproute2 \
+                udev nodejs groff-base man-db libccid
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build release test demo clean

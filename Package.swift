@@ -113,13 +113,13 @@ let package = Package(
         .testTarget(
             name: "EntitlementsTests",
             dependencies: [
-                "Entitlements", "NECCard", "NECProtocol", "ProtocolMapping", grdb,
+                "Entitlements", "NECCard", "NECProtocol", "ProtocolMapping", grdb, "NECTestSupport",
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "PCSCTests",
-            dependencies: ["PCSC", "VirtualCard", "NECCardReading", "NECCard"],
+            dependencies: ["PCSC", "VirtualCard", "NECCardReading", "NECCard", "NECTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -129,7 +129,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VirtualCardTests",
-            dependencies: ["VirtualCard", "NECCard", "NECCardRecording"],
+            dependencies: ["VirtualCard", "NECCard", "NECCardRecording", "NECTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -146,12 +146,13 @@ let package = Package(
             swiftSettings: strict
         ),
         // Running the built executables from tests: child processes, the rig's readers, a
-        // line-socket client. Shared by EndToEndTests and ToolkitTests; not shipped.
+        // line-socket client, and the gates a test needs met (tools, root, the rig), which
+        // fail rather than skip under CI. Shared by the test targets; not shipped.
         .target(name: "NECTestSupport", swiftSettings: strict),
         // An in-memory DaemonBackend and socket test client for socket tests; not shipped.
         .target(
             name: "NECSocketServerTesting",
-            dependencies: ["NECSocketServer", "NECProtocol"] + socketServerLibraries,
+            dependencies: ["NECSocketServer", "NECProtocol", "NECTestSupport"] + socketServerLibraries,
             swiftSettings: strict
         ),
         .testTarget(
@@ -163,6 +164,7 @@ let package = Package(
             name: "NECClientTests",
             dependencies: [
                 "NECClient", "NECProtocol", "NECSocketServer", "NECSocketServerTesting", serviceLifecycle, logging,
+                "NECTestSupport",
             ],
             swiftSettings: strict
         ),
@@ -170,6 +172,7 @@ let package = Package(
             name: "NECSocketServerTests",
             dependencies: [
                 "NECSocketServer", "NECSocketServerTesting", "NECProtocol", logging, inMemoryLogging, propertyBased,
+                "NECTestSupport",
             ],
             swiftSettings: strict
         ),
@@ -177,7 +180,7 @@ let package = Package(
             name: "NECDaemonTests",
             dependencies: [
                 "NECDaemon", "NECProtocol", "NECSocketServer", "NECSocketServerTesting", "Entitlements", "NECCard", "NECConfiguration",
-                "PCSC", "NECCardReading", "ProtocolMapping", propertyBased, inMemoryLogging,
+                "PCSC", "NECCardReading", "ProtocolMapping", propertyBased, inMemoryLogging, "NECTestSupport",
             ] + socketServerLibraries,
             swiftSettings: strict
         ),

@@ -166,9 +166,9 @@ public struct TapPipeline<Events: ReaderEventSource>: Service {
         if let kind = event.kind { summary += " \(kind.rawValue)" }
         if let reason = event.reason { summary += " \(reason.rawValue)" }
         summary += event.seq.map { " seq \($0)" } ?? " (not stored)"
-        var metadata: Logger.Metadata = [:]
-        if let pupil = event.pupil { metadata["pupil"] = "\(ISRN.mask(pupil))" }
-        logger.info("\(summary)", metadata: metadata)
+        // No pupil reference, not even masked: the short ones keep too much after a mask,
+        // and the seq finds the event, pupil and all, for whoever may read the journal.
+        logger.info("\(summary)")
     }
 
     private func publishReader(_ name: String, state presence: ReaderPresence) {

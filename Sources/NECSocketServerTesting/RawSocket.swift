@@ -151,23 +151,3 @@ public func onOwnThread<Result: Sendable>(_ body: @escaping @Sendable () throws 
         thread.start()
     }
 }
-
-/// A condition a test waited for did not become true in time.
-public struct ConditionTimedOut: Error, CustomStringConvertible {
-    public let description: String
-}
-
-/// Waits until `condition` holds, checking every few milliseconds; throws (naming
-/// `what`) when it does not within `timeout`. For state the code under test cannot
-/// announce, such as a connection count after a client left. The default bound, like
-/// ``RawSocket/readLine(timeout:)``'s, only stops a hang.
-public func waitUntil(
-    _ what: String, timeout: Duration = .seconds(60), _ condition: @Sendable () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw ConditionTimedOut(description: "timed out waiting until \(what)") }
-        // A test helper's poll of a condition it cannot be told about, bounded by the deadline.
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}

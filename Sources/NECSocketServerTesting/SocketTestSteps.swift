@@ -1,6 +1,7 @@
 import Glibc
 import NECProtocol
 public import NECSocketServer
+import NECTestSupport
 
 /// A line that is not the one a test step expected.
 public struct UnexpectedLine: Error, CustomStringConvertible {

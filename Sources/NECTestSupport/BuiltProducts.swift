@@ -48,4 +48,25 @@ public enum VirtualReaders {
     public static var readers: [String] {
         (environment["NECD_VPCD_READERS"] ?? "").split(separator: "\n").map(String.init)
     }
+
+    /// The name of the reader whose card emulator connects to vpcd on `port`.
+    public static func reader(onPort port: UInt16) -> String? {
+        zip(ports, readers).first { $0.0 == port }?.1
+    }
+
+    /// Waits until pcscd reports no card on any of `names`, asking `necctl readers --json`:
+    /// pcscd polls vpcd every 0.4 s, so a card just lifted may still show, and a card laid
+    /// on before pcscd has seen the last one go would be taken for the same card.
+    public static func waitUntilEmpty(_ names: [String], timeout: Duration = .seconds(10)) async throws {
+        var last = ""
+        try await waitUntil("pcscd reports \(names) empty", timeout: timeout, every: .milliseconds(50), detail: { last }) {
+            let result = try await ChildProcess.necctl(["readers", "--json"])
+            last = result.stdout + result.stderr
+            let empty = result.lines.compactMap { line -> String? in
+                let row = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                return row?["state"] as? String == "empty" ? row?["reader"] as? String : nil
+            }
+            return Set(names).isSubset(of: empty)
+        }
+    }
 }

@@ -8,7 +8,7 @@ import VirtualCard
 /// readers, VirtualCard taps. With the key off (the default) a tap is 3 APDUs and the
 /// Directory is never asked for; on, the Directory's file too, and a blocked card is
 /// declined `card_blocked` before its expiry or the list is looked at.
-@Suite(.serialized, .enabled(if: VirtualReaders.available, "needs the virtual-reader rig: run via `make test` or scripts/with-virtual-readers"))
+@Suite(.serialized, .needsRig)
 struct CardBlockedEndToEndTests {
     static let identityRead: [[UInt8]] = [
         Hex.bytes("FF CA 00 00 00")!, Hex.bytes("90 5A 00 00 03 16 02 A0 00")!,
@@ -20,7 +20,7 @@ struct CardBlockedEndToEndTests {
     /// Taps `card` on the till and returns what it was sent and the decision.
     func tap(_ d: DaemonFixture, _ watch: LineSocket, _ card: VirtualCardModel) async throws -> ([[UInt8]], [String: Any]) {
         let stats = try await VirtualCardRunner.tap(card: card, port: d.tillPort, hold: .milliseconds(700))
-        try await Task.sleep(for: .milliseconds(900))  // pcscd polls every 0.4 s: let it see the card go
+        try await VirtualReaders.waitUntilEmpty([d.tillReader])
         return (stats.commands, try d.decision(watch))
     }
 

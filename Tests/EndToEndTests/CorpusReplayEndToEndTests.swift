@@ -6,7 +6,7 @@ import Testing
 /// `necctl simulate --replay`, read by `necctl scan --once --json`: every recording must
 /// give the identity in the file beside it. (VirtualCardTests.CardCorpusTests replays the
 /// same files through the decoder alone.)
-@Suite(.serialized, .enabled(if: VirtualReaders.available, "needs the virtual-reader rig: run via `make test` or scripts/with-virtual-readers"))
+@Suite(.serialized, .needsRig)
 struct CorpusReplayEndToEndTests {
     let port = VirtualReaders.ports.first ?? 40960
     let reader = VirtualReaders.readers.first ?? "Virtual Reader 00 00"
@@ -38,7 +38,7 @@ struct CorpusReplayEndToEndTests {
             let expectedData = try #require(FileManager.default.contents(atPath: expectedPath.path), "\(base) has no expected identity")
             let expected = try #require(try JSONSerialization.jsonObject(with: expectedData) as? [String: Any])
 
-            try await waitUntilNoCard(on: reader)
+            try await VirtualReaders.waitUntilEmpty([reader])
             let scan = try ChildProcess(BuiltProducts.necctl, ["scan", "--once", "--json", "--reader", reader])
             defer { scan.stop() }
             #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))

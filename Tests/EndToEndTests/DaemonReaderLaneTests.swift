@@ -15,9 +15,9 @@ extension DaemonEndToEndTests {
         async let till = VirtualCardRunner.tap(card: lunch, port: tillPort, hold: .milliseconds(700))
         async let kiosk = VirtualCardRunner.tap(card: other, port: kioskPort, hold: .milliseconds(700))
         _ = try await (till, kiosk)
-        // Both cards have left; pcscd sees it within its 0.4 s poll, and necd would send a
-        // READER event for it now if it sent any for cards.
-        try await Task.sleep(for: .milliseconds(900))
+        // Both cards have left; once necd has heard so, it would have sent a READER event
+        // for it if it sent any for cards.
+        try await d.waitUntilNecdSeesEmpty([d.tillReader, d.kioskReader])
         try watch.send(#"{"cmd":"status"}"#)
         // Everything the watcher got up to the STATUS answer.
         var lines: [[String: Any]] = []

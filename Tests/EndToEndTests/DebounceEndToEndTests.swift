@@ -9,7 +9,7 @@ import VirtualCard
 /// is a new tap. necd runs with its debug log, which says when the window holds a tap
 /// back: so a test knows necd saw the card laid again (and not that pcscd missed it, or
 /// that the reader monitor, which reports a card held still only once, swallowed it).
-@Suite(.serialized, .enabled(if: VirtualReaders.available, "needs the virtual-reader rig: run via `make test` or scripts/with-virtual-readers"))
+@Suite(.serialized, .needsRig)
 struct DebounceEndToEndTests {
     /// What necd logs (at debug) for a tap the window holds back, after the reader's name.
     static let heldBack = ": same card again within the debounce window"
@@ -72,7 +72,7 @@ struct DebounceEndToEndTests {
         // The rig's first reader: no [[reader]] table names it, so it is a till.
         let otherPort = VirtualReaders.ports[0]
         let otherReader = try #require(VirtualReaders.environment["NECD_VPCD_READERS"]?.split(separator: "\n").first.map(String.init))
-        try await d.waitUntilEmpty(otherReader)
+        try await d.waitUntilNecdSeesEmpty([otherReader])
         let watch = try d.watcher()
         let card = DaemonFixture.card(DaemonFixture.lunchCard)
         try await d.layAndLift(card)
@@ -112,7 +112,7 @@ extension DaemonFixture {
     /// the reader monitor. The till's reader unless told.
     func layAndLift(_ card: VirtualCardModel, on port: UInt16? = nil, reader: String? = nil) async throws {
         try await VirtualCardRunner.tap(card: card, port: port ?? tillPort, hold: .milliseconds(700))
-        try await waitUntilEmpty(reader ?? tillReader)
+        try await waitUntilNecdSeesEmpty([reader ?? tillReader])
     }
 
     /// How many lines of necd's log so far contain one of `texts`.
@@ -125,12 +125,8 @@ extension DaemonFixture {
     /// Waits until `count` lines of necd's log contain one of `texts`; fails with the log
     /// after `timeout`.
     func waitForLog(_ texts: String..., count: Int, timeout: Duration = .seconds(10)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while logLines(containing: texts) < count {
-            guard ContinuousClock.now < deadline else {
-                throw LineSocket.Failure(description: "necd never logged \(count) × \(texts); it said: \(daemon?.stderr ?? "")")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil("necd logged \(count) × \(texts)", timeout: timeout, every: .milliseconds(50), detail: { self.daemon?.stderr ?? "" }) {
+            logLines(containing: texts) >= count
         }
     }
 

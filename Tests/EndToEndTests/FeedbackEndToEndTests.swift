@@ -11,7 +11,7 @@ import VirtualCard
 /// passes them on), so the test sees exactly what necd sent after the identity read; and
 /// at the moment the first feedback APDU arrives it looks into a watcher's socket, so
 /// "the event was out first" is decided by what had happened by then, not by clocks.
-@Suite(.serialized, .enabled(if: VirtualReaders.available, "needs the virtual-reader rig: run via scripts/with-virtual-readers --pairs 2"))
+@Suite(.serialized, .needsRig)
 struct FeedbackEndToEndTests {
     static let greenBeep: [UInt8] = [0xFF, 0x00, 0x40, 0xA0, 0x04, 0x02, 0x01, 0x01, 0x01]
     static let redTwoBeeps: [UInt8] = [0xFF, 0x00, 0x40, 0x50, 0x04, 0x01, 0x01, 0x02, 0x01]
@@ -177,9 +177,13 @@ enum FeedbackTap {
         return seen.withLock { $0 }
     }
 
-    /// Waits as the fixture does for pcscd to see the reader empty before the next tap.
+    /// Waits as the fixture does for pcscd to see the readers empty before the next tap,
+    /// and paces it past `debounce` (0.5 s), since the next may be the same card.
     static func readerEmpty() async throws {
-        try await Task.sleep(for: .milliseconds(900))
+        try await VirtualReaders.waitUntilEmpty(VirtualReaders.readers)
+        // Pacing, not a wait: the same card laid again within `debounce` of leaving would be
+        // the same tap by design.
+        try await Task.sleep(for: .milliseconds(700))
     }
 }
 

@@ -90,6 +90,6 @@ extension DaemonEndToEndTests {
         #expect(journal.count == 12)
         #expect(journal.filter { $0["kind"] as? String == "lunch" }.count == 1)
         // Leave both readers empty for the next test (pcscd polls vpcd every 0.4 s).
-        try await Task.sleep(for: .milliseconds(900))
+        try await VirtualReaders.waitUntilEmpty([m.base.tillReader, m.base.kioskReader])
     }
 }

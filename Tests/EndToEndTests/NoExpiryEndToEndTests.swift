@@ -8,7 +8,7 @@ import VirtualCard
 /// real necd with a list, pcscd with vpcd readers, VirtualCard and `necctl simulate`
 /// taps. Every decision such a card can get, with the exact fields of its event: `card`
 /// never has an `expiry`, and rule 2 (`card_expired`) never applies.
-@Suite(.serialized, .enabled(if: VirtualReaders.available, "needs the virtual-reader rig: run via `make test` or scripts/with-virtual-readers"))
+@Suite(.serialized, .needsRig)
 struct NoExpiryEndToEndTests {
     /// The UID every VirtualCard model has unless told otherwise.
     static let uid = Hex.string(VirtualCardModel.sampleUID7)
@@ -136,7 +136,7 @@ struct NoExpiryEndToEndTests {
             ["simulate"] + arguments + ["--port", String(d.tillPort), "--hold", "0.7"])
         let status = await process.wait(timeout: .seconds(15)).status
         #expect(status == 0, "necctl simulate \(arguments): \(process.stderr)")
-        try await d.waitUntilEmpty(d.tillReader)
+        try await d.waitUntilNecdSeesEmpty([d.tillReader])
         return process.outputLines.joined(separator: "\n")
     }
 }

@@ -9,7 +9,7 @@ import VirtualCard
 /// configuration file, SIGHUP, its SQLite journal, its socket, and taps through pcscd.
 /// The list's or events' age is made by moving their stored times back (python3's
 /// sqlite3, while necd is stopped or before it starts), not by a clock.
-@Suite(.serialized, .enabled(if: VirtualReaders.available, "needs the virtual-reader rig: run via `make test` or scripts/with-virtual-readers"))
+@Suite(.serialized, .needsRig)
 struct ReloadEndToEndTests {
     /// Rows in `DaemonFixture.listCSV`.
     static let listRows = 11

@@ -55,7 +55,7 @@ extension ScanEndToEndTests {
     }
 
     @Test func classicTextSaysItsITSODataIsNotRead() async throws {
-        try await Task.sleep(for: .milliseconds(900))
+        try await VirtualReaders.waitUntilEmpty([reader])
         let scan = try ChildProcess(BuiltProducts.executable("necctl"), ["scan", "--once", "--reader", reader])
         defer { scan.stop() }
         #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))
@@ -67,7 +67,7 @@ extension ScanEndToEndTests {
     }
 
     @Test func blockedDESFireTextShowsBlockedINSAndSequence() async throws {
-        try await Task.sleep(for: .milliseconds(900))
+        try await VirtualReaders.waitUntilEmpty([reader])
         let scan = try ChildProcess(BuiltProducts.executable("necctl"), ["scan", "--once", "--reader", reader])
         defer { scan.stop() }
         #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))

@@ -14,7 +14,7 @@ func syntheticISRN(_ serial: Int) -> ISRN {
 }
 
 /// `necctl scan` through a real pcscd and vpcd, tapped by VirtualCard.
-@Suite(.serialized, .enabled(if: VirtualReaders.available, "needs the virtual-reader rig: run via `make test` or scripts/with-virtual-readers"))
+@Suite(.serialized, .needsRig)
 struct ScanEndToEndTests {
     let port = VirtualReaders.ports.first ?? 40960
     let reader = ProcessInfo.processInfo.environment["NECD_VPCD_READERS"]?.split(separator: "\n").first.map(String.init) ?? "Virtual Reader 00 00"
@@ -22,8 +22,8 @@ struct ScanEndToEndTests {
     /// Runs `necctl scan --once --json` on the first reader, taps `card`, and returns the
     /// JSON object printed and the exit status.
     func scanOnce(_ card: VirtualCardModel, hold: Duration = .milliseconds(600)) async throws -> ([String: Any], Int32) {
-        // pcscd polls vpcd every 0.4 s: let it notice the previous test's card has gone.
-        try await Task.sleep(for: .milliseconds(900))
+        // pcscd polls vpcd every 0.4 s: it may not yet have seen the previous test's card go.
+        try await VirtualReaders.waitUntilEmpty([reader])
         let scan = try ChildProcess(BuiltProducts.executable("necctl"), ["scan", "--once", "--json", "--reader", reader])
         defer { scan.stop() }
         #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))
@@ -163,7 +163,7 @@ struct ScanEndToEndTests {
 
     @Test func scanSurvivesAPcscdRestart() async throws {
         let ctl = try #require(VirtualReaders.environment["NECD_PCSCD_CTL"])
-        try await Task.sleep(for: .milliseconds(900))
+        try await VirtualReaders.waitUntilEmpty([reader])
         let scan = try ChildProcess(BuiltProducts.executable("necctl"), ["scan", "--json", "--reader", reader])
         defer { scan.stop() }
         #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))

@@ -9,7 +9,7 @@ import VirtualCard
 extension ScanEndToEndTests {
     /// Runs `necctl scan --once` (text) on the first reader, taps `card`, returns stdout.
     func scanOnceText(_ card: VirtualCardModel) async throws -> (String, Int32) {
-        try await Task.sleep(for: .milliseconds(900))  // as scanOnce: the last card has gone
+        try await VirtualReaders.waitUntilEmpty([reader])  // as scanOnce: the last card has gone
         let scan = try ChildProcess(BuiltProducts.executable("necctl"), ["scan", "--once", "--reader", reader])
         defer { scan.stop() }
         #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))

@@ -7,7 +7,7 @@ import VirtualCard
 
 /// `necctl scan --record FILE [--redact]` through a real pcscd and vpcd, and the recording
 /// played back with `necctl simulate --replay` to the same identity.
-@Suite(.serialized, .enabled(if: VirtualReaders.available, "needs the virtual-reader rig: run via `make test` or scripts/with-virtual-readers"))
+@Suite(.serialized, .needsRig)
 struct ScanRecordEndToEndTests {
     let port = VirtualReaders.ports.first ?? 40960
     let reader = VirtualReaders.readers.first ?? "Virtual Reader 00 00"
@@ -23,7 +23,7 @@ struct ScanRecordEndToEndTests {
 
     /// As `scanOnce`, with what scan wrote on standard error.
     func scanOnceWithStandardError(_ extra: [String], tap: () async throws -> Void) async throws -> (json: [String: Any], stderr: String) {
-        try await waitUntilNoCard(on: reader)
+        try await VirtualReaders.waitUntilEmpty([reader])
         let scan = try ChildProcess(BuiltProducts.necctl, ["scan", "--once", "--json", "--reader", reader] + extra)
         defer { scan.stop() }
         #expect(await scan.waitForStandardError(containing: "reader added: \(reader)", timeout: .seconds(10)))
@@ -130,23 +130,6 @@ extension ScanRecordEndToEndTests {
         let failed = (json["checks"] as? [[String: Any]] ?? []).filter { $0["ok"] as? Bool == false }.compactMap { $0["name"] as? String }
         #expect(failed == ["shell_read"])
     }
-}
-
-/// Waits until pcscd reports no card on `reader` (it polls vpcd every 0.4 s, so a card
-/// just lifted may still show), asking `necctl readers --json`; fails after 10 s.
-func waitUntilNoCard(on reader: String) async throws {
-    let clock = ContinuousClock(), deadline = clock.now + .seconds(10)
-    var last = ""
-    while clock.now < deadline {
-        let readers = try ChildProcess(BuiltProducts.necctl, ["readers", "--json"])
-        let result = await readers.wait(timeout: .seconds(10))
-        last = result.stdout + result.stderr
-        let rows = result.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        if rows.contains(where: { $0["reader"] as? String == reader && $0["state"] as? String == "empty" }) { return }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    Issue.record("\(reader) still holds a card after 10 s: \(last)")
-    throw CancellationError()
 }
 
 /// A model read by the decoder, as the recording of it holds it (for comparing with what

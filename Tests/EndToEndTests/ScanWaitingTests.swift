@@ -31,7 +31,7 @@ extension ScanEndToEndTests {
     @Test func aPcscdWithNoReaderIsWaitedOnUntilOneAppears() async throws {
         let ctl = try #require(VirtualReaders.environment["NECD_PCSCD_CTL"])
         let pcscdPath = VirtualReaders.environment["NECD_PCSCD"] ?? "/usr/sbin/pcscd"
-        try await Task.sleep(for: .milliseconds(900))  // as scanOnce: the last card has gone
+        try await VirtualReaders.waitUntilEmpty([reader])  // as scanOnce: the last card has gone
         // Swap the rig's pcscd for one with no reader configured at all.
         try Shell.run(ctl, "kill")
         var restarted = false

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import NECTestSupport
 import Testing
 @testable import Entitlements
 
@@ -22,7 +23,7 @@ import Testing
         var refunds: [String: Int64] = [:]
     }
 
-    @Test(.enabled(if: torture != nil, "necd-store-torture is not built next to the tests (swift build first)"))
+    @Test(.needs("needs necd-store-torture built next to the tests (swift build --build-tests)") { torture != nil })
     func sigkillAtRandomPointsNeverLosesOrDoublesACharge() throws {
         let exe = try #require(Self.torture)
         var list = "card,pupil,entitlement,daily_limit,balance\n"
@@ -51,6 +52,7 @@ import Testing
                 outputs.contains { lines(of: $0).count >= wanted } || children.contains { !$0.isRunning }
             }
             #expect(progressed, "no child answered within 30 s")
+            // Pacing, not a wait: the kill lands at a random moment after that answer.
             usleep(UInt32.random(in: 0...3000, using: &rng))
             for child in children where child.isRunning {
                 kill(child.processIdentifier, SIGKILL)

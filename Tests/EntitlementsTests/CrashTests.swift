@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import NECTestSupport
 import Testing
 @testable import Entitlements
 
@@ -16,7 +17,7 @@ import Testing
         return p
     }
 
-    @Test(.enabled(if: torture != nil, "necd-store-torture is not built next to the tests (swift build first)"))
+    @Test(.needs("needs necd-store-torture built next to the tests (swift build --build-tests)") { torture != nil })
     func sigkillNeverGivesTwoLunches() throws {
         let exe = try #require(Self.torture)
         let pupils = 40
@@ -27,6 +28,7 @@ import Testing
         var killed = 0
         for _ in 0..<30 {
             let child = try run(exe, ["redeem-loop", store.path, dir + "/cards", "20000"])
+            // Pacing, not a wait: the kill lands at a random moment of the loop.
             usleep(UInt32.random(in: 20_000...250_000, using: &rng))
             if child.isRunning {
                 kill(child.processIdentifier, SIGKILL)
@@ -65,8 +67,9 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: torture != nil && getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"),
-                   "needs root, unshare(1) and necd-store-torture"))
+    @Test(
+        .needs("needs necd-store-torture built next to the tests (swift build --build-tests)") { torture != nil },
+        .needsRoot("mount a small tmpfs in a private namespace"), .needs(tool: "unshare", package: "util-linux"))
     func fullDiskDeclinesUnavailableAndLosesNothing() throws {
         let exe = try #require(Self.torture)
         let dir = Fixture.directory()

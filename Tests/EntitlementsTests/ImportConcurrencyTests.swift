@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import NECTestSupport
 import Testing
 @testable import Entitlements
 
@@ -34,7 +35,7 @@ import Testing
     /// the list before the previous one), another connection that waits for the lock as a
     /// tap does (`TapLockWait`: up to 250 ms, what a tap can afford, announcing its wait to
     /// the import) gets the write lock every time it asks.
-    @Test(.enabled(if: necctl != nil, "necctl is not built next to the tests (swift build first)"))
+    @Test(.needs("needs necctl built next to the tests (swift build --build-tests)") { necctl != nil })
     func writeLockIsAlwaysFreeWithinATapsWait() throws {
         let exe = try #require(Self.necctl)
         let (dir, db, list) = try Self.prepared(pupils: 50_000, lists: 2)
@@ -109,7 +110,7 @@ import Testing
 
     /// An import killed with SIGKILL while staging leaves rows nobody will install; the
     /// next opening of the store deletes them, and the list in force is untouched.
-    @Test(.enabled(if: necctl != nil, "necctl is not built next to the tests (swift build first)"))
+    @Test(.needs("needs necctl built next to the tests (swift build --build-tests)") { necctl != nil })
     func killedImportIsCleanedAtTheNextOpen() throws {
         try Self.whileImportIsStaging { db, list, child in
             kill(child.processIdentifier, SIGKILL)
@@ -129,7 +130,7 @@ import Testing
 
     /// A list another process is importing is not a leftover: opening the store leaves
     /// it, a second import is refused, and the first completes.
-    @Test(.enabled(if: necctl != nil, "necctl is not built next to the tests (swift build first)"))
+    @Test(.needs("needs necctl built next to the tests (swift build --build-tests)") { necctl != nil })
     func runningImportIsLeftAlone() throws {
         try Self.whileImportIsStaging { db, list, child in
             let store = try EntitlementStore(path: db)

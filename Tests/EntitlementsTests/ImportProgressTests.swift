@@ -1,4 +1,5 @@
 import Foundation
+import NECTestSupport
 import Testing
 @testable import Entitlements
 
@@ -121,7 +122,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: necctl != nil, "necctl is not built next to the tests (swift build first)"))
+    @Test(.needs("needs necctl built next to the tests (swift build --build-tests)") { necctl != nil })
     func barShowsThePhaseAndATrueTotal() throws {
         let exe = try #require(Self.necctl)
         let dir = Fixture.directory()

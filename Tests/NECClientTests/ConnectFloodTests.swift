@@ -3,6 +3,7 @@ import NECClient
 import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 /// Clients while another program connects and closes in a tight loop, filling necd's
@@ -27,7 +28,7 @@ struct ConnectFloodTests {
     /// While another program connects and closes in a tight loop (filling the listen
     /// queue faster than it drains), the example still gets through every time: its
     /// connect waits for room instead of failing with EAGAIN.
-    @Test(.enabled(if: pythonPath != nil, "python3 is not installed"))
+    @Test(.needs(tool: "python3", package: "python3"))
     func getsThroughAConnectFlood() async throws {
         try await Self.duringAConnectFlood { path in
             var failures: [String] = []

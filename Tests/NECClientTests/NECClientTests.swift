@@ -2,6 +2,7 @@ import NECClient
 import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 /// Takes events from the stream until it has `count` TAP seqs.

@@ -3,6 +3,7 @@ import Glibc
 import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 let pythonPath = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -53,7 +54,7 @@ struct PythonExampleTests {
         return (status, text.split(separator: "\n").map(String.init), String(decoding: errorData, as: UTF8.self))
     }
 
-    @Test(.enabled(if: pythonPath != nil, "python3 is not installed"))
+    @Test(.needs(tool: "python3", package: "python3"))
     func lookupAndWatchSince() async throws {
         let backend = InMemoryBackend(cards: ["633597999900000018": LookupMessage(card: CardInfo(isrn: "633597999900000018"), decision: .declined, reason: .unknownCard)])
         try await withTemporaryDirectory { directory in
@@ -87,7 +88,7 @@ struct PythonExampleTests {
 
     /// redeem, charge and refund (protocol 1.1), and a charge whose answer a dropped
     /// connection lost: sent again with the same txn, charged once.
-    @Test(.enabled(if: pythonPath != nil, "python3 is not installed"))
+    @Test(.needs(tool: "python3", package: "python3"))
     func redeemChargeRefundAndARetriedCharge() async throws {
         let backend = InMemoryBackend()
         backend.configure(
@@ -127,7 +128,7 @@ struct PythonExampleTests {
         }
     }
 
-    @Test(.enabled(if: pythonPath != nil, "python3 is not installed"))
+    @Test(.needs(tool: "python3", package: "python3"))
     func anErrorIsReportedWithExitStatusOne() async throws {
         try await withSocketServer(backend: InMemoryBackend()) { _, path in
             let refused = try await run(["--socket", path, "lookup", "not-a-card"])

@@ -6,6 +6,7 @@ import NECConfiguration
 import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 /// The socket's answers from the daemon's real backend, over a real SQLite store in a
@@ -199,7 +200,7 @@ struct DaemonBackendStoreBlockingTests {
         }
     }
 
-    @Test(.enabled(if: sqlite3 != nil, "needs the sqlite3 command"))
+    @Test(.needs(tool: "sqlite3", package: "sqlite3"))
     func statusAndEventsGoOnWhileVoidsWaitForTheLock() async throws {
         try await withTemporaryDirectory { directory in
             let (backend, _, _) = try DaemonBackendStoreTests.backend(in: directory, withList: true)

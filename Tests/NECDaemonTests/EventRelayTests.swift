@@ -1,6 +1,7 @@
 @testable import NECDaemon
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 /// Events a request journals (a void, a charge, a manual lunch) take their place in the

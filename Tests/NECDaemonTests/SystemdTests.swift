@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NECTestSupport
 import Testing
 
 @testable import NECDaemon
@@ -269,9 +270,7 @@ struct SocketActivationTests {
 
     @Test(
         "systemd-socket-activate passes a socket the way systemd does",
-        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate")
-            && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"),
-            "needs systemd-socket-activate (Debian package systemd) and python3"))
+        .needs(tool: "systemd-socket-activate", package: "systemd"), .needs(tool: "python3", package: "python3"))
     func withSystemdSocketActivate() throws {
         // The variables a real activator sets, and the descriptor it passes, as seen by a child:
         // this pins down the protocol the in-process tests above assume.

@@ -1,6 +1,7 @@
 import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 /// `clients` as a new connection's STATUS reports it (that connection included).

@@ -1,6 +1,7 @@
 import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 private let banner = versionBanner

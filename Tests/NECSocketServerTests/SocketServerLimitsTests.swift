@@ -3,6 +3,7 @@ import Glibc
 import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 @Suite("Socket server: limits on clients, requests and the listen queue", .timeLimit(.minutes(2)))
@@ -73,7 +74,7 @@ struct SocketServerLimitsTests {
 
     /// The listen queue is as long as the system allows (`net.core.somaxconn`), so a burst
     /// of connections waits instead of being refused.
-    @Test(.enabled(if: hasSS, "needs ss (iproute2)"))
+    @Test(.needs(tool: "ss", package: "iproute2"))
     func theListenBacklogIsTheSystemMaximum() async throws {
         try await withSocketServer(backend: InMemoryBackend()) { _, path in
             let (somaxconn, fields, output) = try await Self.listenBacklog(of: path)
@@ -84,7 +85,7 @@ struct SocketServerLimitsTests {
 
     /// A socket handed over by systemd keeps a long queue too (NIO would listen on it again
     /// with 128).
-    @Test(.enabled(if: hasSS, "needs ss (iproute2)"))
+    @Test(.needs(tool: "ss", package: "iproute2"))
     func anInheritedSocketGetsTheSystemMaximumBacklogToo() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/activated.sock"
@@ -95,8 +96,6 @@ struct SocketServerLimitsTests {
             }
         }
     }
-
-    static let hasSS = FileManager.default.isExecutableFile(atPath: "/usr/bin/ss") || FileManager.default.isExecutableFile(atPath: "/bin/ss")
 
     /// The system's maximum listen backlog (`net.core.somaxconn`), and the fields of the
     /// line `ss` prints for the listening socket at `path`, with that line.
@@ -138,7 +137,7 @@ struct SocketServerDescriptorExhaustionTests {
         FileManager.default.isExecutableFile(atPath: necd) && FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")
     }
 
-    @Test(.enabled(if: ready, "needs the built necd and prlimit (util-linux)"))
+    @Test(.needs("needs the built necd (swift build --build-tests) and prlimit (apt-get install util-linux)") { ready })
     func clientsPastTheDescriptorLimitAreRefusedNotLeftWaiting() async throws {
         try await withTemporaryDirectory { directory in
             let socketPath = directory + "/necd.sock"

@@ -4,6 +4,7 @@ import Glibc
 import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 @Suite("Socket server: requests, errors and framing", .timeLimit(.minutes(1)))
@@ -127,6 +128,7 @@ struct SocketServerRequestTests {
         try await withSocketServer(backend: InMemoryBackend()) { _, path in
             let client = try await connectPastBanner(path)
             try await client.send(raw: Array(#"{"cmd":"v"#.utf8))
+            // Pacing, not a wait: the two writes are meant to reach the server as two reads.
             try await Task.sleep(for: .milliseconds(20))
             try await client.send(raw: Array("oid\",\"seq\":7}\r\n{\"cmd\":\"status\"}\n{\"cmd\":\"readers\"}\n".utf8))
             for expected in ["ERROR", "STATUS", "READERS"] {

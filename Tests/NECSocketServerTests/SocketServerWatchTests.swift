@@ -1,6 +1,7 @@
 import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
+import NECTestSupport
 import Testing
 
 @Suite("Socket server: watch, replay and fan-out", .timeLimit(.minutes(2)))

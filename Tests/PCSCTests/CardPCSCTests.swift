@@ -75,7 +75,8 @@ extension LivePCSCTests {
                     session = try await VirtualCardSession.insert(testCard, port: Rig.ports[0])
                 case .cardPresent:
                     // The read's own connect and disconnect change the reader's state;
-                    // the card staying on the reader must not be reported again.
+                    // the card staying on the reader must not be reported again. Pacing:
+                    // the card is held 1.5 s (several of pcscd's 0.4 s polls) before it goes.
                     try await Task.sleep(for: .seconds(1.5))
                     await session?.remove()
                 case .cardRemoved:

@@ -1,4 +1,5 @@
 import Foundation
+import NECTestSupport
 import PCSC
 import Testing
 
@@ -58,7 +59,7 @@ import Testing
     }
 
     /// Every return code pcsc-lite's header defines has its case, by name and code.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: pcscliteHeader), "\(pcscliteHeader) missing: apt-get install libpcsclite-dev"))
+    @Test(.needs("needs \(pcscliteHeader) (apt-get install libpcsclite-dev)") { FileManager.default.fileExists(atPath: pcscliteHeader) })
     func everyCodeOfTheInstalledHeaderIsNamed() throws {
         let header = try String(contentsOfFile: pcscliteHeader, encoding: .utf8)
         var seen = 0

@@ -63,7 +63,7 @@ struct ClosedPipeTests {
         }
     }
 
-    @Test(.enabled(if: VirtualReaders.available, "needs scripts/with-virtual-readers"))
+    @Test(.needsRig)
     func readers() async throws {
         try await PcscdLock.withPcscdRunning {
             for arguments in [["readers"], ["readers", "--json"]] {

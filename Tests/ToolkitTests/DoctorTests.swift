@@ -16,7 +16,7 @@ struct DoctorTests {
             """)
     }
 
-    @Test(.enabled(if: VirtualReaders.available, "needs scripts/with-virtual-readers"))
+    @Test(.needsRig)
     func pcscdStoppedIsAFaultAndExits2() async throws {
         try await PcscdLock.withPcscdToItself {
             let scratch = try Scratch()
@@ -45,7 +45,7 @@ struct DoctorTests {
         }
     }
 
-    @Test(.enabled(if: VirtualReaders.available, "needs scripts/with-virtual-readers"))
+    @Test(.needsRig)
     func readerTableThatMatchesNoReaderIsAWarning() async throws {
         try await PcscdLock.withPcscdRunning {
             let scratch = try Scratch()
@@ -213,7 +213,7 @@ struct DoctorTests {
     }
 
     /// Needs necd (the lead's daemon pipeline): NECD_TEST_DAEMON=1 and .build/debug/necd.
-    @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
+    @Test(.needsDaemon)
     func healthyTillExits0() async throws {
         try await PcscdLock.withPcscdRunning {
             let scratch = try Scratch()
@@ -235,7 +235,7 @@ struct DoctorTests {
 
     /// pcscd stops under a running necd: doctor must not go on reporting the daemon's last
     /// reader count beside "pcscd not reachable".
-    @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
+    @Test(.needsDaemon)
     func noReaderCountWhilePcscdIsDown() async throws {
         try await PcscdLock.withPcscdToItself {
             let scratch = try Scratch()

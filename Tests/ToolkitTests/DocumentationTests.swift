@@ -195,7 +195,7 @@ struct DocumentationTests {
     /// is tapped (event 42, a lunch); then every request the doc shows gets the answer the
     /// doc shows, in the doc's order: the replay from 41, the lookup of the other card, the
     /// void of event 42.
-    @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
+    @Test(.needsDaemon)
     func everyDocumentedRequestGetsTheDocumentedAnswer() async throws {
         let exchanges = try Self.documentedExchanges()
         let commands = exchanges.compactMap { try? Self.object($0.request)["cmd"] as? String }

@@ -78,7 +78,7 @@ struct PaymentsCommandTests {
 
     /// A till's txn or lane that a spreadsheet would run as a formula reaches the CSV as
     /// text: a leading `'`, quoted where RFC 4180 wants it; JSON keeps it as it was.
-    @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1 and a built necd"))
+    @Test(.needsDaemon)
     func aTxnOrLaneThatLooksLikeAFormulaIsTextInTheCSV() async throws {
         let necd = try await Daemon()
         let charge = try necd.ask(#"{"cmd":"charge","pupil":"TEST-0003","amount":120,"txn":"=HYPERLINK(\"http://x\",\"y\")","lane":"@till"}"#)
@@ -96,7 +96,7 @@ struct PaymentsCommandTests {
         #expect(json.lines.first == charge)
     }
 
-    @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1 and a built necd"))
+    @Test(.needsDaemon)
     func paymentsAndWatchAfterRealChargesAndRefunds() async throws {
         let necd = try await Daemon()
         let lunch = try necd.ask(#"{"cmd":"redeem","pupil":"TEST-0001","lane":"till-7"}"#)

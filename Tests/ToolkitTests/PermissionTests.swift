@@ -11,7 +11,7 @@ import Glibc
 /// Why necctl cannot open the database or the socket, told apart: missing, permission
 /// denied (and what to do), necd not running. The tests run as root, which no file mode
 /// stops, so necctl runs as user nobody (setpriv) and the modes make it fail.
-@Suite(.enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv"))
+@Suite(.needsRoot("run necctl as other users"), .needs(tool: "setpriv", package: "util-linux"))
 struct PermissionTests {
     /// A database with a list in `state/`, the folder owned by user daemon (uid 1, standing
     /// in for necd) with `folderMode`, the file with `fileMode`.

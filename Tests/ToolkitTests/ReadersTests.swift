@@ -5,7 +5,7 @@ import Testing
 /// `necctl readers` with the configuration's roles and lanes, and the common options on
 /// every command.
 struct ReadersTests {
-    @Test(.enabled(if: VirtualReaders.available, "needs scripts/with-virtual-readers"))
+    @Test(.needsRig)
     func readersShowTheRoleAndLaneTheConfigurationGivesThem() async throws {
         try await PcscdLock.withPcscdRunning {
             try #require(VirtualReaders.readers.count >= 2)

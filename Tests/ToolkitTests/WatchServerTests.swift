@@ -40,8 +40,8 @@ struct WatchServerTests {
                 defer { lane.stop() }
                 let other = try ChildProcess(BuiltProducts.necctl, ["watch", "--socket", socket, "--reader", "Other Reader 00 00"])
                 defer { other.stop() }
-                // Give the three watches time to connect before anything is published.
-                try await Task.sleep(for: .seconds(2))
+                // The three watches are connected before anything is published.
+                try await waitUntil("three watches are connected", detail: { all.stderr }) { server.liveWatcherCount == 3 }
                 server.publish(backend.storeTap(reader: reader, isrn: "633597999900000018", pupil: "TEST-0042"))
                 server.publish(backend.storeTap(reader: "Other Reader 00 00", isrn: "633597999900000026", pupil: "TEST-0043"))
 
@@ -59,9 +59,13 @@ struct WatchServerTests {
                 // the reader-name filter keeps only the other reader's.
                 #expect(await lane.waitForLines(2, timeout: .seconds(5)).count == 2)
                 let filtered = await other.waitForLines(1, timeout: .seconds(5))
-                try await Task.sleep(for: .milliseconds(300))
                 #expect(filtered.count == 1)
                 #expect(other.stdout.contains("633597******0026"))
+                // Nothing more for that filter: a last tap on the other reader is the next line
+                // it prints, so a line the filter should have dropped would have come first.
+                server.publish(backend.storeTap(reader: "Other Reader 00 00", isrn: "633597999900000034", pupil: "TEST-0044"))
+                let after = await other.waitForLines(2, timeout: .seconds(5))
+                #expect(after.count == 2 && after[1].contains("633597******0034"), "\(after)")
             }
         }
     }
@@ -71,14 +75,17 @@ struct WatchServerTests {
         try await withTemporaryDirectory { directory in
             let watch: ChildProcess = try await withSocketServer(backend: backend, in: directory) { server, socket in
                 let watch = try ChildProcess(BuiltProducts.necctl, ["watch", "--json", "--show-card-numbers", "--socket", socket])
-                try await Task.sleep(for: .seconds(2))
+                try await waitUntil("the watch is connected", detail: { watch.stderr }) { server.liveWatcherCount == 1 }
                 server.publish(backend.storeTap())
                 #expect(await watch.waitForLines(1, timeout: .seconds(10)).count == 1, "stderr: \(watch.stderr)")
                 return watch
             }
             defer { watch.stop() }
-            // The daemon is gone: watch keeps waiting instead of exiting.
-            try await Task.sleep(for: .milliseconds(500))
+            // The daemon is gone: watch says so (its only line on standard error, whichever
+            // way it finds necd gone) and keeps waiting instead of exiting.
+            try await waitUntil("watch has noticed necd has gone", detail: { watch.stderr }) {
+                !watch.stderr.isEmpty || watch.poll().exited
+            }
             #expect(!watch.poll().exited, "watch exited when necd stopped: \(watch.stderr)")
             // An event stored while it was away is replayed after the reconnection.
             let missed = backend.storeTap(pupil: "TEST-0100")

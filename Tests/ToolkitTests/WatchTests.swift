@@ -25,7 +25,9 @@ struct WatchTests {
                 c, _ = s.accept(); c.close()
             """, path])
         defer { server.stop() }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitUntil("the mute server has made \(path)", detail: { server.stderr }) {
+            FileManager.default.fileExists(atPath: path)
+        }
         let result = try await ChildProcess.necctl(["watch", "--socket", path])
         #expect(result.status == 2)
         #expect(result.stderr.contains("cannot reach necd"))
@@ -41,7 +43,7 @@ struct WatchTests {
 
     /// Needs necd (the lead's daemon pipeline): a simulated tap on a virtual reader comes
     /// out of `watch --json` as the daemon's TAP line, and in the human form too.
-    @Test(.enabled(if: VirtualReaders.daemonAvailable, "needs NECD_TEST_DAEMON=1, a built necd and the rig"))
+    @Test(.needsDaemon)
     func simulatedTapsArriveThroughARunningNecd() async throws {
         try await PcscdLock.withPcscdRunning {
             let scratch = try Scratch()
@@ -62,7 +64,17 @@ struct WatchTests {
             defer { json.stop() }
             let human = try ChildProcess(BuiltProducts.necctl, ["watch", "--config", path, "--reader", "till-1"])
             defer { human.stop() }
-            try await Task.sleep(for: .seconds(1))
+            // Both watches are connected before the tap: necd counts them among its clients,
+            // with the one asking (a watch's first check of necd is a connection of its own,
+            // closed before it starts watching).
+            let asker = try LineSocket(path: scratch.file("necd.sock"))
+            _ = asker.readObject()
+            var status: [String: Any]? = nil
+            try await waitUntil("both watches are connected to necd", detail: { "\(status ?? [:])" }) {
+                try asker.send(#"{"cmd":"status"}"#)
+                status = asker.readObject(matching: { $0["class"] as? String == "STATUS" })
+                return status?["clients"] as? Int ?? 0 >= 3
+            }
             let tap = try await ChildProcess.necctl([
                 "simulate", "--list", csv, "--count", "2", "--hold", "0.5", "--gap", "1", "--port", String(VirtualReaders.ports[0]),
             ])

@@ -1,5 +1,6 @@
 import Foundation
 import NECCard
+import NECTestSupport
 import Testing
 import VirtualCard
 
@@ -7,7 +8,7 @@ import VirtualCard
 /// `scriptor`. Runs only where `NECD_TEST_PCSCD` is set, meaning a pcscd with a vpcd
 /// reader (the first of `NECD_VPCD_READERS`) listening on the first port of
 /// `NECD_VPCD_PORTS` is running for this test alone.
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["NECD_TEST_PCSCD"] != nil))
+@Suite(.serialized, .needsRig)
 struct PCSCDEndToEndTests {
     let environment = ProcessInfo.processInfo.environment
     // The rig (scripts/with-virtual-readers) exports its ports and reader names.

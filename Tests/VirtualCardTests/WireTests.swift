@@ -179,6 +179,7 @@ let getATR: [UInt8] = [0x04]
         vpcd.send(powerOn)
         #expect(try await vpcd.transmit(DESFireITSOTests.getUID) == hex("11 22 33 44 90 00"))
         #expect(try await vpcd.receive() == nil)  // blocks until the hold ends
+        // A lower bound, which no slowness can break: the card stayed its 300 ms.
         #expect(ContinuousClock.now - start >= .milliseconds(200))
         let stats = try await tap.value
         #expect(stats.ending == .removed)
@@ -237,11 +238,19 @@ let getATR: [UInt8] = [0x04]
         let start = ContinuousClock.now
         #expect(try await vpcd.transmit(DESFireITSOTests.getUID) == hex("04 11 22 33 44 55 66 90 00"))
         #expect(try await vpcd.transmit(DESFireITSOTests.select) == hex("91 00"))
+        // A lower bound, which no slowness can break: each answer waited its 80 ms.
         #expect(ContinuousClock.now - start >= .milliseconds(160))
-        vpcd.send(getATR)  // controls are not delayed
-        let atrStart = ContinuousClock.now
+        await session.remove()
+    }
+
+    /// vpcd's controls (power, ATR) are answered at once, whatever the delay fault: with an
+    /// hour's delay, a delayed ATR would miss FakeVPCD's 5 s receive timeout by an hour.
+    @Test func delayFaultLeavesControlsAlone() async throws {
+        let vpcd = try FakeVPCD()
+        let session = try await VirtualCardSession.insert(desfire.with(.delay(.seconds(3600))), port: vpcd.port)
+        try await vpcd.accept()
+        vpcd.send(getATR)
         #expect(try await vpcd.receive() == ContactlessATR.desfire)
-        #expect(ContinuousClock.now - atrStart < .milliseconds(60))
         await session.remove()
     }
 
@@ -255,19 +264,17 @@ let getATR: [UInt8] = [0x04]
         await session.remove()
     }
 
-    /// vpcd's split writes meet Nagle on its side; without TCP_QUICKACK on ours, every
-    /// APDU would wait for a delayed ACK (~40 ms). 30 APDUs must take far less than 30 x 40 ms.
-    @Test func quickAckKeepsAPDUsFast() async throws {
+    /// APDUs one after another on one connection are each answered. vpcd's split writes
+    /// meet Nagle on its side, so without TCP_QUICKACK on ours every APDU would wait for a
+    /// delayed ACK (~40 ms): how fast they go is scripts/bench-scan's to measure, not a test's.
+    @Test func thirtyAPDUsInARowAreEachAnswered() async throws {
         let vpcd = try FakeVPCD()
         let session = try await VirtualCardSession.insert(desfire, port: vpcd.port)
         try await vpcd.accept()
         vpcd.send(powerOn)
-        let start = ContinuousClock.now
         for _ in 0..<30 {
             #expect(try await vpcd.transmit(DESFireITSOTests.getUID) == hex("04 11 22 33 44 55 66 90 00"))
         }
-        let elapsed = ContinuousClock.now - start
-        #expect(elapsed < .milliseconds(400), "30 APDUs took \(elapsed)")
         await session.remove()
     }
 
