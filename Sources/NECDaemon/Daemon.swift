@@ -242,7 +242,9 @@ struct Housekeeping: Service {
 
     /// Applies a changed configuration; a bad file is logged and the old settings stay.
     /// Swaps the settings only: the store stays open as it is (the decision policy is
-    /// handed to each call): a reload opens no database connection.
+    /// handed to each call): a reload opens no database connection. The journal is then
+    /// pruned with the new `event_retention`, so a replay asked for after the reload
+    /// already follows it, as every other reloaded setting does.
     func reload() {
         try? notifier.reloading(status: "reloading the configuration")
         defer { try? notifier.ready(status: "configuration reloaded") }
@@ -269,17 +271,23 @@ struct Housekeeping: Service {
         applied.maxClients = current.configuration.maxClients
         state.replace(configuration: applied)
         logger.info("configuration reloaded")
+        pruneJournal()
+    }
+
+    /// Deletes the events older than `event_retention` (in batches: taps go on meanwhile).
+    private func pruneJournal() {
+        do {
+            let current = state.snapshot
+            let pruned = try current.store.prune(at: Date(), policy: current.policy)
+            if pruned > 0 { logger.info("pruned \(pruned) events older than event_retention") }
+        } catch {
+            logger.error("pruning the journal failed: \(error)")
+        }
     }
 
     private func pruneHourly() async {
         while !Task.isCancelled {
-            do {
-                let current = state.snapshot
-                let pruned = try current.store.prune(at: Date(), policy: current.policy)
-                if pruned > 0 { logger.info("pruned \(pruned) events older than event_retention") }
-            } catch {
-                logger.error("pruning the journal failed: \(error)")
-            }
+            pruneJournal()
             // A timer, not polling: pruning is a chore that needs doing about hourly.
             try? await Task.sleep(for: .seconds(3600))
         }

@@ -59,7 +59,7 @@ struct DaemonBackendStore: DaemonBackend {
             listAge: list.map { ($0.age(at: now) * 1000).rounded() / 1000 },
             // No list, no staleness: absent, like the list's other keys.
             listStale: list.map { $0.isStale(at: now, policy: current.policy) },
-            lastSeq: newest > 0 ? newest : nil
+            lastSeq: StatusMessage.reportedLastSeq(newest: newest)
         )
     }
 

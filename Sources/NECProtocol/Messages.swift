@@ -153,6 +153,11 @@ public struct StatusMessage: Codable, Hashable, Sendable {
         self.clients = clients
     }
 
+    /// The `last_seq` to send when the newest stored `seq` is `newest` (0 when no event
+    /// was ever stored): absent then, not 0, so a client never mistakes 0 for an event.
+    /// - Parameter newest: the journal's newest `seq`, or 0.
+    public static func reportedLastSeq(newest: Int64) -> Int64? { newest > 0 ? newest : nil }
+
     enum CodingKeys: String, CodingKey {
         case messageClass = "class", release, uptime, pcscdConnected = "pcscd_connected", readerCount = "reader_count"
         case listRows = "list_rows", listAge = "list_age", listStale = "list_stale", lastSeq = "last_seq", clients

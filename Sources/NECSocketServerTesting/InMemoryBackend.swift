@@ -6,6 +6,13 @@ import Synchronization
 /// A ``DaemonBackend`` that keeps its event journal in memory, for socket-level tests
 /// and examples. It stores an event and hands it to the server the way the real
 /// pipeline does: stored first, published second.
+///
+/// It decides nothing: `lookup`, `void`, `redeem`, `charge` and `refund` answer what the test
+/// configured (a refusal naming what is missing otherwise). The rules those answers
+/// follow (which card numbers are valid, which events can be voided, what STATUS leaves
+/// out, when a txn may be reused or refunded) live in the daemon's store and are tested
+/// there, against SQLite and a real necd. What it does keep is storage: the journal, and
+/// a charge's stored event, given again for its txn.
 public final class InMemoryBackend: DaemonBackend {
     private struct State {
         var events: [EventLine] = []
@@ -14,13 +21,18 @@ public final class InMemoryBackend: DaemonBackend {
         var cards: [String: LookupMessage] = [:]
         var pupils: [String: LookupMessage] = [:]
         var payments: [String: PaymentAnswer] = [:]
-        var refunds: [String: PaymentAnswer] = [:]
+        var refunds: [String: [RefundAnswer]] = [:]
         var charges: [String: StoredCharge] = [:]
-        var refunded: Set<String> = []
         var redeemers: [Int64: UInt32?] = [:]
         var publish: @Sendable (EventLine) -> Void = { _ in }
-        var redeemed: Set<Int64> = []
+        var voids: [Int64: String?] = [:]
         var storedEventsCalls = 0
+        var statusHold = Hold()
+        var replayHold = Hold()
+    }
+
+    /// Requests of one kind made to wait until the test lets them go.
+    private struct Hold {
         var holding = false
         var held: [CheckedContinuation<Void, Never>] = []
     }
@@ -87,22 +99,44 @@ public final class InMemoryBackend: DaemonBackend {
     }
 
     /// Makes `redeem` for `pupil` answer with this decision (as a manual `TAP`), and
-    /// `charge` for `pupil` with `payment`, and a refund of one of its authorised charges
-    /// with `refund` (authorised, with no figures, when not given). Pupils never configured
-    /// are refused.
+    /// `charge` for `pupil` with `payment`. Pupils never configured are refused.
     /// - Parameters:
     ///   - pupil: the pupil reference.
     ///   - decision: the decision, kind, reason and row values a manual tap gets; its `card` is ignored.
     ///   - payment: the answer a charge gets.
-    ///   - refund: the answer a refund gets.
-    public func configure(
-        pupil: String, decision: LookupMessage? = nil, payment: PaymentAnswer? = nil, refund: PaymentAnswer? = nil
-    ) {
+    public func configure(pupil: String, decision: LookupMessage? = nil, payment: PaymentAnswer? = nil) {
         state.withLock { state in
             if let decision { state.pupils[pupil] = decision }
             if let payment { state.payments[pupil] = payment }
-            if let refund { state.refunds[pupil] = refund }
         }
+    }
+
+    /// What one `refund` is answered.
+    public enum RefundAnswer: Sendable, Hashable {
+        /// A stored `PAYMENT` of kind `refund` with these values, for the charge stored with the txn.
+        case refunded(PaymentAnswer)
+        /// An `ERROR` saying this.
+        case refused(String)
+    }
+
+    /// Makes the `refund`s of `txn` answer `answers`, one each, in order (say a refund,
+    /// then the refusal a second one gets); once they are used up, or for a txn never
+    /// configured, a refund is refused. A refund answered ``RefundAnswer/refunded(_:)``
+    /// takes its pupil, amount and lane from the charge stored with `txn`.
+    /// - Parameters:
+    ///   - txn: the charge's txn.
+    ///   - answers: the answers, first first.
+    public func configureRefunds(of txn: String, _ answers: [RefundAnswer]) {
+        state.withLock { $0.refunds[txn] = answers }
+    }
+
+    /// Makes `void` of event `seq` answer `VOID` (with `refusal` nil) or an `ERROR` saying
+    /// `refusal`, every time it is asked. Events never configured are refused.
+    /// - Parameters:
+    ///   - seq: the event.
+    ///   - refusal: the refusal's message, or nil to accept.
+    public func configureVoid(of seq: Int64, refusal: String? = nil) {
+        state.withLock { $0.voids[seq] = .some(refusal) }
     }
 
     /// The uid of the peer that asked for the manual tap stored as event `seq` (nil inside
@@ -118,23 +152,49 @@ public final class InMemoryBackend: DaemonBackend {
     /// From now on, `status` requests wait (without holding a thread) until released: a
     /// backend that is slow to answer, as a database waiting for a lock is.
     public func holdStatusRequests() {
-        state.withLock { $0.holding = true }
+        state.withLock { $0.statusHold.holding = true }
     }
 
     /// How many `status` requests wait now.
-    public var heldStatusRequests: Int { state.withLock { $0.held.count } }
+    public var heldStatusRequests: Int { state.withLock { $0.statusHold.held.count } }
 
     /// Lets the oldest `count` waiting `status` requests go (every one when nil); with nil,
     /// later ones no longer wait either.
-    public func releaseStatusRequests(_ count: Int? = nil) {
+    public func releaseStatusRequests(_ count: Int? = nil) { release(\.statusHold, count) }
+
+    /// From now on, the server's requests for stored events (replay pages) wait until
+    /// released, as for ``holdStatusRequests()``: a replay held in the middle.
+    public func holdReplayPages() {
+        state.withLock { $0.replayHold.holding = true }
+    }
+
+    /// How many replay pages wait now.
+    public var heldReplayPages: Int { state.withLock { $0.replayHold.held.count } }
+
+    /// Lets the oldest `count` waiting replay pages go (every one when nil, and later ones
+    /// no longer wait).
+    public func releaseReplayPages(_ count: Int? = nil) { release(\.replayHold, count) }
+
+    private func release(_ hold: any WritableKeyPath<State, Hold> & Sendable, _ count: Int?) {
         let released: [CheckedContinuation<Void, Never>] = state.withLock { state in
-            let n = min(count ?? state.held.count, state.held.count)
-            let first = Array(state.held.prefix(n))
-            state.held.removeFirst(n)
-            if count == nil { state.holding = false }
+            let n = min(count ?? state[keyPath: hold].held.count, state[keyPath: hold].held.count)
+            let first = Array(state[keyPath: hold].held.prefix(n))
+            state[keyPath: hold].held.removeFirst(n)
+            if count == nil { state[keyPath: hold].holding = false }
             return first
         }
         for continuation in released { continuation.resume() }
+    }
+
+    /// Returns at once, or once released while `hold` is on.
+    private func pass(_ hold: any WritableKeyPath<State, Hold> & Sendable) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let wait = state.withLock { state in
+                if state[keyPath: hold].holding { state[keyPath: hold].held.append(continuation) }
+                return state[keyPath: hold].holding
+            }
+            if !wait { continuation.resume() }
+        }
     }
 
     /// How many times the server asked for stored events (replay pages).
@@ -163,7 +223,6 @@ public final class InMemoryBackend: DaemonBackend {
             )
             let line = EventLine(seq: seq, line: MessageCoding.line(event))
             state.events.append(line)
-            state.redeemed.insert(seq)
             return line
         }
     }
@@ -177,7 +236,8 @@ public final class InMemoryBackend: DaemonBackend {
     }
 
     public func storedEvents(after seq: Int64, limit: Int) async throws -> [EventLine] {
-        state.withLock { state in
+        await pass(\.replayHold)
+        return state.withLock { state in
             state.storedEventsCalls += 1
             // seq n sits at index n-1.
             let start = Int(max(seq, 0))
@@ -191,29 +251,20 @@ public final class InMemoryBackend: DaemonBackend {
     }
 
     public func status() async -> StatusMessage {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let wait = state.withLock { state in
-                if state.holding { state.held.append(continuation) }
-                return state.holding
-            }
-            if !wait { continuation.resume() }
-        }
+        await pass(\.statusHold)
         let uptime = ContinuousClock.now - started
         return state.withLock { state in
             StatusMessage(
                 uptime: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
                 pcscdConnected: true, readerCount: state.readers.count,
-                lastSeq: state.nextSeq > 1 ? state.nextSeq - 1 : nil
+                lastSeq: StatusMessage.reportedLastSeq(newest: state.nextSeq - 1)
             )
         }
     }
 
     public func lookup(card: String) async throws -> LookupMessage {
-        if let known = state.withLock({ $0.cards[card] }) { return known }
-        guard card.count == 18, card.allSatisfy(\.isNumber) else {
-            throw RequestRefusal("lookup: \"card\" is not an 18-digit ISRN or a hex UID")
-        }
-        return LookupMessage(card: CardInfo(isrn: card), decision: .declined, reason: .unknownCard)
+        guard let known = state.withLock({ $0.cards[card] }) else { throw RequestRefusal("lookup: no answer configured for this card") }
+        return known
     }
 
     public func redeem(pupil: String, lane: String?, peer: SocketPeer?) async throws -> EventLine {
@@ -226,7 +277,6 @@ public final class InMemoryBackend: DaemonBackend {
                 listStale: answer.listStale)
             let line = store(event, in: &state)
             state.redeemers[seq] = .some(peer?.uid)
-            if answer.decision == .authorised, answer.kind == .lunch { state.redeemed.insert(seq) }
             return (line, state.publish)
         }
         publish(line)
@@ -235,13 +285,9 @@ public final class InMemoryBackend: DaemonBackend {
 
     public func charge(pupil: String, amount: Int, txn: String, lane: String?, peer: SocketPeer?) async throws -> EventLine {
         let (line, publish) = try state.withLock { state throws(RequestRefusal) -> (EventLine, (@Sendable (EventLine) -> Void)?) in
-            if let earlier = state.charges[txn] {
-                guard earlier.pupil == pupil, earlier.amount == amount else {
-                    throw RequestRefusal("charge: txn \"\(txn)\" was already used for another pupil or amount")
-                }
-                // A retry: the stored event again, nothing charged, nothing published.
-                return (earlier.line, nil)
-            }
+            // A txn stored before: its stored event again, nothing stored, nothing published
+            // (whether a retry must match the first charge is the daemon's rule, not this backend's).
+            if let earlier = state.charges[txn] { return (earlier.line, nil) }
             guard let answer = state.payments[pupil] else { throw RequestRefusal("charge: no answer configured for this pupil") }
             let event = PaymentEvent(
                 seq: answer.stored ? state.nextSeq : nil, time: Self.eventTime, lane: lane, txn: txn, pupil: pupil, kind: .charge, amount: amount,
@@ -258,11 +304,14 @@ public final class InMemoryBackend: DaemonBackend {
 
     public func refund(txn: String, peer: SocketPeer?) async throws -> EventLine {
         let (line, publish) = try state.withLock { state throws(RequestRefusal) in
-            guard let charge = state.charges[txn], charge.event.decision == .authorised else {
-                throw RequestRefusal("refund: no authorised charge with txn \"\(txn)\"")
+            guard let next = state.refunds[txn]?.first else { throw RequestRefusal("refund: no answer configured for this txn") }
+            state.refunds[txn]?.removeFirst()
+            let answer: PaymentAnswer
+            switch next {
+            case .refused(let message): throw RequestRefusal(message)
+            case .refunded(let values): answer = values
             }
-            guard state.refunded.insert(txn).inserted else { throw RequestRefusal("refund: txn \"\(txn)\" was already refunded") }
-            let answer = state.refunds[charge.pupil] ?? PaymentAnswer(decision: .authorised)
+            guard let charge = state.charges[txn] else { throw RequestRefusal("refund: no charge stored with this txn to refund") }
             let event = PaymentEvent(
                 seq: state.nextSeq, time: Self.eventTime, lane: charge.event.lane, txn: txn, pupil: charge.pupil, kind: .refund,
                 amount: charge.amount, decision: answer.decision, reason: answer.reason, spentToday: answer.spentToday,
@@ -282,8 +331,8 @@ public final class InMemoryBackend: DaemonBackend {
     }
 
     public func void(seq: Int64) async throws -> VoidMessage {
-        let removed = state.withLock { $0.redeemed.remove(seq) != nil }
-        guard removed else { throw RequestRefusal("void: no lunch redeemed by event \(seq)") }
+        guard let answer = state.withLock({ $0.voids[seq] }) else { throw RequestRefusal("void: no answer configured for event \(seq)") }
+        if let refusal = answer { throw RequestRefusal(refusal) }
         return VoidMessage(seq: seq)
     }
 }

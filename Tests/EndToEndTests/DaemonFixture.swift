@@ -87,12 +87,14 @@ final class DaemonFixture {
     /// - Parameters:
     ///   - extra: top-level TOML keys.
     ///   - database: another `database` than the fixture's (which holds its list).
-    func configure(_ extra: String, database: String? = nil) throws {
+    ///   - socket: another `socket` than the fixture's.
+    ///   - debounce: `debounce`, in seconds.
+    func configure(_ extra: String, database: String? = nil, socket: String? = nil, debounce: Double = 0.5) throws {
         let config = """
-            socket = "\(socketPath)"
+            socket = "\(socket ?? socketPath)"
             socket_group = "\(socketGroup)"
             database = "\(database ?? databasePath)"
-            debounce = 0.5
+            debounce = \(debounce)
             \(extra)
 
             [[reader]]
@@ -125,17 +127,20 @@ final class DaemonFixture {
     }
 
     /// Starts necd and waits until it answers and sees both readers.
-    func start(environment: [String: String] = [:]) async throws {
+    /// - Parameters:
+    ///   - environment: variables for necd.
+    ///   - socket: where the configuration written last puts the socket, when not the fixture's.
+    func start(environment: [String: String] = [:], socket: String? = nil) async throws {
         let process = try ChildProcess(BuiltProducts.executable("necd"), ["--config", configPath], environment: environment)
         daemon = process
-        try await waitUntilReady()
+        try await waitUntilReady(socket: socket)
     }
 
-    /// Waits until the socket answers `readers` with both of our readers.
-    func waitUntilReady(timeout: Duration = .seconds(15)) async throws {
+    /// Waits until the socket (the fixture's, or `socket`) answers `readers` with both of our readers.
+    func waitUntilReady(socket: String? = nil, timeout: Duration = .seconds(15)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let client = try? LineSocket(path: socketPath), client.readObject()?["class"] as? String == "VERSION" {
+            if let client = try? LineSocket(path: socket ?? socketPath), client.readObject()?["class"] as? String == "VERSION" {
                 try client.send(#"{"cmd":"readers"}"#)
                 let names = (client.readObject()?["readers"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
                 if names.contains(tillReader) && names.contains(kioskReader) { return }

@@ -229,14 +229,17 @@ import Testing
         let pupils = 20_000
         let (store, dir) = try Fixture.store(list: Fixture.twoCardList(pupils: pupils, prefix: "OLD"), at: now)
         Fixture.write(Fixture.twoCardList(pupils: pupils, prefix: "NEW"), to: dir + "/new.csv")
-        let done = DispatchSemaphore(value: 0)
+        let (go, done) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
         DispatchQueue.global().async {
+            // The import starts with the lookups' first turn, so it cannot be over before they begin.
+            go.wait()
             _ = try? store.importList(path: dir + "/new.csv", at: now)
             done.signal()
         }
         var seen: Set<String> = []
         var n = 0
-        while done.wait(timeout: .now()) == .timedOut {
+        repeat {
+            if n == 0 { go.signal() }
             n += 1
             // Two cards in one read transaction: both from one list.
             let pair = try store.pool.read { db in
@@ -245,7 +248,9 @@ import Testing
             let prefixes = Set(pair.map { $0.pupil.map { String($0.prefix(3)) } ?? "none" })
             #expect(prefixes.count == 1)
             seen.formUnion(prefixes)
-        }
+        } while done.wait(timeout: .now()) == .timedOut
+        // Lookups ran while the import did (the first as it began), else this proved nothing.
+        #expect(n > 0)
         #expect(!seen.contains("none"))
         #expect(try store.lookup(card: Fixture.isrn(7), at: now, policy: Fixture.policy).verdict.pupil == "NEW-0000007")
     }

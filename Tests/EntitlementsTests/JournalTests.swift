@@ -130,14 +130,17 @@ import Testing
             }
         }
         let outcomes = OutcomeBox()
-        let done = DispatchSemaphore(value: 0)
+        let (go, done) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
         DispatchQueue.global().async {
+            // The prune starts with the taps' first turn, so it cannot be over before they begin.
+            go.wait()
             _ = try? store.prune(at: now, policy: Fixture.policy)
             done.signal()
         }
-        while done.wait(timeout: .now()) == .timedOut {
+        repeat {
+            if outcomes.count == 0 { go.signal() }
             outcomes.note(store.decide(Fixture.identity(isrn: Fixture.isrn(2)), reader: "R", lane: nil, role: .till, at: now, policy: Fixture.policy))
-        }
+        } while done.wait(timeout: .now()) == .timedOut
         #expect(try store.events(after: 0, limit: 1).first.map { $0.timeMillis >= EntitlementStore.millis(now) } == true)
         // Batches of 500 deletes: each is over long before a tap's wait for the lock is, so
         // no tap during the prune was declined `unavailable`.

@@ -31,6 +31,9 @@ struct NECClientMoneyTests {
     @Test func redeemChargeAndRefundAnswerWithTheStoredEvents() async throws {
         try await withTemporaryDirectory { directory in
             try await withMoneyServer(in: directory) { backend, _, path in
+                backend.configureRefunds(of: "till2-000981", [
+                    .refunded(.init(decision: .authorised)), .refused(#"refund: txn "till2-000981" was already refunded"#),
+                ])
                 let client = NECClient(socketPath: path, reconnectPolicy: fast)
                 let lunch = try await client.redeem(pupil: "P0000042", lane: "till-2")
                 #expect(lunch == TapEvent.manual(
@@ -103,6 +106,9 @@ struct NECClientMoneyTests {
     @Test func aRefundWhoseAnswerIsLostIsNeverMadeTwice() async throws {
         try await withTemporaryDirectory { directory in
             try await withMoneyServer(in: directory) { backend, _, path in
+                backend.configureRefunds(of: "t-1", [
+                    .refunded(.init(decision: .authorised)), .refused("refund: the charge with this txn was already refunded (event 2)"),
+                ])
                 let direct = NECClient(socketPath: path, reconnectPolicy: fast)
                 _ = try await direct.charge(pupil: "P0000042", amount: 235, txn: "t-1")
                 let (client, proxy) = try lossyClient(in: directory, upstream: path)

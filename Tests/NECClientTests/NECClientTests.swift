@@ -22,7 +22,11 @@ private func eventually(_ condition: @Sendable () -> Bool) async throws {
 @Suite("NECClient against a real socket server", .timeLimit(.minutes(2)))
 struct NECClientTests {
     @Test func requestHelpers() async throws {
-        let backend = InMemoryBackend(readers: [ReaderInfo(name: "Test Reader 00 00", state: .present, role: .kiosk, atr: "3B8F8001")])
+        let backend = InMemoryBackend(
+            readers: [ReaderInfo(name: "Test Reader 00 00", state: .present, role: .kiosk, atr: "3B8F8001")],
+            cards: ["633597999900000018": LookupMessage(card: CardInfo(isrn: "633597999900000018"), decision: .declined, reason: .unknownCard)])
+        backend.configureVoid(of: 2)
+        backend.configureVoid(of: 3, refusal: "event 3 holds no lunch to release (not a lunch, or already voided)")
         try await withSocketServer(backend: backend) { server, path in
             let client = NECClient(socketPath: path)
             #expect(try await client.readers().readers.map(\.name) == ["Test Reader 00 00"])
@@ -31,8 +35,8 @@ struct NECClientTests {
             let lookup = try await client.lookup(card: "633597999900000018")
             #expect(lookup.reason == .unknownCard)
             #expect(try await client.void(seq: 2) == VoidMessage(seq: 2))
-            await #expect(throws: NECClientError.refused("void: no lunch redeemed by event 2")) {
-                try await client.void(seq: 2)
+            await #expect(throws: NECClientError.refused("event 3 holds no lunch to release (not a lunch, or already voided)")) {
+                try await client.void(seq: 3)
             }
         }
     }

@@ -56,7 +56,7 @@ struct PythonExampleTests {
 
     @Test(.needs(tool: "python3", package: "python3"))
     func lookupAndWatchSince() async throws {
-        let backend = InMemoryBackend()
+        let backend = InMemoryBackend(cards: ["633597999900000018": LookupMessage(card: CardInfo(isrn: "633597999900000018"), decision: .declined, reason: .unknownCard)])
         try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: backend, in: directory) { server, path in
                 backend.tap(5, through: server)
@@ -94,6 +94,9 @@ struct PythonExampleTests {
         backend.configure(
             pupil: "P0000042", decision: LookupMessage(card: CardInfo(), decision: .authorised, kind: .lunch),
             payment: .init(decision: .authorised, spentToday: 235, remainingToday: 15))
+        backend.configureRefunds(of: "till2-000981", [
+            .refunded(.init(decision: .authorised)), .refused(#"refund: txn "till2-000981" was already refunded"#),
+        ])
         try await withTemporaryDirectory { directory in
             try await withSocketServer(backend: backend, in: directory) { server, path in
                 backend.publishStoredEvents(to: server.publish)

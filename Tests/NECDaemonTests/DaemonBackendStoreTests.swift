@@ -37,37 +37,47 @@ struct DaemonBackendStoreTests {
         return (line, object)
     }
 
-    @Test func withNoListAndNoEventsTheirKeysAreAbsent() async throws {
+    /// Runs `body` with a client connected (banner read) to a socket server over the real
+    /// backend and a store in a temporary directory (with the one-row list when asked),
+    /// after `prepare` has had the store; closes the client after.
+    static func withClient(
+        withList: Bool, prepare: (EntitlementStore) throws -> Void = { _ in },
+        _ body: (SocketTestClient, EntitlementStore, ReaderRegistry) async throws -> Void
+    ) async throws {
         try await withTemporaryDirectory { directory in
-            let (backend, _, _) = try Self.backend(in: directory, withList: false)
+            let (backend, store, registry) = try backend(in: directory, withList: withList)
+            try prepare(store)
             try await withSocketServer(backend: backend, in: directory) { _, path in
                 let client = try await connectPastBanner(path)
-                let (line, status) = try await Self.status(client)
-                #expect(status["class"] as? String == "STATUS")
-                #expect(Set(status.keys) == ["class", "release", "uptime", "pcscd_connected", "reader_count", "clients"], "\(line)")
-                #expect(status["reader_count"] as? Int == 2)
-                #expect(status["pcscd_connected"] as? Bool == true)
+                try await body(client, store, registry)
                 await client.close()
             }
         }
     }
 
+    @Test func withNoListAndNoEventsTheirKeysAreAbsent() async throws {
+        try await Self.withClient(withList: false) { client, _, _ in
+            let (line, status) = try await Self.status(client)
+            #expect(status["class"] as? String == "STATUS")
+            #expect(Set(status.keys) == ["class", "release", "uptime", "pcscd_connected", "reader_count", "clients"], "\(line)")
+            #expect(status["reader_count"] as? Int == 2)
+            #expect(status["pcscd_connected"] as? Bool == true)
+        }
+    }
+
     @Test func withAListAndEventsEveryKeyIsThere() async throws {
-        try await withTemporaryDirectory { directory in
-            let (backend, store, _) = try Self.backend(in: directory, withList: true)
+        let prepare = { (store: EntitlementStore) throws in
             let tap = store.decide(
                 CardIdentity(media: .desfire, isrn: try ISRN(Self.card)), reader: "Test Reader 00 00", lane: nil, role: .till,
                 at: Date(), policy: DecisionPolicy())
             #expect(tap.seq == 1)
-            try await withSocketServer(backend: backend, in: directory) { _, path in
-                let client = try await connectPastBanner(path)
-                let (line, status) = try await Self.status(client)
-                #expect(status["list_rows"] as? Int == 1, "\(line)")
-                #expect(status["list_stale"] as? Bool == false)
-                #expect(status["list_age"] is Double)
-                #expect(status["last_seq"] as? Int == 1)
-                await client.close()
-            }
+        }
+        try await Self.withClient(withList: true, prepare: prepare) { client, _, _ in
+            let (line, status) = try await Self.status(client)
+            #expect(status["list_rows"] as? Int == 1, "\(line)")
+            #expect(status["list_stale"] as? Bool == false)
+            #expect(status["list_age"] is Double)
+            #expect(status["last_seq"] as? Int == 1)
         }
     }
 
@@ -88,6 +98,66 @@ struct DaemonBackendStoreTests {
                 #expect(try await Self.status(client).object["reader_count"] as? Int == 2)
                 await client.close()
             }
+        }
+    }
+}
+
+/// `void` and `lookup` refusals from the daemon's real backend over a real socket: the
+/// rules docs/protocol.md and necd-protocol(7) state (only a lunch of today, once; an
+/// event that redeemed nothing or does not exist is an ERROR), decided by the store.
+@Suite("DaemonBackendStore: void and lookup refusals from a real store", .timeLimit(.minutes(1)))
+struct DaemonBackendStoreRefusalTests {
+    /// The answer to `request` on `client`.
+    static func answer(_ client: SocketTestClient, _ request: String) async throws -> String {
+        try await client.send(request)
+        return try #require(await client.nextLine(), "no answer to \(request)")
+    }
+
+    @Test func voidFollowsTheStoresRules() async throws {
+        let card = CardIdentity(media: .desfire, isrn: try ISRN(DaemonBackendStoreTests.card))
+        let unknown = CardIdentity(media: .desfire, isrn: try ISRN("633597999900000027"))
+        let now = Date()
+        let policy = DecisionPolicy()
+        let earlierDay = policy.localDate(of: now.addingTimeInterval(-2 * 86_400))
+        let prepare = { (store: EntitlementStore) in
+            func tap(_ identity: CardIdentity, at time: Date, role: EntitlementStore.ReaderRole = .till) -> Int64? {
+                store.decide(identity, reader: "Test Reader 00 00", lane: nil, role: role, at: time, policy: policy).seq
+            }
+            // 1: a lunch two days ago; 2: today's lunch; 3: a declined tap; 4: a kiosk's IDENTIFY.
+            let seqs = [
+                tap(card, at: now.addingTimeInterval(-2 * 86_400)), tap(card, at: now), tap(unknown, at: now),
+                tap(card, at: now, role: .kiosk),
+            ]
+            #expect(seqs == [1, 2, 3, 4])
+        }
+        try await DaemonBackendStoreTests.withClient(withList: true, prepare: prepare) { client, store, _ async throws in
+            let nothing = { (seq: Int) in
+                #"{"class":"ERROR","message":"event \#(seq) holds no lunch to release (not a lunch, or already voided)"}"#
+            }
+            #expect(try await Self.answer(client, #"{"cmd":"void","seq":1}"#)
+                == #"{"class":"ERROR","message":"event 1 is a lunch of \#(earlierDay): only a lunch of today can be voided"}"#)
+            #expect(try await Self.answer(client, #"{"cmd":"void","seq":3}"#) == nothing(3))
+            #expect(try await Self.answer(client, #"{"cmd":"void","seq":4}"#) == nothing(4))
+            #expect(try await Self.answer(client, #"{"cmd":"void","seq":99}"#)
+                == #"{"class":"ERROR","message":"no event 99 (never written, or pruned)"}"#)
+            #expect(try await Self.answer(client, #"{"cmd":"void","seq":2}"#) == #"{"class":"VOID","seq":2}"#)
+            // Once only: the lunch is released, a second void finds nothing to release.
+            #expect(try await Self.answer(client, #"{"cmd":"void","seq":2}"#) == nothing(2))
+            // The VOIDED event took the next seq, and the pupil may have lunch again.
+            #expect(try store.lastSeq() == 5)
+            #expect(store.decide(card, reader: "Test Reader 00 00", lane: nil, role: .till, at: now, policy: policy).kind == .lunch)
+        }
+    }
+
+    @Test func aCardNumberThatIsNeitherAnISRNNorAUIDIsRefused() async throws {
+        try await DaemonBackendStoreTests.withClient(withList: true) { client, _, _ in
+            for bad in ["nonsense", "63359799990000001", "633597999900000018"] {
+                let line = try await Self.answer(client, #"{"cmd":"lookup","card":"\#(bad)"}"#)
+                #expect(line.hasPrefix(#"{"class":"ERROR","message":"card: "#), "\(bad): \(line)")
+            }
+            // A valid ISRN not on the list is a LOOKUP, declined unknown_card.
+            #expect(try await Self.answer(client, #"{"cmd":"lookup","card":"633597999900000027"}"#)
+                == #"{"class":"LOOKUP","card":{"isrn":"633597999900000027","media":"unknown"},"decision":"declined","reason":"unknown_card"}"#)
         }
     }
 }

@@ -50,6 +50,18 @@ struct DebounceTests {
         #expect(admitted(steps) == [true, true, true, true, false])
     }
 
+    /// The rig's two-reader case, on instants: a lift on one reader neither opens nor
+    /// moves the window of another.
+    @Test func aRemovalOnOneReaderLeavesAnotherReadersWindowAlone() {
+        let steps: [Step] = [
+            .tap("A", on: "R1", ms: 0), .removed(from: "R1", ms: 500), .tap("A", on: "R2", ms: 600),
+            // R2's lift at 1500 does not restart R1's window, which ran from R1's lift at 500.
+            .removed(from: "R2", ms: 1500), .tap("A", on: "R1", ms: 2499), .tap("A", on: "R1", ms: 2500),
+            .tap("A", on: "R2", ms: 3499), .tap("A", on: "R2", ms: 3500),
+        ]
+        #expect(admitted(steps) == [true, true, false, true, false, true])
+    }
+
     @Test func aRemovalOnAReaderWithNoTapChangesNothing() {
         #expect(admitted([.removed(from: "R1", ms: 0), .tap("A", on: "R1", ms: 100), .tap("A", on: "R1", ms: 200)]) == [true, false])
     }

@@ -11,6 +11,7 @@ private let banner = versionBanner
 @Suite("Socket server: half-closed connections", .timeLimit(.minutes(2)))
 struct SocketServerHalfCloseTests {
     static let readers = [ReaderInfo(name: "Test Reader 00 00", state: .empty, role: .till, lane: "till-1")]
+    static let cards = ["633597999900000019": LookupMessage(card: CardInfo(isrn: "633597999900000019"), decision: .declined, reason: .unknownCard)]
 
     @Test(arguments: [
         (#"{"cmd":"readers"}"#, #"{"class":"READERS","readers":[{"name":"Test Reader 00 00","state":"empty","role":"till","lane":"till-1"}]}"#),
@@ -18,7 +19,7 @@ struct SocketServerHalfCloseTests {
         (#"{"cmd":"status"}"#, "STATUS"),
     ])
     func everyAnswerArrivesBeforeTheCloseFiftyTimesOver(request: String, answer: String) async throws {
-        try await withSocketServer(backend: InMemoryBackend(readers: Self.readers)) { _, path in
+        try await withSocketServer(backend: InMemoryBackend(readers: Self.readers, cards: Self.cards)) { _, path in
             var answered = 0
             for _ in 0..<50 {
                 let lines = try await sendThenEOF(path, request + "\n")
@@ -48,7 +49,7 @@ struct SocketServerHalfCloseTests {
                     banner,
                     #"{"class":"READERS","readers":[{"name":"Test Reader 00 00","state":"empty","role":"till","lane":"till-1"}]}"#,
                     #"{"class":"ERROR","message":"unknown cmd \"frobnicate\""}"#,
-                    #"{"class":"ERROR","message":"void: no lunch redeemed by event 99"}"#,
+                    #"{"class":"ERROR","message":"void: no answer configured for event 99"}"#,
                     #"{"class":"READERS","readers":[{"name":"Test Reader 00 00","state":"empty","role":"till","lane":"till-1"}]}"#,
                 ])
             }

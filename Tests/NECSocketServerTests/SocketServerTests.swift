@@ -10,7 +10,11 @@ import Testing
 @Suite("Socket server: requests, errors and framing", .timeLimit(.minutes(1)))
 struct SocketServerRequestTests {
     @Test func answersEveryRequestOfTheContract() async throws {
-        let backend = InMemoryBackend(readers: [ReaderInfo(name: "Test Reader 00 00", state: .empty, role: .till, lane: "till-1")])
+        let backend = InMemoryBackend(
+            readers: [ReaderInfo(name: "Test Reader 00 00", state: .empty, role: .till, lane: "till-1")],
+            cards: ["633597999900000018": LookupMessage(card: CardInfo(isrn: "633597999900000018"), decision: .declined, reason: .unknownCard)])
+        backend.configureVoid(of: 1)
+        backend.configureVoid(of: 2, refusal: "event 2 holds no lunch to release (not a lunch, or already voided)")
         try await withSocketServer(backend: backend) { server, path in
             let client = try await connectPastBanner(path)
             try await client.send(#"{"cmd":"readers"}"#)
@@ -28,8 +32,8 @@ struct SocketServerRequestTests {
             try await client.send(#"{"cmd":"void","seq":1}"#)
             #expect(await client.nextLine() == #"{"class":"VOID","seq":1}"#)
             // A refusal from the backend is an ERROR with its message, and the connection stays.
-            try await client.send(#"{"cmd":"void","seq":1}"#)
-            #expect(await client.nextLine() == #"{"class":"ERROR","message":"void: no lunch redeemed by event 1"}"#)
+            try await client.send(#"{"cmd":"void","seq":2}"#)
+            #expect(await client.nextLine() == #"{"class":"ERROR","message":"event 2 holds no lunch to release (not a lunch, or already voided)"}"#)
             try await client.send(#"{"cmd":"lookup","card":"nonsense"}"#)
             try #require(try await nextClass(client) == "ERROR", "no ERROR for a bad card")
             await client.close()

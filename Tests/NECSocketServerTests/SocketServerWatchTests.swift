@@ -86,6 +86,30 @@ struct SocketServerWatchTests {
         }
     }
 
+    /// The seam made certain: the replay waits on its first page while live events are
+    /// published, so they are held for this watcher and must come after the replay, in
+    /// order (not before it, not twice).
+    @Test(arguments: [1, 3, 64])
+    func liveEventsDuringAReplayAreHeldAndComeAfterItInOrder(pageSize: Int) async throws {
+        let backend = InMemoryBackend()
+        try await withSocketServer(backend: backend, configure: { $0.replayPageSize = pageSize }) { server, path in
+            backend.tap(200, through: server)
+            backend.holdReplayPages()
+            let watcher = try await connectPastBanner(path)
+            try await watcher.send(#"{"cmd":"watch","enable":true,"since":0}"#)
+            try await waitUntil("the replay waits for its first page") { backend.heldReplayPages == 1 }
+            let pagesBefore = backend.storedEventsCalls
+            // 201...300 are published before a single replayed event can be sent.
+            backend.tap(100, through: server)
+            backend.releaseReplayPages()
+            let seqs = try await collectSeqs(watcher, count: 300)
+            #expect(seqs == Array(1...300), "out of order, duplicated or missing")
+            // No page was read before the live events came: the whole replay followed them.
+            #expect(pagesBefore == 0 && backend.storedEventsCalls > 0)
+            await watcher.close()
+        }
+    }
+
     @Test func aWatcherThatReconnectsWithSinceGetsEveryEventOnceInOrder() async throws {
         let backend = InMemoryBackend()
         try await withSocketServer(backend: backend) { server, path in
