@@ -13,7 +13,7 @@ DESTDIR      ?=
 # util-linux for unshare/setpriv, procps for pgrep, systemd for systemd-analyze and
 # systemd-socket-activate.
 APT_PACKAGES := pcscd libpcsclite-dev libsqlite3-dev vsmartcard-vpcd pcsc-tools sqlite3 \
-                python3 util-linux procps systemd iproute2
+                python3 util-linux procps systemd iproute2 python3-prometheus-client
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build release test demo clean
