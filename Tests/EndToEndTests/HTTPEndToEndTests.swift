@@ -178,4 +178,25 @@ struct HTTPEndToEndTests {
         // The watcher; the line client connected after the scrape.
         #expect(value("necd_socket_clients") == 1)
     }
+
+    /// SIGHUP reads the token file again: the old token is refused from then on, the new
+    /// one let in; a connected WebSocket stays connected.
+    @Test func reloadReadsTheTokenAgain() async throws {
+        let (d, port) = try Self.fixture()
+        try await d.start()
+        let connected = try Self.watcher(port: port)
+        let newToken = "e2e-token-after-reload-0123"
+        try (newToken + "\n").write(toFile: d.directory + "/http.token", atomically: true, encoding: .utf8)
+        let daemon = try #require(d.daemon)
+        kill(daemon.pid, SIGHUP)
+        #expect(await daemon.waitForStandardError(containing: "configuration reloaded", timeout: .seconds(10)))
+        let old = try WebSocketTestClient.get(port: port, path: "/metrics", headers: ["Authorization": "Bearer \(Self.token)"])
+        #expect(old.status == 401)
+        let new = try WebSocketTestClient.get(port: port, path: "/metrics", headers: ["Authorization": "Bearer \(newToken)"])
+        #expect(new.status == 200)
+        try connected.send(#"{"cmd":"status"}"#)
+        #expect(connected.readObject()?["class"] as? String == "STATUS")
+        let log = daemon.stderr
+        #expect(!log.contains(newToken))
+    }
 }

@@ -210,4 +210,28 @@ struct HTTPServerTests {
             #expect(closed)
         }
     }
+
+    /// WebSocket clients count against `max_clients` with the socket's: past it, one
+    /// more gets the socket's refusal as its one message, and is closed.
+    @Test func webSocketClientsCountAgainstMaxClients() async throws {
+        try await withHTTPServer(configure: { $0.maxClients = 2 }) { server, socketPath, port in
+            let socket = try await connectPastBanner(socketPath)
+            let first = try await onOwnThread { () -> WebSocketTestClient in
+                let client = try WebSocketTestClient(port: port, path: "/ws?token=\(testToken)")
+                _ = client.next()
+                return client
+            }
+            try await waitUntil("two clients are connected") { server.clientCount == 2 }
+            let refused = try await onOwnThread { () -> [String] in
+                let client = try WebSocketTestClient(port: port, path: "/ws?token=\(testToken)")
+                var messages: [String] = []
+                while let message = client.next() { messages.append(message) }
+                return messages
+            }
+            #expect(refused == [#"{"class":"ERROR","message":"too many clients (max_clients 2); try again later"}"#])
+            first.close()
+            await socket.close()
+        }
+    }
 }
+
