@@ -16,7 +16,7 @@ DESTDIR      ?=
 # (pcscd's usual driver) for its reader list the udev rules are checked against.
 APT_PACKAGES := pcscd libpcsclite-dev libsqlite3-dev vsmartcard-vpcd pcsc-tools sqlite3 \
                 python3 util-linux procps systemd iproute2 \
-                udev nodejs groff-base man-db libccid
+                udev nodejs groff-base man-db libccid python3-prometheus-client
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build release test demo clean

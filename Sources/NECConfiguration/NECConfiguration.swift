@@ -98,6 +98,8 @@ public struct NECConfiguration: Sendable, Equatable {
     public var readers: [ReaderRule] = []
     /// The `[[service]]` tables: when lunches are served. None: at any time.
     public var serviceWindows: [ServiceWindow] = []
+    /// The `[http]` table; nil (no table) for no HTTP listener.
+    public var http: HTTPSettings?
     /// The file these settings came from, or nil when they are all defaults.
     public var source: String?
 
@@ -278,6 +280,8 @@ private struct DocumentReader {
     static let readerKeys: Set<String> = ["match", "role", "lane", "feedback"]
     /// The keys a `[[service]]` table may have.
     static let serviceKeys: Set<String> = ["kind", "start", "end", "days"]
+    /// The keys the `[http]` table may have.
+    static let httpKeys: Set<String> = ["listen", "allowed_origins", "token_file", "allow_remote"]
 
     func read(_ document: TOMLDocument) throws(ConfigurationError) -> NECConfiguration {
         var configuration = NECConfiguration()
@@ -287,6 +291,14 @@ private struct DocumentReader {
             case .entry(let entry):
                 if entry.key == "require_signed_lists" { signedLine = entry.line }
                 try apply(entry, to: &configuration)
+            case .table("http", let line, let isArrayElement, let entries):
+                guard !isArrayElement else {
+                    throw .wrongType(path: path, line: line, key: "http", expected: "one [http] table", found: "[[http]]")
+                }
+                guard configuration.http == nil else {
+                    throw .badValue(path: path, line: line, key: "http", reason: "appears twice")
+                }
+                configuration.http = try httpSettings(entries, headerLine: line)
             case .table(let name, let line, let isArrayElement, let entries):
                 guard name == "reader" || name == "service" else {
                     throw .unknownKey(path: path, line: line, key: name)
@@ -473,15 +485,8 @@ private struct DocumentReader {
         -> ServiceWindow
     {
         let prefix = "service[\(index)]"
-        for entry in entries where !Self.serviceKeys.contains(entry.key) {
-            throw .unknownKey(path: path, line: entry.line, key: "\(prefix).\(entry.key)")
-        }
-        func entry(_ key: String) throws(ConfigurationError) -> TOMLEntry {
-            guard let found = entries.first(where: { $0.key == key }) else {
-                throw .badValue(path: path, line: headerLine, key: "\(prefix).\(key)", reason: "is required")
-            }
-            return found
-        }
+        let table = try TableEntries(entries, allowed: Self.serviceKeys, prefix: prefix, headerLine: headerLine, path: path)
+        func entry(_ key: String) throws(ConfigurationError) -> TOMLEntry { try table.required(key) }
         let kindEntry = try entry("kind")
         let rawKind = try string(kindEntry.value, "\(prefix).kind")
         guard let kind = ServiceWindow.Kind(rawValue: rawKind) else {
@@ -572,6 +577,50 @@ private struct DocumentReader {
         return rule
     }
 
+    /// The `[http]` table: `listen` and `token_file` required; a `listen` off loopback only
+    /// with `allow_remote = true`; each of `allowed_origins` an exact browser origin.
+    private func httpSettings(_ entries: [TOMLEntry], headerLine: Int) throws(ConfigurationError) -> HTTPSettings {
+        let table = try TableEntries(entries, allowed: Self.httpKeys, prefix: "http", headerLine: headerLine, path: path)
+        let listenEntry = try table.required("listen")
+        let listen = try string(listenEntry.value, "http.listen")
+        guard let (host, port) = HTTPSettings.parseListen(listen) else {
+            throw .badValue(
+                path: path, line: listenEntry.line, key: "http.listen",
+                reason: "\"\(listen)\" is not address:port (e.g. \"127.0.0.1:8734\" or \"[::1]:8734\"; port 1 to 65535)")
+        }
+        var allowRemote = false
+        if let remoteEntry = table.optional("allow_remote") {
+            guard case .boolean(let flag) = remoteEntry.value.kind else {
+                throw wrongType("http.allow_remote", expected: "true or false", found: remoteEntry.value)
+            }
+            allowRemote = flag
+        }
+        guard allowRemote || HTTPSettings.isLoopback(host) else {
+            throw .badValue(
+                path: path, line: listenEntry.line, key: "http.listen",
+                reason: "\(host) is not a loopback address; set allow_remote = true to listen beyond this machine")
+        }
+        let tokenEntry = try table.required("token_file")
+        let tokenFile = try filePath(string(tokenEntry.value, "http.token_file"), "http.token_file", tokenEntry.line)
+        var origins: [String] = []
+        if let originsEntry = table.optional("allowed_origins") {
+            guard case .array(let elements) = originsEntry.value.kind else {
+                throw wrongType("http.allowed_origins", expected: "an array of strings", found: originsEntry.value)
+            }
+            for (index, element) in elements.enumerated() {
+                let name = "http.allowed_origins[\(index + 1)]"
+                let origin = try string(element, name)
+                guard HTTPSettings.isOrigin(origin) else {
+                    throw .badValue(
+                        path: path, line: element.line, key: name,
+                        reason: "\"\(origin)\" is not an origin: http:// or https://, a lower-case host, an optional port, nothing after")
+                }
+                origins.append(origin)
+            }
+        }
+        return HTTPSettings(host: host, port: port, allowedOrigins: origins, tokenFile: tokenFile, allowRemote: allowRemote)
+    }
+
     /// A string that must name one of `Value`'s cases; the error lists them in order
     /// ("must be \"till\" or \"kiosk\", got \"cashier\"").
     private func oneOf<Value: RawRepresentable & CaseIterable>(_ entry: TOMLEntry, _ key: String) throws(ConfigurationError)
@@ -583,6 +632,37 @@ private struct DocumentReader {
             throw .badValue(path: path, line: entry.line, key: key, reason: "must be \(names), got \"\(raw)\"")
         }
         return value
+    }
+}
+
+/// One table's entries: keys it does not allow are refused when it is made, and a
+/// required key that is missing is an error naming the table's header line.
+private struct TableEntries {
+    let entries: [TOMLEntry]
+    /// How keys are named in errors: `http` gives `http.listen`.
+    let prefix: String
+    let headerLine: Int
+    let path: String
+
+    init(_ entries: [TOMLEntry], allowed: Set<String>, prefix: String, headerLine: Int, path: String)
+        throws(ConfigurationError)
+    {
+        for entry in entries where !allowed.contains(entry.key) {
+            throw .unknownKey(path: path, line: entry.line, key: "\(prefix).\(entry.key)")
+        }
+        self.entries = entries
+        self.prefix = prefix
+        self.headerLine = headerLine
+        self.path = path
+    }
+
+    func optional(_ key: String) -> TOMLEntry? { entries.first { $0.key == key } }
+
+    func required(_ key: String) throws(ConfigurationError) -> TOMLEntry {
+        guard let found = optional(key) else {
+            throw .badValue(path: path, line: headerLine, key: "\(prefix).\(key)", reason: "is required")
+        }
+        return found
     }
 }
 

@@ -7,7 +7,7 @@ import Glibc
 /// A blocking Unix-socket client for tests of the built executables, made of plain POSIX
 /// calls so what the daemon writes is exactly what the test reads: send a line, read lines
 /// with a timeout.
-public final class LineSocket {
+public final class LineSocket: TextMessageSource {
     /// A system call failed.
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -73,34 +73,35 @@ public final class LineSocket {
                 defer { buffer.removeSubrange(...newline) }
                 return String(decoding: buffer[..<newline], as: UTF8.self)
             }
-            let left = deadline - ContinuousClock.now
-            guard !closedByPeer, left > .zero else { return nil }
-            var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
-            guard Glibc.poll(&waiting, 1, Int32(clamping: max(1, min(milliseconds, 60_000)))) > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 65_536)
-            let count = recv(descriptor, &chunk, chunk.count, 0)
-            if count > 0 {
-                buffer += chunk[..<count]
-            } else {
-                closedByPeer = true
+            guard !closedByPeer, ContinuousClock.now < deadline else { return nil }
+            switch Self.receive(from: descriptor, until: deadline) {
+            case .bytes(let chunk): buffer += chunk
+            case .closed: closedByPeer = true
+            case .nothing: continue
             }
         }
     }
 
-    /// The next line decoded as a JSON object.
-    public func readObject(timeout: Duration = .seconds(5)) -> [String: Any]? {
-        guard let line = readLine(timeout: timeout) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+    public func nextText(timeout: Duration) -> String? { readLine(timeout: timeout) }
+
+    /// What one wait for a connection's bytes gave.
+    enum Received {
+        case bytes([UInt8])
+        /// The peer closed (or reset) the connection.
+        case closed
+        /// Nothing yet; the deadline may not have passed.
+        case nothing
     }
 
-    /// Reads objects until one satisfies `match` (returned) or the timeout passes.
-    public func readObject(matching match: ([String: Any]) -> Bool, timeout: Duration = .seconds(5)) -> [String: Any]? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            guard let object = readObject(timeout: deadline - ContinuousClock.now) else { return nil }
-            if match(object) { return object }
-        }
-        return nil
+    /// Waits, no longer than until `deadline` (and at most a minute), for bytes on `descriptor`.
+    static func receive(from descriptor: Int32, until deadline: ContinuousClock.Instant) -> Received {
+        let left = deadline - ContinuousClock.now
+        guard left > .zero else { return .nothing }
+        var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+        guard Glibc.poll(&waiting, 1, Int32(clamping: max(1, min(milliseconds, 60_000)))) > 0 else { return .nothing }
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let count = recv(descriptor, &chunk, chunk.count, 0)
+        return count > 0 ? .bytes(Array(chunk[..<count])) : .closed
     }
 }
