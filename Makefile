@@ -11,9 +11,11 @@ DESTDIR      ?=
 # Debian packages the build, the tests and the demo need. A minimal Debian 12 has none of
 # them; among the less obvious: iproute2 for `ss` (the rig finds free vpcd ports with it),
 # util-linux for unshare/setpriv, procps for pgrep, systemd for systemd-analyze and
-# systemd-socket-activate.
+# systemd-socket-activate; chromium, chromium-driver and python3-selenium for the tests of the
+# browser pages.
 APT_PACKAGES := pcscd libpcsclite-dev libsqlite3-dev vsmartcard-vpcd pcsc-tools sqlite3 \
-                python3 util-linux procps systemd iproute2
+                python3 util-linux procps systemd iproute2 \
+                chromium chromium-driver python3-selenium
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build release test demo clean

@@ -108,6 +108,11 @@ export class NECDClient extends EventTarget {
     this._tell("connection", { state: "stopped" });
   }
 
+  /** Connection attempts in a row that never opened (necd down, or it refused this page). */
+  get failedAttempts() {
+    return this._failures;
+  }
+
   /** True while the watching connection has had its WATCH answer. */
   get watching() {
     return this._socket !== null && this._socket.watching === true;
