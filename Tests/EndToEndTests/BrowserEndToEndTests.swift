@@ -114,6 +114,38 @@ struct BrowserEndToEndTests {
         try browser.screenshot(Self.artefacts + "/till-page.png")
     }
 
+    @Test func clientRequestsGetTheirAnswers() async throws {
+        let rig = try await Self.rig()
+        let browser = rig.browser
+        try browser.open(rig.tillPage())
+        try browser.wait(until: "window.necd && window.necd.watching", timeout: .seconds(10))
+        // Each request is a promise of the page's client; the driver waits for it.
+        let status = try #require(try browser.value("window.necd.status()") as? [String: Any])
+        #expect(status["class"] as? String == "STATUS")
+        #expect(status["list_rows"] as? Int == 11)
+        let lookup = try #require(try browser.value("window.necd.lookup('\(DaemonFixture.paidCard.digits)')") as? [String: Any])
+        #expect(lookup["pupil"] as? String == "TEST-0002")
+        #expect(lookup["kind"] as? String == "payment")
+
+        // One txn sent twice: the stored event both times, charged once.
+        let charge = "window.necd.charge('TEST-0002', 120, { txn: 'browser-till-1', lane: 'till-1' })"
+        let charged = try #require(try browser.value(charge) as? [String: Any])
+        let again = try #require(try browser.value(charge) as? [String: Any])
+        #expect(charged["decision"] as? String == "authorised")
+        #expect(charged["seq"] as? Int != nil && charged["seq"] as? Int == again["seq"] as? Int)
+        #expect(again["spent_today"] as? Int == 120)
+
+        let refusal = try browser.value("window.necd.request({ cmd: 'frobnicate' }).then(() => 'answered', (e) => e.code)")
+        #expect(refusal as? String == "refused")
+
+        // A pupil served by hand: the answer, and the same event on the page through the watch.
+        let redeemed = try #require(try browser.value("window.necd.redeem('TEST-0001', 'till-1')") as? [String: Any])
+        #expect(redeemed["method"] as? String == "manual" && redeemed["decision"] as? String == "authorised")
+        let seq = try #require(redeemed["seq"] as? Int)
+        try browser.wait(until: "document.getElementById('decision').dataset.seq === '\(seq)'", timeout: .seconds(5))
+        #expect(try (browser.value("document.getElementById('who').textContent") as? String)?.hasPrefix("served by hand") == true)
+    }
+
     @Test func reconnectAfterARestartWithSinceLosesNothing() async throws {
         let rig = try await Self.rig()
         let (d, browser) = (rig.daemon, rig.browser)

@@ -104,7 +104,7 @@ export class NECDClient extends EventTarget {
     this._timer = null;
     const socket = this._socket;
     this._socket = null;
-    if (socket) socket.close(1000, "client stopped");
+    if (socket) socket.close();
     this._tell("connection", { state: "stopped" });
   }
 
@@ -141,7 +141,7 @@ export class NECDClient extends EventTarget {
       if (!this._running) return;
       if (opened) {
         this._failures = 0;
-        this._tell("connection", { state: "lost", reason: closing.reason || `closed (${closing.code})` });
+        this._tell("connection", { state: "lost", reason: socket.necdProblem ?? `closed (${closing.code})` });
       } else {
         this._failures += 1;
         this._tell("connection", { state: "failed", attempts: this._failures });
@@ -173,13 +173,14 @@ export class NECDClient extends EventTarget {
     if (!socket.bannerSeen) {
       socket.bannerSeen = true;
       if (object.class !== "VERSION") {
-        socket.close(1002, "no VERSION banner");
+        socket.necdProblem = "no VERSION banner";
+        socket.close();
         return;
       }
       if (object.proto_major !== PROTOCOL_MAJOR) {
         this._running = false;
         this._socket = null;
-        socket.close(1000, "incompatible protocol");
+        socket.close();
         this._tell("incompatible", object);
         return;
       }
@@ -207,8 +208,10 @@ export class NECDClient extends EventTarget {
         this._tell("reader", object);
         return;
       case "ERROR":
-        // necd is shutting down, or could not replay: reconnect (onclose retries).
-        socket.close(1000, object.message);
+        // necd is shutting down, or could not replay: reconnect (onclose retries). Not as the
+        // close's reason, which a browser limits to 123 bytes.
+        socket.necdProblem = object.message;
+        socket.close();
         return;
       default:
         break;
@@ -326,7 +329,7 @@ export class NECDClient extends EventTarget {
         settled = true;
         clearTimeout(timer);
         socket.onclose = null;
-        socket.close(1000);
+        socket.close();
         outcome(value);
       };
       const timer = setTimeout(
