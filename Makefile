@@ -14,7 +14,7 @@ DESTDIR      ?=
 # systemd-socket-activate; chromium, chromium-driver and python3-selenium for the tests of the
 # browser pages.
 APT_PACKAGES := pcscd libpcsclite-dev libsqlite3-dev vsmartcard-vpcd pcsc-tools sqlite3 \
-                python3 util-linux procps systemd iproute2 \
+                python3 util-linux procps systemd iproute2 python3-prometheus-client \
                 chromium chromium-driver python3-selenium
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -39,6 +39,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libpcsclite, as a module. Not API: only PCSC imports it. A C target, not a
@@ -79,11 +82,29 @@ let package = Package(
         // The client socket server: protocol v1 over a Unix socket, fed by a backend it is
         // given. Nothing of the daemon, the store or PC/SC.
         .target(name: "NECSocketServer", dependencies: ["NECProtocol"] + socketServerLibraries, swiftSettings: strict),
+        // The daemon's metrics, defined once: fed where events happen, read by /metrics.
+        .target(
+            name: "NECMetrics", dependencies: [.product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: strict
+        ),
+        // The HTTP face (off unless configured): the WebSocket bridge to the socket
+        // server's sessions, the status page, and /metrics.
+        .target(
+            name: "NECHTTPServer",
+            dependencies: [
+                "NECSocketServer", "NECMetrics", "NECProtocol", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ] + socketServerLibraries,
+            resources: [.embedInCode("StatusPage.html")],
+            swiftSettings: strict
+        ),
         .target(
             name: "NECDaemon",
             dependencies: [
                 "PCSC", "NECCard", "Entitlements", "NECProtocol", "ProtocolMapping", "NECConfiguration", "NECCardReading",
-                "NECSocketServer", .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                "NECSocketServer", "NECHTTPServer", "NECMetrics", .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ] + socketServerLibraries,
             swiftSettings: strict
         ),
@@ -174,9 +195,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "NECHTTPServerTests",
+            dependencies: [
+                "NECHTTPServer", "NECSocketServer", "NECSocketServerTesting", "NECTestSupport", serviceLifecycle, logging,
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "NECDaemonTests",
             dependencies: [
                 "NECDaemon", "NECProtocol", "NECSocketServer", "NECSocketServerTesting", "Entitlements", "NECCard", "NECConfiguration",
+                "NECHTTPServer",
                 "PCSC", "NECCardReading", "ProtocolMapping", propertyBased, inMemoryLogging,
             ] + socketServerLibraries,
             swiftSettings: strict

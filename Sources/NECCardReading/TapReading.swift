@@ -29,13 +29,36 @@ public struct TapReading: Sendable {
 
         /// - Parameters: see the properties.
         public init(message: String, pcscError: PCSCError?, apdus: Int, atConnect: Bool = false) {
+            self.init(message: message, pcscError: pcscError, apdus: apdus, atConnect: atConnect, stoppedAnswering: false)
+        }
+
+        init(message: String, pcscError: PCSCError?, apdus: Int, atConnect: Bool, stoppedAnswering: Bool) {
             self.message = message
             self.pcscError = pcscError
             self.apdus = apdus
             self.atConnect = atConnect
+            self.stoppedAnswering = stoppedAnswering
         }
 
         public var description: String { message }
+
+        /// The cause, as a short name for counting (`necd_card_read_failures_total`):
+        /// `card_left` (gone before the first APDU), `connect_failed`, `card_removed`
+        /// and `card_reset` (during the read), `no_answer` (the card stopped answering),
+        /// or `transport` (any other transport error).
+        public var cause: String {
+            if cardLeftBeforeRead { return "card_left" }
+            if atConnect { return "connect_failed" }
+            switch pcscError {
+            case .removedCard?: return "card_removed"
+            case .resetCard?: return "card_reset"
+            case nil where stoppedAnswering: return "no_answer"
+            default: return "transport"
+            }
+        }
+
+        /// The card stopped answering mid-read (the transport's `NoAnswer`).
+        let stoppedAnswering: Bool
     }
 
     /// The reader's name as pcscd gives it.
@@ -116,7 +139,8 @@ public struct TapReading: Sendable {
             }
             return Failure(
                 message: "\(what) after \(apdus) APDU\(apdus == 1 ? "" : "s"): \(underlying); tap again",
-                pcscError: pcsc, apdus: apdus
+                pcscError: pcsc, apdus: apdus, atConnect: false,
+                stoppedAnswering: pcsc == nil && underlying is PCSCTransport.NoAnswer
             )
         }
     }

@@ -98,6 +98,8 @@ public struct NECConfiguration: Sendable, Equatable {
     public var readers: [ReaderRule] = []
     /// The `[[service]]` tables: when lunches are served. None: at any time.
     public var serviceWindows: [ServiceWindow] = []
+    /// The `[http]` table; nil (no table) for no HTTP listener.
+    public var http: HTTPSettings?
     /// The file these settings came from, or nil when they are all defaults.
     public var source: String?
 
@@ -278,6 +280,8 @@ private struct DocumentReader {
     static let readerKeys: Set<String> = ["match", "role", "lane", "feedback"]
     /// The keys a `[[service]]` table may have.
     static let serviceKeys: Set<String> = ["kind", "start", "end", "days"]
+    /// The keys the `[http]` table may have.
+    static let httpKeys: Set<String> = ["listen", "allowed_origins", "token_file", "allow_remote"]
 
     func read(_ document: TOMLDocument) throws(ConfigurationError) -> NECConfiguration {
         var configuration = NECConfiguration()
@@ -287,6 +291,14 @@ private struct DocumentReader {
             case .entry(let entry):
                 if entry.key == "require_signed_lists" { signedLine = entry.line }
                 try apply(entry, to: &configuration)
+            case .table("http", let line, let isArrayElement, let entries):
+                guard !isArrayElement else {
+                    throw .wrongType(path: path, line: line, key: "http", expected: "one [http] table", found: "[[http]]")
+                }
+                guard configuration.http == nil else {
+                    throw .badValue(path: path, line: line, key: "http", reason: "appears twice")
+                }
+                configuration.http = try httpSettings(entries, headerLine: line)
             case .table(let name, let line, let isArrayElement, let entries):
                 guard name == "reader" || name == "service" else {
                     throw .unknownKey(path: path, line: line, key: name)
@@ -570,6 +582,58 @@ private struct DocumentReader {
             rule.feedback = try oneOf(feedbackEntry, "\(prefix).feedback")
         }
         return rule
+    }
+
+    /// The `[http]` table: `listen` and `token_file` required; a `listen` off loopback only
+    /// with `allow_remote = true`; each of `allowed_origins` an exact browser origin.
+    private func httpSettings(_ entries: [TOMLEntry], headerLine: Int) throws(ConfigurationError) -> HTTPSettings {
+        for entry in entries where !Self.httpKeys.contains(entry.key) {
+            throw .unknownKey(path: path, line: entry.line, key: "http.\(entry.key)")
+        }
+        func entry(_ key: String) throws(ConfigurationError) -> TOMLEntry {
+            guard let found = entries.first(where: { $0.key == key }) else {
+                throw .badValue(path: path, line: headerLine, key: "http.\(key)", reason: "is required in [http]")
+            }
+            return found
+        }
+        let listenEntry = try entry("listen")
+        let listen = try string(listenEntry.value, "http.listen")
+        guard let (host, port) = HTTPSettings.parseListen(listen) else {
+            throw .badValue(
+                path: path, line: listenEntry.line, key: "http.listen",
+                reason: "\"\(listen)\" is not address:port (e.g. \"127.0.0.1:8734\" or \"[::1]:8734\"; port 1 to 65535)")
+        }
+        var allowRemote = false
+        if let remoteEntry = entries.first(where: { $0.key == "allow_remote" }) {
+            guard case .boolean(let flag) = remoteEntry.value.kind else {
+                throw wrongType("http.allow_remote", expected: "true or false", found: remoteEntry.value)
+            }
+            allowRemote = flag
+        }
+        guard allowRemote || HTTPSettings.isLoopback(host) else {
+            throw .badValue(
+                path: path, line: listenEntry.line, key: "http.listen",
+                reason: "\(host) is not a loopback address; set allow_remote = true to listen beyond this machine")
+        }
+        let tokenEntry = try entry("token_file")
+        let tokenFile = try filePath(string(tokenEntry.value, "http.token_file"), "http.token_file", tokenEntry.line)
+        var origins: [String] = []
+        if let originsEntry = entries.first(where: { $0.key == "allowed_origins" }) {
+            guard case .array(let elements) = originsEntry.value.kind else {
+                throw wrongType("http.allowed_origins", expected: "an array of strings", found: originsEntry.value)
+            }
+            for (index, element) in elements.enumerated() {
+                let name = "http.allowed_origins[\(index + 1)]"
+                let origin = try string(element, name)
+                guard HTTPSettings.isOrigin(origin) else {
+                    throw .badValue(
+                        path: path, line: element.line, key: name,
+                        reason: "\"\(origin)\" is not an origin: http:// or https://, a lower-case host, an optional port, nothing after")
+                }
+                origins.append(origin)
+            }
+        }
+        return HTTPSettings(host: host, port: port, allowedOrigins: origins, tokenFile: tokenFile, allowRemote: allowRemote)
     }
 
     /// A string that must name one of `Value`'s cases; the error lists them in order

@@ -4,6 +4,8 @@ import Foundation
 import Glibc
 import NECCardReading
 import NECConfiguration
+import NECHTTPServer
+import NECMetrics
 import NECProtocol
 import NECSocketServer
 import NIOCore
@@ -107,14 +109,23 @@ public enum Daemon {
         let readers = ReaderMonitor<TapReading?> { card in
             TapReading.read(card, directory: state.snapshot.configuration.checkCardBlocked ? .require : .skip)
         }
-        let pipeline = TapPipeline(state: state, registry: registry, server: server, events: readers, logger: logger)
+        let metrics = DaemonMetrics()
+        let pipeline = TapPipeline(
+            state: state, registry: registry, server: server, events: readers, logger: logger, metrics: metrics)
+        let http = try configuration.http.map { settings in
+            try HTTPFace.server(settings, sessions: server, state: state, registry: registry, metrics: metrics, logger: logger)
+        }
         let housekeeping = Housekeeping(
-            configurationPath: configurationPath, state: state, notifier: notifier, logger: logger)
+            configurationPath: configurationPath, state: state, notifier: notifier, http: http, logger: logger)
+        // Services stop in the reverse order: the HTTP listener last, after the socket
+        // server has said goodbye to its WebSocket clients too.
+        var members: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: server), .init(service: pipeline), .init(service: housekeeping),
+        ]
+        if let http { members.insert(.init(service: http), at: 0) }
         let services = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: server), .init(service: pipeline), .init(service: housekeeping),
-                ],
+                services: members,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -214,6 +225,8 @@ struct Housekeeping: Service {
     let configurationPath: String?
     let state: DaemonState
     let notifier: SystemdNotifier
+    /// The HTTP listener, when `[http]` configures one: its token and origins are reloaded too.
+    var http: HTTPServer? = nil
     let logger: Logger
 
     func run() async throws {
@@ -260,9 +273,29 @@ struct Housekeeping: Service {
         {
             logger.warning("reload: database, socket, socket_group and max_clients take effect at the next restart")
         }
+        var applied = new
+        if let http {
+            guard let settings = new.http else {
+                logger.error("reload: [http] was removed; it takes effect at the next restart, keeping the settings in force")
+                return
+            }
+            let access: HTTPAccess
+            do {
+                access = try HTTPFace.access(settings)
+            } catch {
+                logger.error("reload: \(error); keeping the settings in force")
+                return
+            }
+            if let running = current.configuration.http, running.host != settings.host || running.port != settings.port {
+                logger.warning("reload: http.listen takes effect at the next restart")
+            }
+            http.update(access: access)
+        } else if new.http != nil {
+            logger.warning("reload: [http] takes effect at the next restart")
+            applied.http = nil
+        }
         // The socket server was made with these at start; the configuration in force says
         // what is really in use.
-        var applied = new
         applied.database = current.configuration.database
         applied.socket = current.configuration.socket
         applied.socketGroup = current.configuration.socketGroup

@@ -3,6 +3,7 @@ import Entitlements
 import Foundation
 import NECCard
 public import NECCardReading
+public import NECMetrics
 import NECProtocol
 public import NECSocketServer
 import ProtocolMapping
@@ -38,6 +39,7 @@ public struct TapPipeline<Events: ReaderEventSource>: Service {
     let server: SocketServer
     let events: Events
     let logger: Logger
+    let metrics: DaemonMetrics
 
     /// - Parameters:
     ///   - state: the configuration and store in force.
@@ -45,12 +47,17 @@ public struct TapPipeline<Events: ReaderEventSource>: Service {
     ///   - server: where events go once stored.
     ///   - events: the reader events, with each card already read (pcscd's monitor in the daemon).
     ///   - logger: the daemon's logger.
-    public init(state: DaemonState, registry: ReaderRegistry, server: SocketServer, events: Events, logger: Logger) {
+    ///   - metrics: where taps, failed reads and timings are counted.
+    public init(
+        state: DaemonState, registry: ReaderRegistry, server: SocketServer, events: Events, logger: Logger,
+        metrics: DaemonMetrics = DaemonMetrics()
+    ) {
         self.state = state
         self.registry = registry
         self.server = server
         self.events = events
         self.logger = logger
+        self.metrics = metrics
     }
 
     public func run() async throws {
@@ -122,8 +129,10 @@ public struct TapPipeline<Events: ReaderEventSource>: Service {
     /// The identity to decide on, or nil for a failed read or a repeat within the debounce window.
     private func admit(_ reading: TapReading, debounce: inout Debounce) -> CardIdentity? {
         let identity: CardIdentity
+        metrics.cardRead(took: reading.readDuration)
         switch reading.result {
         case .failure(let failure):
+            metrics.cardReadFailed(cause: failure.cause)
             // Never decide on a half-read card: the pupil taps again.
             if failure.cardLeftBeforeRead {
                 logger.debug("\(reading.reader): card left before it could be read")
@@ -161,6 +170,8 @@ public struct TapPipeline<Events: ReaderEventSource>: Service {
         } else {
             server.publish(line, for: ticket)
         }
+        metrics.tapToEvent(took: .now - reading.seenAt)
+        metrics.tap(class: event.eventClass.rawValue, decision: event.decision.rawValue, reason: event.reason?.rawValue)
         var summary = "\(event.eventClass.rawValue) \(reading.reader): card \(Self.masked(identity))"
         summary += " \(event.decision.rawValue)"
         if let kind = event.kind { summary += " \(kind.rawValue)" }

@@ -35,16 +35,16 @@ public actor SocketServer: Service {
     private var state: State = .initial
     /// The socket file this server bound, so it removes that file and no other.
     private var boundSocketFile: SocketFile.Identity?
-    private let configuration: SocketServerConfiguration
-    private let backend: any DaemonBackend
+    let configuration: SocketServerConfiguration
+    let backend: any DaemonBackend
     private let eventLoopGroup: any EventLoopGroup
     private let onListening: (@Sendable () async -> Void)?
-    private let registry: SocketClientRegistry
-    private let logger: Logger
-    private let goodbye: ByteBuffer
+    let registry: SocketClientRegistry
+    let logger: Logger
+    let goodbye: ByteBuffer
     private let sequencer: EventSequencer
-    private let slots = ConnectionSlots()
-    private let requestCounts = SocketRequestCounts()
+    let slots = ConnectionSlots()
+    let requestCounts = SocketRequestCounts()
 
     /// Creates a server; it listens once ``run()`` is called.
     /// - Parameters:
@@ -195,7 +195,7 @@ public actor SocketServer: Service {
         }
     }
 
-    private func isRunning() -> Bool {
+    func isRunning() -> Bool {
         if case .running = state { return true }
         return false
     }

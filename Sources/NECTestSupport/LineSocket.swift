@@ -73,19 +73,34 @@ public final class LineSocket {
                 defer { buffer.removeSubrange(...newline) }
                 return String(decoding: buffer[..<newline], as: UTF8.self)
             }
-            let left = deadline - ContinuousClock.now
-            guard !closedByPeer, left > .zero else { return nil }
-            var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
-            guard Glibc.poll(&waiting, 1, Int32(clamping: max(1, min(milliseconds, 60_000)))) > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 65_536)
-            let count = recv(descriptor, &chunk, chunk.count, 0)
-            if count > 0 {
-                buffer += chunk[..<count]
-            } else {
-                closedByPeer = true
+            guard !closedByPeer, ContinuousClock.now < deadline else { return nil }
+            switch Self.receive(from: descriptor, until: deadline) {
+            case .bytes(let chunk): buffer += chunk
+            case .closed: closedByPeer = true
+            case .nothing: continue
             }
         }
+    }
+
+    /// What one wait for a connection's bytes gave.
+    enum Received {
+        case bytes([UInt8])
+        /// The peer closed (or reset) the connection.
+        case closed
+        /// Nothing yet; the deadline may not have passed.
+        case nothing
+    }
+
+    /// Waits, no longer than until `deadline` (and at most a minute), for bytes on `descriptor`.
+    static func receive(from descriptor: Int32, until deadline: ContinuousClock.Instant) -> Received {
+        let left = deadline - ContinuousClock.now
+        guard left > .zero else { return .nothing }
+        var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+        guard Glibc.poll(&waiting, 1, Int32(clamping: max(1, min(milliseconds, 60_000)))) > 0 else { return .nothing }
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let count = recv(descriptor, &chunk, chunk.count, 0)
+        return count > 0 ? .bytes(Array(chunk[..<count])) : .closed
     }
 
     /// The next line decoded as a JSON object.
