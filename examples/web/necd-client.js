@@ -199,6 +199,9 @@ export class NECDClient extends EventTarget {
         // Lower than asked only when necd's journal was replaced: resume from there.
         if (Number.isInteger(object.since) && (this.lastSeq === null || object.since < this.lastSeq)) {
           this.lastSeq = object.since;
+        } else if (this.lastSeq === null) {
+          // No `since`: nothing was stored yet, so every event to come is after 0.
+          this.lastSeq = 0;
         }
         socket.watching = true;
         this._delay = this.initialDelay;
