@@ -485,15 +485,8 @@ private struct DocumentReader {
         -> ServiceWindow
     {
         let prefix = "service[\(index)]"
-        for entry in entries where !Self.serviceKeys.contains(entry.key) {
-            throw .unknownKey(path: path, line: entry.line, key: "\(prefix).\(entry.key)")
-        }
-        func entry(_ key: String) throws(ConfigurationError) -> TOMLEntry {
-            guard let found = entries.first(where: { $0.key == key }) else {
-                throw .badValue(path: path, line: headerLine, key: "\(prefix).\(key)", reason: "is required")
-            }
-            return found
-        }
+        let table = try TableEntries(entries, allowed: Self.serviceKeys, prefix: prefix, headerLine: headerLine, path: path)
+        func entry(_ key: String) throws(ConfigurationError) -> TOMLEntry { try table.required(key) }
         let kindEntry = try entry("kind")
         let rawKind = try string(kindEntry.value, "\(prefix).kind")
         guard let kind = ServiceWindow.Kind(rawValue: rawKind) else {
@@ -587,16 +580,8 @@ private struct DocumentReader {
     /// The `[http]` table: `listen` and `token_file` required; a `listen` off loopback only
     /// with `allow_remote = true`; each of `allowed_origins` an exact browser origin.
     private func httpSettings(_ entries: [TOMLEntry], headerLine: Int) throws(ConfigurationError) -> HTTPSettings {
-        for entry in entries where !Self.httpKeys.contains(entry.key) {
-            throw .unknownKey(path: path, line: entry.line, key: "http.\(entry.key)")
-        }
-        func entry(_ key: String) throws(ConfigurationError) -> TOMLEntry {
-            guard let found = entries.first(where: { $0.key == key }) else {
-                throw .badValue(path: path, line: headerLine, key: "http.\(key)", reason: "is required in [http]")
-            }
-            return found
-        }
-        let listenEntry = try entry("listen")
+        let table = try TableEntries(entries, allowed: Self.httpKeys, prefix: "http", headerLine: headerLine, path: path)
+        let listenEntry = try table.required("listen")
         let listen = try string(listenEntry.value, "http.listen")
         guard let (host, port) = HTTPSettings.parseListen(listen) else {
             throw .badValue(
@@ -604,7 +589,7 @@ private struct DocumentReader {
                 reason: "\"\(listen)\" is not address:port (e.g. \"127.0.0.1:8734\" or \"[::1]:8734\"; port 1 to 65535)")
         }
         var allowRemote = false
-        if let remoteEntry = entries.first(where: { $0.key == "allow_remote" }) {
+        if let remoteEntry = table.optional("allow_remote") {
             guard case .boolean(let flag) = remoteEntry.value.kind else {
                 throw wrongType("http.allow_remote", expected: "true or false", found: remoteEntry.value)
             }
@@ -615,10 +600,10 @@ private struct DocumentReader {
                 path: path, line: listenEntry.line, key: "http.listen",
                 reason: "\(host) is not a loopback address; set allow_remote = true to listen beyond this machine")
         }
-        let tokenEntry = try entry("token_file")
+        let tokenEntry = try table.required("token_file")
         let tokenFile = try filePath(string(tokenEntry.value, "http.token_file"), "http.token_file", tokenEntry.line)
         var origins: [String] = []
-        if let originsEntry = entries.first(where: { $0.key == "allowed_origins" }) {
+        if let originsEntry = table.optional("allowed_origins") {
             guard case .array(let elements) = originsEntry.value.kind else {
                 throw wrongType("http.allowed_origins", expected: "an array of strings", found: originsEntry.value)
             }
@@ -647,6 +632,37 @@ private struct DocumentReader {
             throw .badValue(path: path, line: entry.line, key: key, reason: "must be \(names), got \"\(raw)\"")
         }
         return value
+    }
+}
+
+/// One table's entries: keys it does not allow are refused when it is made, and a
+/// required key that is missing is an error naming the table's header line.
+private struct TableEntries {
+    let entries: [TOMLEntry]
+    /// How keys are named in errors: `http` gives `http.listen`.
+    let prefix: String
+    let headerLine: Int
+    let path: String
+
+    init(_ entries: [TOMLEntry], allowed: Set<String>, prefix: String, headerLine: Int, path: String)
+        throws(ConfigurationError)
+    {
+        for entry in entries where !allowed.contains(entry.key) {
+            throw .unknownKey(path: path, line: entry.line, key: "\(prefix).\(entry.key)")
+        }
+        self.entries = entries
+        self.prefix = prefix
+        self.headerLine = headerLine
+        self.path = path
+    }
+
+    func optional(_ key: String) -> TOMLEntry? { entries.first { $0.key == key } }
+
+    func required(_ key: String) throws(ConfigurationError) -> TOMLEntry {
+        guard let found = optional(key) else {
+            throw .badValue(path: path, line: headerLine, key: "\(prefix).\(key)", reason: "is required")
+        }
+        return found
     }
 }
 

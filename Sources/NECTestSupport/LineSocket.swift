@@ -7,7 +7,7 @@ import Glibc
 /// A blocking Unix-socket client for tests of the built executables, made of plain POSIX
 /// calls so what the daemon writes is exactly what the test reads: send a line, read lines
 /// with a timeout.
-public final class LineSocket {
+public final class LineSocket: TextMessageSource {
     /// A system call failed.
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -82,6 +82,8 @@ public final class LineSocket {
         }
     }
 
+    public func nextText(timeout: Duration) -> String? { readLine(timeout: timeout) }
+
     /// What one wait for a connection's bytes gave.
     enum Received {
         case bytes([UInt8])
@@ -101,21 +103,5 @@ public final class LineSocket {
         var chunk = [UInt8](repeating: 0, count: 65_536)
         let count = recv(descriptor, &chunk, chunk.count, 0)
         return count > 0 ? .bytes(Array(chunk[..<count])) : .closed
-    }
-
-    /// The next line decoded as a JSON object.
-    public func readObject(timeout: Duration = .seconds(5)) -> [String: Any]? {
-        guard let line = readLine(timeout: timeout) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-    }
-
-    /// Reads objects until one satisfies `match` (returned) or the timeout passes.
-    public func readObject(matching match: ([String: Any]) -> Bool, timeout: Duration = .seconds(5)) -> [String: Any]? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            guard let object = readObject(timeout: deadline - ContinuousClock.now) else { return nil }
-            if match(object) { return object }
-        }
-        return nil
     }
 }

@@ -8,7 +8,7 @@ import Glibc
 /// calls and framed by hand (RFC 6455), so the test sees exactly what necd sends: the
 /// status line of a refused upgrade, every text message, the close. It can also stop
 /// reading altogether, as a stalled browser tab would. Use it from one thread at a time.
-public final class WebSocketTestClient: @unchecked Sendable {
+public final class WebSocketTestClient: TextMessageSource, @unchecked Sendable {
     /// An HTTP answer: status, headers (names lower-cased) and body.
     public struct HTTPAnswer: Sendable {
         public var status: Int
@@ -77,7 +77,9 @@ public final class WebSocketTestClient: @unchecked Sendable {
     }
 
     /// The next text message, or nil when none arrives within `timeout` or the server closed.
-    public func next(timeout: Duration = .seconds(5)) -> String? {
+    public func next(timeout: Duration = .seconds(5)) -> String? { nextText(timeout: timeout) }
+
+    public func nextText(timeout: Duration) -> String? {
         let deadline = ContinuousClock.now + timeout
         while !closed {
             if let (opcode, payload) = takeFrame() {
@@ -90,22 +92,6 @@ public final class WebSocketTestClient: @unchecked Sendable {
                 continue
             }
             guard ContinuousClock.now < deadline, fill(until: deadline) else { return nil }
-        }
-        return nil
-    }
-
-    /// The next text message decoded as a JSON object.
-    public func nextObject(timeout: Duration = .seconds(5)) -> [String: Any]? {
-        guard let text = next(timeout: timeout) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
-    }
-
-    /// Reads messages until one satisfies `match` (returned) or the timeout passes.
-    public func nextObject(matching match: ([String: Any]) -> Bool, timeout: Duration = .seconds(5)) -> [String: Any]? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            guard let object = nextObject(timeout: deadline - ContinuousClock.now) else { return nil }
-            if match(object) { return object }
         }
         return nil
     }

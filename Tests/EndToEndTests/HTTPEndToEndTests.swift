@@ -30,11 +30,11 @@ struct HTTPEndToEndTests {
     /// A WebSocket client past the banner, watching (from `since` when given).
     static func watcher(port: Int, since: Int? = nil) throws -> WebSocketTestClient {
         let client = try WebSocketTestClient(port: port, path: "/ws?token=\(token)", origin: origin)
-        guard client.nextObject()?["class"] as? String == "VERSION" else {
+        guard client.readObject()?["class"] as? String == "VERSION" else {
             throw LineSocket.Failure(description: "no VERSION banner over WebSocket")
         }
         try client.send(since.map { #"{"cmd":"watch","enable":true,"since":\#($0)}"# } ?? #"{"cmd":"watch","enable":true}"#)
-        guard client.nextObject()?["class"] as? String == "WATCH" else {
+        guard client.readObject()?["class"] as? String == "WATCH" else {
             throw LineSocket.Failure(description: "no WATCH answer over WebSocket")
         }
         return client
@@ -82,7 +82,7 @@ struct HTTPEndToEndTests {
         try await d.tap(DaemonFixture.card(DaemonFixture.paidCard), port: d.tillPort)
         let onSocket = try d.decision(socketWatch)
         let onWeb = try #require(
-            webWatch.nextObject(matching: { $0["class"] as? String == "TAP" }, timeout: .seconds(6)),
+            webWatch.readObject(matching: { $0["class"] as? String == "TAP" }, timeout: .seconds(6)),
             "no TAP over WebSocket; necd said: \(d.daemon?.stderr ?? "")")
         #expect(NSDictionary(dictionary: onWeb) == NSDictionary(dictionary: onSocket))
         #expect(onWeb["pupil"] as? String == "TEST-0002")
@@ -90,7 +90,7 @@ struct HTTPEndToEndTests {
 
         // watch since: the stored tap again, as the socket replays it.
         let replaying = try Self.watcher(port: port, since: seq - 1)
-        let replayed = try #require(replaying.nextObject())
+        let replayed = try #require(replaying.readObject())
         #expect(NSDictionary(dictionary: replayed) == NSDictionary(dictionary: onSocket))
 
         // The same requests on both transports; both clients stay connected meanwhile.
@@ -112,7 +112,7 @@ struct HTTPEndToEndTests {
         }
         // STATUS counts every client: the socket's watcher and line client, three WebSockets.
         try client.send(#"{"cmd":"status"}"#)
-        let status = try #require(client.nextObject())
+        let status = try #require(client.readObject())
         #expect(status["class"] as? String == "STATUS")
         #expect(status["clients"] as? Int == 5)
     }

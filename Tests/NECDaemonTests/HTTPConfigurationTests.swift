@@ -53,8 +53,8 @@ struct HTTPConfigurationTests {
     }
 
     @Test(arguments: [
-        ("[http]\ntoken_file = \"/t\"", "/etc/necd/necd.toml:1: http.listen: is required in [http]"),
-        ("[http]\nlisten = \"127.0.0.1:8734\"", "/etc/necd/necd.toml:1: http.token_file: is required in [http]"),
+        ("[http]\ntoken_file = \"/t\"", "/etc/necd/necd.toml:1: http.listen: is required"),
+        ("[http]\nlisten = \"127.0.0.1:8734\"", "/etc/necd/necd.toml:1: http.token_file: is required"),
         ("[http]\nlisten = \"127.0.0.1\"\ntoken_file = \"/t\"",
          #"/etc/necd/necd.toml:2: http.listen: "127.0.0.1" is not address:port (e.g. "127.0.0.1:8734" or "[::1]:8734"; port 1 to 65535)"#),
         ("[http]\nlisten = \"127.0.0.1:0\"\ntoken_file = \"/t\"",
