@@ -13,10 +13,13 @@ DESTDIR      ?=
 # util-linux for unshare/setpriv, procps for pgrep, systemd for systemd-analyze and
 # systemd-socket-activate; udev for udevadm (the rules check), nodejs for the polkit
 # rule's syntax check, groff-base and man-db for the man pages' render checks, libccid
-# (pcscd's usual driver) for its reader list the udev rules are checked against.
+# (pcscd's usual driver) for its reader list the udev rules are checked against;
+# python3-prometheus-client reads /metrics in its test; chromium, chromium-driver and
+# python3-selenium for the tests of the browser pages.
 APT_PACKAGES := pcscd libpcsclite-dev libsqlite3-dev vsmartcard-vpcd pcsc-tools sqlite3 \
                 python3 util-linux procps systemd iproute2 \
-                udev nodejs groff-base man-db libccid python3-prometheus-client
+                udev nodejs groff-base man-db libccid python3-prometheus-client \
+                chromium chromium-driver python3-selenium
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build release test demo clean
