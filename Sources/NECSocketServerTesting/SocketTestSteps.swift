@@ -31,10 +31,16 @@ public func connectPastBanner(_ path: String, reading: Bool = true) async throws
 }
 
 /// Reads lines until `count` events arrived, skipping answers; returns their seqs in arrival order.
-public func collectSeqs(_ client: SocketTestClient, count: Int) async throws -> [Int64] {
+/// - Parameter read: told how many events have been read so far, after each one.
+public func collectSeqs(
+    _ client: SocketTestClient, count: Int, read: @Sendable (Int) -> Void = { _ in }
+) async throws -> [Int64] {
     var seqs: [Int64] = []
     while seqs.count < count, let message = try await client.nextMessage() {
-        if case .tap(let tap) = message, let seq = tap.seq { seqs.append(seq) }
+        if case .tap(let tap) = message, let seq = tap.seq {
+            seqs.append(seq)
+            read(seqs.count)
+        }
     }
     return seqs
 }

@@ -2,6 +2,7 @@ import NECProtocol
 import NECSocketServer
 import NECSocketServerTesting
 import NECTestSupport
+import Synchronization
 import Testing
 
 @Suite("Socket server: watch, replay and fan-out", .timeLimit(.minutes(2)))
@@ -150,15 +151,25 @@ struct SocketServerWatchTests {
                 try await waitUntil("the stuck client's watch is live") { server.liveWatcherCount == 3 }
 
                 let count = 3_000
+                // How far each reading client has read: the events are published no further
+                // ahead of the slower one than `lead`, so a reader starved of CPU on a busy
+                // machine is never the one that passes the bound; only the stuck client does.
+                let progress = ReadProgress()
+                let lead = 200
                 try await withThrowingTaskGroup(of: [Int64].self) { group in
-                    for reader in readers {
-                        group.addTask { try await collectSeqs(reader, count: count) }
+                    for (index, reader) in readers.enumerated() {
+                        group.addTask {
+                            try await collectSeqs(reader, count: count) { read in progress.counts.withLock { $0[index] = read } }
+                        }
                     }
-                    // Far faster than any canteen (up to 5 events a millisecond), but not one
-                    // burst the size of the whole backlog bound.
-                    for index in 0..<count {
+                    for published in 0..<count {
+                        if published.isMultiple(of: 50) {
+                            try await waitUntil(
+                                "both readers are within \(lead) events of the \(published) published",
+                                detail: { "read \(progress.counts.withLock { $0 })" }
+                            ) { progress.counts.withLock { $0.min()! } >= published - lead }
+                        }
                         backend.tap(1, through: server)
-                        if index.isMultiple(of: 5) { try await Task.sleep(for: .milliseconds(1)) }
                     }
                     for try await seqs in group {
                         #expect(seqs.count == count)
@@ -172,4 +183,9 @@ struct SocketServerWatchTests {
             }
         }
     }
+}
+
+/// How many events each of two reading clients has read, shared with their tasks.
+private final class ReadProgress: Sendable {
+    let counts = Mutex([0, 0])
 }
